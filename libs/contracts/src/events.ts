@@ -1,0 +1,33 @@
+/** Domain events: stored once in an outbox, published once, delivered at least once. */
+
+export const EventTypes = [
+  'payment_intent.created',
+  'payment_intent.requires_capture',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
+  'payment_intent.canceled',
+  'refund.succeeded',
+  'account.balance_updated',
+] as const;
+export type EventType = (typeof EventTypes)[number];
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && (EventTypes as readonly string[]).includes(value);
+}
+
+export interface PlatformEvent<T extends object = Record<string, unknown>> {
+  id: string;
+  object: 'event';
+  type: EventType;
+  created: number;
+  /** Null on account.balance_updated. */
+  merchant: string | null;
+  /** The payer's account on events about a paid intent, else null. */
+  account: string | null;
+  data: { object: T };
+}
+
+/** Frames of the push WebSocket stream. */
+export type StreamFrame =
+  | { type: 'event'; event: PlatformEvent }
+  | { type: 'error'; error: { code: string; message: string } };

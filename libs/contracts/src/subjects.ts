@@ -1,0 +1,64 @@
+/**
+ * NATS names. Every subject and stream is under one prefix (NATS_PREFIX,
+ * default "paynet"), so several deployments or test runs can share a NATS
+ * server without hearing each other. Subjects read `<service>.<noun>.<verb>`.
+ */
+
+export const default_nats_prefix = 'paynet';
+const prefix_pattern = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** Request-reply subjects, without the prefix (the transport adds it). */
+export const Subjects = {
+  accounts: {
+    accountsCreate: 'accounts.accounts.create',
+    tokensVerify: 'accounts.tokens.verify',
+    balancesGet: 'accounts.balances.get',
+    transfersPost: 'accounts.transfers.post',
+    transfersGet: 'accounts.transfers.get',
+  },
+  merchants: {
+    requestsAuthenticate: 'merchants.requests.authenticate',
+    merchantsGet: 'merchants.merchants.get',
+    streamTokensVerify: 'merchants.stream-tokens.verify',
+    webhooksSign: 'merchants.webhooks.sign',
+  },
+} as const;
+
+/** Queue group of each service: replicas share its requests. */
+export const queue_groups = {
+  accounts: 'accounts',
+  merchants: 'merchants',
+  payments: 'payments',
+  push: 'push',
+} as const;
+
+export interface NatsNames {
+  prefix: string;
+  /** Full subject of a request-reply pattern. */
+  request(pattern: string): string;
+  /** The durable JetStream stream holding every domain event. */
+  events_stream: string;
+  /** Subject an event of this type is published on. */
+  eventSubject(type: string): string;
+  /** Filter matching every event subject. */
+  events_filter: string;
+}
+
+export function natsNames(prefix: string = default_nats_prefix): NatsNames {
+  if (!prefix_pattern.test(prefix)) {
+    throw new RangeError(`NATS prefix must match ${prefix_pattern}, got "${prefix}"`);
+  }
+  return {
+    prefix,
+    request: (pattern) => `${prefix}.${pattern}`,
+    events_stream: `${prefix}_events`,
+    eventSubject: (type) => `${prefix}.events.${type}`,
+    events_filter: `${prefix}.events.>`,
+  };
+}
+
+/** NATS headers that travel with every request and event. */
+export const Headers = {
+  correlation_id: 'x-correlation-id',
+  message_id: 'Nats-Msg-Id',
+} as const;

@@ -1,0 +1,94 @@
+/**
+ * Public wire shapes (API.md), as answered over HTTP and carried inside
+ * events. Amounts here are JSON numbers: every one is bounded by 1e12 per
+ * amount, so it is exact; money math happens on bigint before this point.
+ */
+import type { Currency } from './money.js';
+
+export interface ListResponse<T> {
+  object: 'list';
+  data: T[];
+  has_more: boolean;
+}
+
+export interface BalanceObject {
+  object: 'balance';
+  currency: Currency;
+  posted: number;
+  pending: number;
+  available: number;
+}
+
+export interface AccountObject {
+  id: string;
+  object: 'account';
+  currency: Currency;
+  owner_name: string;
+  created: number;
+  token?: string;
+  balance?: BalanceObject;
+}
+
+export interface StatementLineObject {
+  id: string;
+  object: 'transaction';
+  amount: number;
+  balance_after: number;
+  currency: Currency;
+  description: string;
+  payment_intent?: string;
+  created: number;
+}
+
+export interface MerchantObject {
+  id: string;
+  object: 'merchant';
+  name: string;
+  currency: Currency;
+  fee_bps: number;
+  webhook_url: string | null;
+  created: number;
+  api_key?: string;
+  api_secret?: string;
+  webhook_secret?: string;
+}
+
+export type PaymentIntentStatus =
+  | 'requires_payment'
+  | 'processing'
+  | 'requires_capture'
+  | 'succeeded'
+  | 'canceled';
+
+export type CaptureMethod = 'automatic' | 'manual';
+
+export interface PaymentErrorObject {
+  code: string;
+  message: string;
+}
+
+export interface PaymentIntentObject {
+  id: string;
+  object: 'payment_intent';
+  status: PaymentIntentStatus;
+  amount: number;
+  currency: Currency;
+  merchant: string;
+  reference: string;
+  description: string | null;
+  capture_method: CaptureMethod;
+  amount_received: number;
+  amount_refunded: number;
+  payer_account: string | null;
+  last_payment_error: PaymentErrorObject | null;
+  cancellation_reason: 'requested_by_merchant' | 'expired' | null;
+  created: number;
+  expires_at: number;
+  qr_payload: string;
+}
+
+export interface StreamTokenObject {
+  object: 'stream_token';
+  token: string;
+  expires_at: number;
+}
