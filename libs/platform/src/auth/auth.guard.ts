@@ -1,0 +1,75 @@
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiError, ErrorCode } from '@paynet/contracts';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import {
+  AUTH_KINDS,
+  type AuthenticatedRequest,
+  HOLDER_AUTHENTICATOR,
+  type HolderAuthenticator,
+  holder_token_prefix,
+  MERCHANT_AUTHENTICATOR,
+  type MerchantAuthenticator,
+  type Principal,
+  type PrincipalKind,
+} from './principal.js';
+
+export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
+
+/** Finds who is calling, and lets the call through only if the route allows that kind. */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly admin_token_digest: Buffer;
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(ADMIN_TOKEN) admin_token: string,
+    @Inject(MERCHANT_AUTHENTICATOR) private readonly merchants: MerchantAuthenticator,
+    @Inject(HOLDER_AUTHENTICATOR) private readonly holders: HolderAuthenticator,
+  ) {
+    this.admin_token_digest = digest(admin_token);
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const kinds = this.reflector.getAllAndOverride<PrincipalKind[] | undefined>(AUTH_KINDS, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!kinds) return true;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const principal = await this.identify(request, kinds);
+    if (!kinds.includes(principal.kind)) {
+      throw ApiError.forbidden('This API key or token may not call this endpoint.');
+    }
+    request.principal = principal;
+    return true;
+  }
+
+  private async identify(request: AuthenticatedRequest, kinds: PrincipalKind[]): Promise<Principal> {
+    if (request.header('x-api-key') !== undefined) {
+      return { kind: 'merchant', merchant: await this.merchants.authenticate(request) };
+    }
+    const bearer = /^Bearer (\S+)$/.exec(request.header('authorization') ?? '')?.[1];
+    if (bearer === undefined) {
+      throw ApiError.unauthorized(ErrorCode.authentication_required, describeExpected(kinds));
+    }
+    if (timingSafeEqual(digest(bearer), this.admin_token_digest)) return { kind: 'operator' };
+    if (bearer.startsWith(holder_token_prefix)) {
+      return { kind: 'holder', ...(await this.holders.authenticate(bearer)) };
+    }
+    throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid bearer token.');
+  }
+}
+
+/** Comparing digests keeps the comparison constant-time whatever the lengths. */
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function describeExpected(kinds: PrincipalKind[]): string {
+  const ways = kinds.map((kind) =>
+    kind === 'merchant' ? 'a signed request (X-Api-Key, X-Timestamp, X-Nonce, X-Signature)' : `a ${kind} bearer token`,
+  );
+  return `Authentication required: ${ways.join(' or ')}.`;
+}

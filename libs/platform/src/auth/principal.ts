@@ -1,0 +1,49 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Currency, MerchantPrincipal } from '@paynet/contracts';
+import type { Request } from 'express';
+
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'merchant'; merchant: MerchantPrincipal }
+  | { kind: 'holder'; account_id: string; currency: Currency };
+export type PrincipalKind = Principal['kind'];
+
+export type AuthenticatedRequest = Request & { principal?: Principal; rawBody?: Buffer };
+
+/** Prefix of holder account tokens; stream tokens use `st_`. */
+export const holder_token_prefix = 'at_';
+export const stream_token_prefix = 'st_';
+
+export const AUTH_KINDS = 'paynet:auth-kinds';
+
+/** Who may call this route. A route without it is public (health, metrics, docs). */
+export const Auth = (...kinds: PrincipalKind[]) => SetMetadata(AUTH_KINDS, kinds);
+
+export const CurrentPrincipal = createParamDecorator((_: unknown, context: ExecutionContext): Principal => {
+  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('CurrentPrincipal on a route without @Auth');
+  return principal;
+});
+
+/** A key unique per principal: idempotency keys, rate limits and nonces are scoped by it. */
+export function principalScope(principal: Principal): string {
+  switch (principal.kind) {
+    case 'operator':
+      return 'operator';
+    case 'merchant':
+      return `merchant:${principal.merchant.merchant_id}`;
+    case 'holder':
+      return `holder:${principal.account_id}`;
+  }
+}
+
+/** Checks a merchant-signed request; throws a 401 ApiError when it fails. */
+export interface MerchantAuthenticator {
+  authenticate(request: AuthenticatedRequest): Promise<MerchantPrincipal>;
+}
+/** Checks a holder's bearer token; throws a 401 ApiError when it fails. */
+export interface HolderAuthenticator {
+  authenticate(token: string): Promise<{ account_id: string; currency: Currency }>;
+}
+export const MERCHANT_AUTHENTICATOR = Symbol('MERCHANT_AUTHENTICATOR');
+export const HOLDER_AUTHENTICATOR = Symbol('HOLDER_AUTHENTICATOR');

@@ -1,0 +1,73 @@
+import { type DynamicModule, Logger as NestLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+import type { BaseConfig } from '../config/config.js';
+import { runMigrations } from '../database/database.js';
+import { requestContextMiddleware } from '../observability/logging.js';
+import { httpMetricsMiddleware } from '../observability/metrics.js';
+import { PrefixedServerNats } from '../nats/nats-transport.js';
+import type { ServiceName } from '../platform.module.js';
+
+export interface ServiceDefinition {
+  service: ServiceName;
+  config: BaseConfig;
+  port: number;
+  host?: string;
+  module: DynamicModule;
+}
+
+/**
+ * Creates the hybrid app: HTTP for the public API, a NATS microservice in the
+ * service's queue group for calls from other services. Pipes, filters and
+ * guards apply to both (inheritAppConfig). `main.js migrate` only migrates.
+ */
+export async function createServiceApp(definition: ServiceDefinition): Promise<NestExpressApplication> {
+  const { config, service } = definition;
+  const app = await NestFactory.create<NestExpressApplication>(definition.module, {
+    rawBody: true,
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.use(requestContextMiddleware);
+  app.use(httpMetricsMiddleware);
+  // Raw bytes are kept for signature checks; the limit keeps one request from eating memory.
+  app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, strict: true, type: () => true });
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.connectMicroservice<MicroserviceOptions>(
+    {
+      strategy: new PrefixedServerNats({
+        url: config.NATS_URL,
+        prefix: config.NATS_PREFIX,
+        queue: service,
+        name: `${service}-server`,
+      }),
+    },
+    { inheritAppConfig: true },
+  );
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function runService(definition: ServiceDefinition): Promise<NestExpressApplication | undefined> {
+  if (process.argv[2] === 'migrate') {
+    await migrateOnly(definition);
+    return undefined;
+  }
+  const app = await createServiceApp(definition);
+  await app.startAllMicroservices();
+  await app.listen(definition.port, definition.host ?? '0.0.0.0');
+  new NestLogger('Bootstrap').log(`${definition.service} listening on :${definition.port}`);
+  return app;
+}
+
+async function migrateOnly(definition: ServiceDefinition): Promise<void> {
+  const app = await NestFactory.createApplicationContext(definition.module, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  await runMigrations(app.get(DataSource), definition.service);
+  await app.close();
+}

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * Settings every service reads. Each app extends this schema with its own and
+ * validates the environment once at boot: a missing or bad variable stops
+ * the service with one line naming it.
+ */
+export const port = z.coerce.number().int().min(1).max(65_535);
+
+export const base_config_schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
+  NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1 to 32 characters of [A-Za-z0-9_-]')
+    .default('paynet'),
+  NATS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  SECRETS_KEY: z
+    .string()
+    .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64 encoded'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HTTP_BODY_LIMIT: z.string().default('64kb'),
+});
+export type BaseConfig = z.infer<typeof base_config_schema>;
+
+export class ConfigError extends Error {}
+
+/** Parses `env` with `schema`; the error names the first bad variable in one line. */
+export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = issue?.path.join('.') ?? 'environment';
+  const value = issue && issue.path.length > 0 ? env[String(issue.path[0])] : undefined;
+  const reason = value === undefined ? 'is required' : issue?.message ?? 'is invalid';
+  throw new ConfigError(`config: ${name} ${reason}`);
+}
+
+/** For main.ts: validate or print the one line and exit 1. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  try {
+    return parseConfig(schema, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+export const CONFIG = Symbol('CONFIG');

@@ -1,0 +1,55 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+const iv_bytes = 12;
+const tag_bytes = 16;
+const key_bytes = 32;
+
+/**
+ * AES-256-GCM for secrets at rest (API secrets, webhook secrets, stored
+ * idempotent answers that show them). The sealed form names the key it was
+ * sealed with (`v1.<key id>.<iv>.<tag>.<ciphertext>`), so keys can rotate:
+ * seal with the current key, open with any key still configured.
+ */
+export class SecretBox {
+  private readonly keys = new Map<string, Buffer>();
+  private readonly current_key_id: string;
+
+  constructor(current_key_base64: string, previous_keys_base64: readonly string[] = []) {
+    this.current_key_id = this.addKey(current_key_base64);
+    for (const key of previous_keys_base64) this.addKey(key);
+  }
+
+  seal(plaintext: string, associated_data = ''): string {
+    const key = this.keys.get(this.current_key_id) as Buffer;
+    const iv = randomBytes(iv_bytes);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(associated_data));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const parts = [iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url'));
+    return ['v1', this.current_key_id, ...parts].join('.');
+  }
+
+  /** Throws when the value was tampered with, or sealed with a key we no longer have. */
+  open(sealed: string, associated_data = ''): string {
+    const [version, key_id, iv, tag, ciphertext] = sealed.split('.');
+    if (version !== 'v1' || !key_id || iv === undefined || tag === undefined || ciphertext === undefined) {
+      throw new Error('not a sealed secret');
+    }
+    const key = this.keys.get(key_id);
+    if (!key) throw new Error(`secret sealed with unknown key ${key_id}`);
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: tag_bytes });
+    decipher.setAAD(Buffer.from(associated_data));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+  }
+
+  private addKey(key_base64: string): string {
+    const key = Buffer.from(key_base64, 'base64');
+    if (key.length !== key_bytes) throw new Error(`a secrets key must be ${key_bytes} bytes`);
+    const key_id = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    this.keys.set(key_id, key);
+    return key_id;
+  }
+}
+
+export const SECRET_BOX = Symbol('SECRET_BOX');

@@ -1,0 +1,83 @@
+import { Logger } from '@nestjs/common';
+import { DataSource, type DataSourceOptions, type EntityManager, type MixedList, type ValueTransformer } from 'typeorm';
+
+export interface ServiceDatabaseSettings {
+  url: string;
+  /** Each service owns one PostgreSQL schema and touches no other. */
+  schema: string;
+  pool_size: number;
+  // TypeORM's own option types: entity classes and migration classes.
+  entities: MixedList<string | (new (...args: never[]) => unknown)>;
+  migrations: MixedList<string | (new (...args: never[]) => unknown)>;
+  application_name: string;
+}
+
+export function dataSourceOptions(settings: ServiceDatabaseSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    schema: settings.schema,
+    entities: settings.entities as DataSourceOptions['entities'],
+    migrations: settings.migrations as DataSourceOptions['migrations'],
+    migrationsTableName: 'migrations',
+    migrationsRun: false,
+    synchronize: false,
+    logging: ['error'],
+    applicationName: settings.application_name,
+    poolSize: settings.pool_size,
+    extra: {
+      // Unqualified names in raw SQL resolve to the service's own schema.
+      options: `-c search_path=${settings.schema}`,
+      connectionTimeoutMillis: 5_000,
+    },
+  };
+}
+
+/** Bigint columns: pg answers them as strings; money must never become a JS number. */
+export const bigint_column: ValueTransformer = {
+  to: (value: bigint | null | undefined) => (value === null || value === undefined ? value : value.toString()),
+  from: (value: string | null) => (value === null ? null : BigInt(value)),
+};
+
+const migration_lock_namespace = 'paynet:migrations:';
+
+/**
+ * Applies pending migrations under a PostgreSQL advisory lock, so replicas
+ * starting together do not race; creates the schema first. Idempotent.
+ */
+export async function runMigrations(dataSource: DataSource, schema: string): Promise<string[]> {
+  const logger = new Logger('Migrations');
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [migration_lock_namespace + schema]);
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    for (const migration of applied) logger.log(`applied ${migration.name} to schema ${schema}`);
+    return applied.map((migration) => migration.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [migration_lock_namespace + schema]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** PostgreSQL errors worth retrying the whole transaction for. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const code = (error as { code?: unknown; driverError?: { code?: unknown } } | null)?.code ??
+    (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  return code === '40001' || code === '40P01';
+}
+
+export const transaction_attempts_max = 5;
+
+/** Runs `work` in a transaction, retrying serialization failures and deadlocks a bounded number of times. */
+export async function withTransaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await dataSource.transaction('READ COMMITTED', work);
+    } catch (error) {
+      if (!isRetryableTransactionError(error) || attempt >= transaction_attempts_max) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2 ** attempt + Math.floor(Math.random() * 5)));
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ApiError, ErrorCode } from '@paynet/contracts';
+import type { Response } from 'express';
+import { Observable, throwError } from 'rxjs';
+import { ReplayedAnswer } from '../idempotency/idempotency.interceptor.js';
+
+/**
+ * Maps every error to the API.md envelope: over HTTP as the response, over
+ * NATS as the error reply (status included), so the caller can rebuild the
+ * same ApiError. Anything unexpected is logged and answered as a bare 500.
+ */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (exception instanceof ReplayedAnswer && host.getType() === 'http') {
+      const response = host.switchToHttp().getResponse<Response>();
+      response.status(exception.answer.status).setHeader('Idempotent-Replayed', 'true').json(exception.answer.body);
+      return;
+    }
+    const error = toApiError(exception);
+    if (error.status >= 500) this.logger.error({ err: exception }, 'request failed');
+    if (host.getType() === 'rpc') return throwError(() => error.toEnvelope());
+    const response = host.switchToHttp().getResponse<Response>();
+    if (response.headersSent) return;
+    response.status(error.status).json(error.toBody());
+  }
+}
+
+/** Body-parser and Nest's own HTTP errors, recognised by what they carry. */
+export function toApiError(exception: unknown): ApiError {
+  if (exception instanceof ApiError) return exception;
+  const parserType = (exception as { type?: unknown } | null)?.type;
+  if (parserType === 'entity.parse.failed') {
+    return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
+  }
+  if (parserType === 'entity.too.large') {
+    return new ApiError(413, 'invalid_request_error', ErrorCode.body_too_large, 'The request body is too large.');
+  }
+  if (exception instanceof HttpException) return fromHttpException(exception);
+  return ApiError.internal();
+}
+
+function fromHttpException(exception: HttpException): ApiError {
+  const status = exception.getStatus();
+  const cause = (exception as { cause?: { type?: unknown } }).cause;
+  if (cause?.type === 'entity.parse.failed' || (status === 400 && /JSON/i.test(exception.message))) {
+    return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
+  }
+  if (status === 413) {
+    return new ApiError(413, 'invalid_request_error', ErrorCode.body_too_large, 'The request body is too large.');
+  }
+  if (status === 404) {
+    return new ApiError(404, 'invalid_request_error', ErrorCode.route_not_found, 'Unrecognized request URL.');
+  }
+  if (status === 405) return new ApiError(405, 'invalid_request_error', ErrorCode.route_not_found, exception.message);
+  if (status < 500) return ApiError.badRequest(ErrorCode.parameter_invalid, exception.message);
+  return ApiError.internal();
+}

@@ -1,0 +1,83 @@
+import { CallHandler, createParamDecorator, ExecutionContext, Injectable, Logger, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiError, ErrorCode } from '@paynet/contracts';
+import { createHash } from 'node:crypto';
+import { catchError, from, mergeMap, Observable, tap, throwError } from 'rxjs';
+import { type AuthenticatedRequest, principalScope } from '../auth/principal.js';
+import { toApiError } from '../errors/api-exception.filter.js';
+import { IdempotencyClaim, idempotency_key_length_max, IdempotencyStore, type StoredAnswer } from './idempotency.store.js';
+
+const IDEMPOTENT = 'paynet:idempotent';
+const key_pattern = /^[\x21-\x7e]+$/;
+
+/** The route accepts Idempotency-Key; `required` makes it mandatory (API.md). */
+export const Idempotent = (options: { required: boolean }) => SetMetadata(IDEMPOTENT, options);
+
+/** The claim on the request's key, for the service to complete in its transaction (undefined without a key). */
+export const IdempotencyKey = createParamDecorator(
+  (_: unknown, context: ExecutionContext): IdempotencyClaim | undefined =>
+    context.switchToHttp().getRequest<AuthenticatedRequest & { idempotency?: IdempotencyClaim }>().idempotency,
+);
+
+/** Thrown to answer with a stored response; the exception filter writes it with `Idempotent-Replayed: true`. */
+export class ReplayedAnswer {
+  constructor(readonly answer: StoredAnswer) {}
+}
+
+/** Errors of requests that began work are part of their answer (API.md); these statuses are kept. */
+function isStoredError(error: ApiError): boolean {
+  return error.status === 402 || error.status === 404 || (error.status === 409 && error.type !== 'idempotency_error');
+}
+
+@Injectable()
+export class IdempotencyInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('Idempotency');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly store: IdempotencyStore,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const options = this.reflector.get<{ required: boolean } | undefined>(IDEMPOTENT, context.getHandler());
+    if (!options || context.getType() !== 'http') return next.handle();
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest & { idempotency?: IdempotencyClaim }>();
+    const key = readKey(request, options.required);
+    if (key === undefined || !request.principal) return next.handle();
+    const fingerprint = createHash('sha256')
+      .update(`${request.method}\n${request.originalUrl}\n`)
+      .update(request.rawBody ?? Buffer.alloc(0))
+      .digest('hex');
+    return from(this.store.begin(principalScope(request.principal), key, fingerprint)).pipe(
+      mergeMap((begun) => {
+        if (begun.kind === 'replay') return throwError(() => new ReplayedAnswer(begun.answer));
+        request.idempotency = begun.claim;
+        return next.handle().pipe(
+          tap(() => {
+            if (!begun.claim.completed) this.logger.error('an idempotent route answered without storing its answer');
+          }),
+          catchError((error: unknown) => from(this.settle(begun.claim, error)).pipe(mergeMap(() => throwError(() => error)))),
+        );
+      }),
+    );
+  }
+
+  private async settle(claim: IdempotencyClaim, error: unknown): Promise<void> {
+    if (claim.completed) return;
+    const api_error = toApiError(error);
+    if (isStoredError(api_error)) await this.store.completeAlone(claim, { status: api_error.status, body: api_error.toBody() });
+    else await this.store.release(claim);
+  }
+}
+
+function readKey(request: AuthenticatedRequest, required: boolean): string | undefined {
+  const key = request.header('idempotency-key');
+  if (key === undefined || key === '') {
+    if (!required) return undefined;
+    throw ApiError.badRequest(ErrorCode.idempotency_key_missing, 'This request requires an Idempotency-Key header.', 'Idempotency-Key');
+  }
+  if (key.length > idempotency_key_length_max || !key_pattern.test(key)) {
+    throw ApiError.badRequest(ErrorCode.parameter_invalid, `Idempotency-Key must be 1 to ${idempotency_key_length_max} printable ASCII characters.`, 'Idempotency-Key');
+  }
+  return key;
+}

@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ApiError, ErrorCode } from '@paynet/contracts';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { SECRET_BOX, SecretBox } from '../crypto/secret-box.js';
+
+/**
+ * Idempotency-Key handling (API.md, Idempotency), one table per service:
+ *
+ * - begin() claims the key with a lease (a row `in_progress`, `locked_until`);
+ * - the request's own transaction calls claim.complete(), which stores the
+ *   answer in that same transaction, and only if the claim is still ours;
+ * - a request that crashed leaves a lease that simply runs out: the key is
+ *   free again after `lease_seconds`, never a permanent 409.
+ *
+ * Answers are sealed (AES-256-GCM): a replayed creation shows secrets again.
+ */
+export const idempotency_lease_seconds = 30;
+export const idempotency_key_length_max = 255;
+/** Kept at least this long (API.md: at least 24 h). */
+export const idempotency_retention_seconds = 48 * 3600;
+
+export interface StoredAnswer {
+  status: number;
+  body: unknown;
+}
+
+export class IdempotencyClaim {
+  completed = false;
+
+  constructor(
+    readonly scope: string,
+    readonly key: string,
+    readonly claim_id: string,
+    private readonly store: IdempotencyStore,
+  ) {}
+
+  /** Stores the answer inside the caller's transaction; throws (rolling it back) if the claim was lost. */
+  async complete(manager: EntityManager, status: number, body: unknown): Promise<void> {
+    await this.store.complete(manager, this, { status, body });
+    this.completed = true;
+  }
+}
+
+export type BeginResult = { kind: 'claimed'; claim: IdempotencyClaim } | { kind: 'replay'; answer: StoredAnswer };
+
+/** SQL for a service's migration: the table this store uses, in the service's schema. */
+export const idempotency_table_sql = `
+CREATE TABLE idempotency_keys (
+  scope           text        NOT NULL,
+  key             text        NOT NULL,
+  fingerprint     text        NOT NULL,
+  state           text        NOT NULL CHECK (state IN ('in_progress', 'done')),
+  claim_id        uuid        NOT NULL,
+  locked_until    timestamptz,
+  response_status integer,
+  response_sealed text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (scope, key),
+  CHECK ((state = 'done') = (response_status IS NOT NULL AND response_sealed IS NOT NULL))
+);
+CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
+`;
+
+interface KeyRow {
+  fingerprint: string;
+  state: 'in_progress' | 'done';
+  claim_id: string;
+  response_status: number | null;
+  response_sealed: string | null;
+}
+
+@Injectable()
+export class IdempotencyStore {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(SECRET_BOX) private readonly box: SecretBox,
+  ) {}
+
+  async begin(scope: string, key: string, fingerprint: string): Promise<BeginResult> {
+    const claim_id = randomUUID();
+    // Insert a fresh claim, or take over one whose lease ran out (its request died).
+    const claimed: unknown[] = await this.dataSource.query(
+      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, claim_id, locked_until)
+       VALUES ($1, $2, $3, 'in_progress', $4, now() + make_interval(secs => $5))
+       ON CONFLICT (scope, key) DO UPDATE
+         SET fingerprint = EXCLUDED.fingerprint, claim_id = EXCLUDED.claim_id, locked_until = EXCLUDED.locked_until
+         WHERE idempotency_keys.state = 'in_progress' AND idempotency_keys.locked_until < now()
+           AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
+       RETURNING claim_id`,
+      [scope, key, fingerprint, claim_id, idempotency_lease_seconds],
+    );
+    if (claimed.length === 1) return { kind: 'claimed', claim: new IdempotencyClaim(scope, key, claim_id, this) };
+    const rows: KeyRow[] = await this.dataSource.query(
+      'SELECT fingerprint, state, claim_id, response_status, response_sealed FROM idempotency_keys WHERE scope = $1 AND key = $2',
+      [scope, key],
+    );
+    const row = rows[0];
+    if (!row) return this.begin(scope, key, fingerprint); // deleted in between (released): claim again
+    if (row.fingerprint !== fingerprint) {
+      throw new ApiError(422, 'idempotency_error', ErrorCode.idempotency_key_reused,
+        'Keys for idempotent requests can only be used with the same parameters they were first used with.');
+    }
+    if (row.state === 'in_progress') {
+      throw new ApiError(409, 'idempotency_error', ErrorCode.idempotency_request_in_progress,
+        'A request with this Idempotency-Key is still being processed; retry later.');
+    }
+    return { kind: 'replay', answer: { status: row.response_status as number, body: this.openAnswer(scope, key, row) } };
+  }
+
+  async complete(manager: EntityManager, claim: IdempotencyClaim, answer: StoredAnswer): Promise<void> {
+    const sealed = this.box.seal(JSON.stringify(answer.body), `${claim.scope}\n${claim.key}`);
+    const [, affected] = (await manager.query(
+      `UPDATE idempotency_keys SET state = 'done', response_status = $4, response_sealed = $5, locked_until = NULL
+       WHERE scope = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+      [claim.scope, claim.key, claim.claim_id, answer.status, sealed],
+    )) as [unknown, number];
+    if (affected !== 1) {
+      // Our lease ran out and another request took the key: let it win, undo ours.
+      throw new ApiError(409, 'idempotency_error', ErrorCode.idempotency_request_in_progress,
+        'This request took too long and another request with the same Idempotency-Key took over.');
+    }
+  }
+
+  /** Stores an error answer of a request that began work (402, 404, 409 of state). */
+  async completeAlone(claim: IdempotencyClaim, answer: StoredAnswer): Promise<void> {
+    await this.dataSource.transaction((manager) => this.complete(manager, claim, answer));
+    claim.completed = true;
+  }
+
+  /** Frees the key: the request changed nothing and may be sent again. */
+  async release(claim: IdempotencyClaim): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+      [claim.scope, claim.key, claim.claim_id],
+    );
+  }
+
+  private openAnswer(scope: string, key: string, row: KeyRow): unknown {
+    return JSON.parse(this.box.open(row.response_sealed as string, `${scope}\n${key}`));
+  }
+}

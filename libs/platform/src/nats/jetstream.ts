@@ -1,0 +1,33 @@
+import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsNames } from '@paynet/contracts';
+
+/** Events are kept a week: resume after a reconnect needs at least 24 h. */
+export const events_max_age_ms = 7 * 24 * 3600 * 1000;
+/** The broker drops a re-published event id seen within this window. */
+export const events_duplicate_window_ms = 2 * 60 * 1000;
+
+/** Creates the events stream if it does not exist yet (every service may call this at boot). */
+export async function ensureEventsStream(nc: NatsConnection, names: NatsNames, replicas = 1): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name: names.events_stream,
+    subjects: [names.events_filter],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(events_max_age_ms),
+    duplicate_window: nanos(events_duplicate_window_ms),
+    num_replicas: replicas,
+  };
+  try {
+    await jsm.streams.info(names.events_stream);
+  } catch {
+    try {
+      await jsm.streams.add(config);
+    } catch (error) {
+      // Another replica created it in between: fine.
+      await jsm.streams.info(names.events_stream).catch(() => Promise.reject(error));
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { Logger } from '@nestjs/common';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+export const NATS_NAMES = Symbol('NATS_NAMES');
+
+/** The service's own NATS connection for JetStream; reconnects forever. */
+export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+  const logger = new Logger('Nats');
+  const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') logger.warn('NATS disconnected; reconnecting');
+      if (status.type === 'reconnect') logger.log('NATS reconnected');
+    }
+  })().catch(() => undefined);
+  return nc;
+}

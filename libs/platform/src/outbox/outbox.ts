@@ -1,0 +1,165 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsNames, PlatformEvent } from '@paynet/contracts';
+import pg from 'pg';
+import { DataSource, EntityManager } from 'typeorm';
+import { ensureEventsStream } from '../nats/jetstream.js';
+import { NATS_CONNECTION, NATS_NAMES } from '../nats/nats-connection.js';
+import { outbox_published_total, outbox_lag_seconds } from '../observability/metrics.js';
+
+/**
+ * Transactional outbox: an event is written in the same transaction as the
+ * change it reports, and a relay publishes it to JetStream afterwards with
+ * Nats-Msg-Id = event id, so a crash between the two re-publishes and the
+ * broker drops the duplicate. One relay at a time (advisory lock) keeps the
+ * stream in commit order.
+ */
+export const outbox_table_sql = `
+CREATE TABLE outbox (
+  seq          bigserial   PRIMARY KEY,
+  event_id     text        NOT NULL UNIQUE,
+  type         text        NOT NULL,
+  payload      text        NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  published_at timestamptz
+);
+CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+`;
+
+export const outbox_batch_max = 256;
+export const outbox_poll_interval_ms = 500;
+export const outbox_publish_timeout_ms = 5_000;
+
+export const OUTBOX_SETTINGS = Symbol('OUTBOX_SETTINGS');
+export interface OutboxSettings {
+  schema: string;
+  database_url: string;
+}
+
+function channelOf(schema: string): string {
+  return `outbox_${schema}`;
+}
+
+@Injectable()
+export class OutboxWriter {
+  constructor(@Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings) {}
+
+  /** Adds events inside the caller's transaction; the relay is woken when it commits. */
+  async add(manager: EntityManager, events: readonly PlatformEvent[]): Promise<void> {
+    for (const event of events) {
+      await manager.query('INSERT INTO outbox (event_id, type, payload) VALUES ($1, $2, $3)', [
+        event.id,
+        event.type,
+        JSON.stringify(event),
+      ]);
+    }
+    // NOTIFY is delivered at commit, and only if the transaction commits.
+    await manager.query('SELECT pg_notify($1, $2)', [channelOf(this.settings.schema), '']);
+  }
+}
+
+interface OutboxRow {
+  seq: string;
+  event_id: string;
+  type: string;
+  payload: string;
+  age_seconds: number;
+}
+
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private js!: JetStreamClient;
+  private listener: pg.Client | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(NATS_NAMES) private readonly names: NatsNames,
+    @Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await ensureEventsStream(this.nc, this.names);
+    this.js = jetstream(this.nc);
+    await this.listen();
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  /** Publishes one batch; answers how many were published. Public for tests. */
+  async relayOnce(): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
+        channelOf(this.settings.schema),
+      ]);
+      if (!locked) return 0;
+      const rows: OutboxRow[] = await manager.query(
+        `SELECT seq, event_id, type, payload, extract(epoch FROM now() - created_at)::float8 AS age_seconds
+         FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
+        [outbox_batch_max],
+      );
+      if (rows.length === 0) return 0;
+      // Publishes from one connection reach the stream in order; await them together.
+      await Promise.all(
+        rows.map((row) =>
+          this.js.publish(this.names.eventSubject(row.type), row.payload, {
+            msgID: row.event_id,
+            timeout: outbox_publish_timeout_ms,
+          }),
+        ),
+      );
+      await manager.query('UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])', [rows.map((row) => row.seq)]);
+      outbox_published_total.inc(rows.length);
+      outbox_lag_seconds.set(rows[0]?.age_seconds ?? 0);
+      return rows.length;
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let published = 0;
+      try {
+        published = await this.relayOnce();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'outbox relay failed; will retry');
+      }
+      if (published < outbox_batch_max) await this.sleep(outbox_poll_interval_ms);
+    }
+  }
+
+  private sleep(timeout_ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeout_ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** LISTEN makes the relay publish right after commit; the poll is only a fallback. */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.settings.database_url });
+    client.on('notification', () => this.wake?.());
+    client.on('error', (error) => {
+      this.logger.warn({ err: error }, 'outbox listener lost; polling until it is back');
+      this.listener = undefined;
+      if (!this.stopped) setTimeout(() => this.listen().catch(() => undefined), 1_000);
+    });
+    await client.connect();
+    await client.query(`LISTEN ${channelOf(this.settings.schema)}`);
+    this.listener = client;
+  }
+}

@@ -1,0 +1,95 @@
+import { DynamicModule, Global, Module, type Provider, type Type } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { natsNames } from '@paynet/contracts';
+import { LoggerModule } from 'nestjs-pino';
+import { ADMIN_TOKEN, AuthGuard } from './auth/auth.guard.js';
+import { NatsHolderAuthenticator, NatsMerchantAuthenticator } from './auth/nats-authenticators.js';
+import { HOLDER_AUTHENTICATOR, MERCHANT_AUTHENTICATOR } from './auth/principal.js';
+import { type BaseConfig, CONFIG } from './config/config.js';
+import { SECRET_BOX, SecretBox } from './crypto/secret-box.js';
+import { dataSourceOptions, type ServiceDatabaseSettings } from './database/database.js';
+import { MigrationRunner } from './database/migration-runner.js';
+import { ApiExceptionFilter } from './errors/api-exception.filter.js';
+import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
+import { IdempotencyStore } from './idempotency/idempotency.store.js';
+import { connectNats, NATS_CONNECTION, NATS_NAMES } from './nats/nats-connection.js';
+import { PrefixedClientNats } from './nats/nats-transport.js';
+import { RPC_SETTINGS, RpcClient } from './nats/rpc-client.js';
+import { RpcContextInterceptor } from './nats/rpc-context.interceptor.js';
+import { HealthController, ShutdownState } from './observability/health.js';
+import { loggerParams } from './observability/logging.js';
+import { MetricsController } from './observability/metrics.js';
+import { OUTBOX_SETTINGS, OutboxRelay, OutboxWriter } from './outbox/outbox.js';
+
+export type ServiceName = 'accounts' | 'merchants' | 'payments' | 'push';
+
+export interface PlatformOptions {
+  service: ServiceName;
+  config: BaseConfig;
+  entities: ServiceDatabaseSettings['entities'];
+  migrations: ServiceDatabaseSettings['migrations'];
+  /** Does this service write events (outbox + relay)? */
+  outbox: boolean;
+  /** A service that checks these credentials itself provides the authenticator (with `exports`). */
+  authenticators?: { merchant?: Type; holder?: Type };
+}
+
+/**
+ * Everything a service shares with the others, in one import: config, logs,
+ * database and migrations, NATS request-reply, the error envelope, auth,
+ * idempotency, the outbox, health and metrics.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forService(options: PlatformOptions): DynamicModule {
+    const { config, service } = options;
+    const database: ServiceDatabaseSettings = {
+      url: config.DATABASE_URL,
+      schema: service,
+      pool_size: config.DATABASE_POOL_SIZE,
+      entities: options.entities,
+      migrations: options.migrations,
+      application_name: `paynet-${service}`,
+    };
+    const transport = { url: config.NATS_URL, prefix: config.NATS_PREFIX, queue: service, name: `${service}-client` };
+    const providers: Provider[] = [
+      { provide: CONFIG, useValue: config },
+      { provide: SECRET_BOX, useValue: new SecretBox(config.SECRETS_KEY) },
+      { provide: ADMIN_TOKEN, useValue: config.ADMIN_TOKEN },
+      { provide: NATS_NAMES, useValue: natsNames(config.NATS_PREFIX) },
+      { provide: NATS_CONNECTION, useFactory: () => connectNats(config.NATS_URL, service) },
+      {
+        provide: RPC_SETTINGS,
+        useFactory: () => ({ client: new PrefixedClientNats(transport), default_timeout_ms: config.NATS_REQUEST_TIMEOUT_MS }),
+      },
+      { provide: OUTBOX_SETTINGS, useValue: { schema: service, database_url: config.DATABASE_URL } },
+      { provide: 'SERVICE_SCHEMA', useValue: service },
+      RpcClient,
+      IdempotencyStore,
+      OutboxWriter,
+      MigrationRunner,
+      ShutdownState,
+      { provide: MERCHANT_AUTHENTICATOR, useClass: options.authenticators?.merchant ?? NatsMerchantAuthenticator },
+      { provide: HOLDER_AUTHENTICATOR, useClass: options.authenticators?.holder ?? NatsHolderAuthenticator },
+      { provide: APP_FILTER, useClass: ApiExceptionFilter },
+      { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_INTERCEPTOR, useClass: RpcContextInterceptor },
+      { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+      ...(options.outbox ? [OutboxRelay] : []),
+    ];
+    return {
+      module: PlatformModule,
+      imports: [
+        LoggerModule.forRoot(loggerParams(service, config.LOG_LEVEL)),
+        TypeOrmModule.forRoot(dataSourceOptions(database)),
+        TerminusModule,
+      ],
+      controllers: [HealthController, MetricsController],
+      providers,
+      exports: providers.filter((provider) => typeof provider === 'function' || !String((provider as { provide: unknown }).provide).startsWith('APP_')),
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { ApiError, amount_minor_max, currencies, ErrorCode } from '@paynet/contracts';
+import { z } from 'zod';
+
+/**
+ * Request validation with zod: strict objects (unknown fields are 400
+ * `unknown_parameter`), and money as a JSON integer 1..1e12 turned into bigint.
+ */
+
+/** A positive integer amount in minor units, as a JSON number; becomes bigint. */
+export const amount_minor = z
+  .number({ error: 'must be an integer number of minor units' })
+  .int({ error: 'must be an integer number of minor units' })
+  .min(1, { error: 'must be at least 1' })
+  .max(Number(amount_minor_max), { error: `must be at most ${amount_minor_max}` })
+  .transform((value) => BigInt(value));
+
+export const currency = z.enum(currencies as [string, ...string[]], {
+  error: `must be one of ${currencies.join(', ')}`,
+});
+
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw toValidationError(result.error.issues[0]);
+}
+
+function toValidationError(issue: z.core.$ZodIssue | undefined): ApiError {
+  if (issue === undefined) return ApiError.badRequest(ErrorCode.parameter_invalid, 'Invalid request.');
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? '';
+    const param = [...issue.path, key].join('.');
+    return ApiError.badRequest(ErrorCode.unknown_parameter, `Received unknown parameter: ${param}`, param);
+  }
+  const param = issue.path.join('.');
+  if (param === '') return ApiError.badRequest(ErrorCode.parameter_invalid, 'The request body must be a JSON object.');
+  const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+  if (missing) return ApiError.badRequest(ErrorCode.parameter_missing, `Missing required param: ${param}.`, param);
+  return ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${param}: ${issue.message}`, param);
+}
+
+/** `@ValidBody(schema) body: T`: the parsed, strict body. */
+export const ValidBody = createParamDecorator((schema: z.ZodType, context: ExecutionContext) => {
+  const request = context.switchToHttp().getRequest<{ body?: unknown; rawBody?: Buffer }>();
+  const empty = request.rawBody === undefined || request.rawBody.length === 0;
+  return parseInput(schema, empty ? {} : request.body);
+});
+
+/** `@ValidQuery(schema) query: T`. */
+export const ValidQuery = createParamDecorator((schema: z.ZodType, context: ExecutionContext) => {
+  const request = context.switchToHttp().getRequest<{ query?: unknown }>();
+  return parseInput(schema, request.query ?? {});
+});
+
+/** Cursor pagination, API.md Lists. */
+export const list_query = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(10),
+  starting_after: z.string().min(1).max(100).optional(),
+});
