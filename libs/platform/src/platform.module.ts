@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Module, type Provider, type Type } from '@nestjs/common';
+import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -32,8 +32,11 @@ export interface PlatformOptions {
   migrations: ServiceDatabaseSettings['migrations'];
   /** Does this service write events (outbox + relay)? */
   outbox: boolean;
-  /** A service that checks these credentials itself provides the authenticator (with `exports`). */
-  authenticators?: { merchant?: Type; holder?: Type };
+  /**
+   * Credentials this service checks itself: it then provides MERCHANT_AUTHENTICATOR
+   * or HOLDER_AUTHENTICATOR in its own module; the others are asked over NATS.
+   */
+  local_authenticators?: ('merchant' | 'holder')[];
 }
 
 /**
@@ -72,8 +75,8 @@ export class PlatformModule {
       OutboxWriter,
       MigrationRunner,
       ShutdownState,
-      { provide: MERCHANT_AUTHENTICATOR, useClass: options.authenticators?.merchant ?? NatsMerchantAuthenticator },
-      { provide: HOLDER_AUTHENTICATOR, useClass: options.authenticators?.holder ?? NatsHolderAuthenticator },
+      ...(options.local_authenticators?.includes('merchant') ? [] : [{ provide: MERCHANT_AUTHENTICATOR, useClass: NatsMerchantAuthenticator }]),
+      ...(options.local_authenticators?.includes('holder') ? [] : [{ provide: HOLDER_AUTHENTICATOR, useClass: NatsHolderAuthenticator }]),
       { provide: APP_FILTER, useClass: ApiExceptionFilter },
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_INTERCEPTOR, useClass: RpcContextInterceptor },

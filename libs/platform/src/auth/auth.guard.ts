@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { ModuleRef, Reflector } from '@nestjs/core';
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
@@ -20,14 +20,29 @@ export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly admin_token_digest: Buffer;
+  private authenticators: { merchants: MerchantAuthenticator; holders: HolderAuthenticator } | undefined;
 
   constructor(
     private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
     @Inject(ADMIN_TOKEN) admin_token: string,
-    @Inject(MERCHANT_AUTHENTICATOR) private readonly merchants: MerchantAuthenticator,
-    @Inject(HOLDER_AUTHENTICATOR) private readonly holders: HolderAuthenticator,
   ) {
     this.admin_token_digest = digest(admin_token);
+  }
+
+  /** Found across modules: a service that checks credentials itself provides its own in its feature module. */
+  private get merchants(): MerchantAuthenticator {
+    return this.resolve().merchants;
+  }
+  private get holders(): HolderAuthenticator {
+    return this.resolve().holders;
+  }
+  private resolve() {
+    this.authenticators ??= {
+      merchants: this.moduleRef.get(MERCHANT_AUTHENTICATOR, { strict: false }),
+      holders: this.moduleRef.get(HOLDER_AUTHENTICATOR, { strict: false }),
+    };
+    return this.authenticators;
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

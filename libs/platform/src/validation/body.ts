@@ -1,5 +1,5 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import { ApiError, amount_minor_max, currencies, ErrorCode } from '@paynet/contracts';
+import { ApiError, amount_minor_max, currencies, type Currency, ErrorCode } from '@paynet/contracts';
 import { z } from 'zod';
 
 /**
@@ -15,7 +15,7 @@ export const amount_minor = z
   .max(Number(amount_minor_max), { error: `must be at most ${amount_minor_max}` })
   .transform((value) => BigInt(value));
 
-export const currency = z.enum(currencies as [string, ...string[]], {
+export const currency = z.enum(currencies as [Currency, ...Currency[]], {
   error: `must be one of ${currencies.join(', ')}`,
 });
 

@@ -1,0 +1,54 @@
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import type { AccountObject, BalanceObject, ListResponse, StatementLineObject } from '@paynet/contracts';
+import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, list_query, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
+import type { z } from 'zod';
+import { create_account_body, deposit_body } from './accounts.dto.js';
+import { AccountsService } from './accounts.service.js';
+
+@Controller('v1/accounts')
+export class AccountsController {
+  constructor(private readonly accounts: AccountsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @Auth('operator')
+  @Idempotent({ required: false })
+  create(@ValidBody(create_account_body) body: z.infer<typeof create_account_body>, @IdempotencyKey() claim?: IdempotencyClaim): Promise<AccountObject> {
+    return this.accounts.createWallet(body, claim);
+  }
+
+  @Get(':id')
+  @Auth('operator', 'holder')
+  retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<AccountObject> {
+    return this.accounts.retrieve(principal, id);
+  }
+
+  @Get(':id/balance')
+  @Auth('operator', 'holder')
+  balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject> {
+    return this.accounts.balance(principal, id);
+  }
+
+  @Get(':id/transactions')
+  @Auth('operator', 'holder')
+  transactions(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @ValidQuery(list_query) page: z.infer<typeof list_query>,
+  ): Promise<ListResponse<StatementLineObject>> {
+    return this.accounts.transactions(principal, id, page);
+  }
+
+  @Post(':id/deposits')
+  @HttpCode(201)
+  @Auth('operator')
+  @Idempotent({ required: true })
+  deposit(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @ValidBody(deposit_body) body: z.infer<typeof deposit_body>,
+    @IdempotencyKey() claim?: IdempotencyClaim,
+  ): Promise<StatementLineObject> {
+    return this.accounts.deposit(principal, id, body.amount, claim);
+  }
+}

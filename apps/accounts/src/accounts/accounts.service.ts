@@ -1,0 +1,205 @@
+import { Injectable } from '@nestjs/common';
+import {
+  type AccountObject,
+  amountToJson,
+  ApiError,
+  type BalanceObject,
+  type CreateLedgerAccountCommand,
+  type CreateLedgerAccountReply,
+  type Currency,
+  ErrorCode,
+  IdPrefix,
+  type ListResponse,
+  newId,
+  PlatformAccount,
+  randomToken,
+  type StatementLineObject,
+  type VerifyAccountTokenReply,
+} from '@paynet/contracts';
+import { accountOfKind } from '@paynet/ledger';
+import { type IdempotencyClaim, type Principal, holder_token_prefix, withTransaction } from '@paynet/platform';
+import { hashToken } from '@paynet/signatures';
+import { DataSource, type EntityManager } from 'typeorm';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { type AccountRow, findAccounts, toLedgerAccount } from '../ledger/ledger.repository.js';
+
+export interface CreateAccountInput {
+  currency: Currency;
+  owner_name: string;
+}
+
+export interface ListInput {
+  limit: number;
+  starting_after?: string;
+}
+
+const token_random_length = 40;
+
+@Injectable()
+export class AccountsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  /** A wallet with its bearer token, shown only in this answer; we keep a hash. */
+  async createWallet(input: CreateAccountInput, claim: IdempotencyClaim | undefined): Promise<AccountObject> {
+    const id = newId(IdPrefix.account);
+    const token = `${holder_token_prefix}${randomToken(token_random_length)}`;
+    return withTransaction(this.dataSource, async (manager) => {
+      const row = await this.insertAccount(manager, { id, kind: 'wallet', currency: input.currency, owner_name: input.owner_name, token_hash: hashToken(token) });
+      const body: AccountObject = { ...mapAccount(row), token, balance: await this.ledger.balanceOf(toLedgerAccount(row), manager) };
+      await claim?.complete(manager, 201, body);
+      return body;
+    });
+  }
+
+  /** A merchant's ledger account; the id is chosen by merchants, so a re-send creates nothing new. */
+  async createMerchantAccount(command: CreateLedgerAccountCommand): Promise<CreateLedgerAccountReply> {
+    return withTransaction(this.dataSource, async (manager) => {
+      const existing = (await findAccounts(manager, [command.account_id])).get(command.account_id);
+      if (existing) {
+        if (existing.kind !== 'merchant' || existing.currency !== command.currency) {
+          throw ApiError.conflict(ErrorCode.parameter_invalid, `Account ${command.account_id} exists with other fields.`);
+        }
+        return { account_id: existing.id, created: false };
+      }
+      await this.insertAccount(manager, { id: command.account_id, kind: 'merchant', currency: command.currency, owner_name: command.owner_name, token_hash: null });
+      return { account_id: command.account_id, created: true };
+    });
+  }
+
+  async verifyToken(token: string): Promise<VerifyAccountTokenReply> {
+    const rows: { id: string; currency: string }[] = await this.dataSource.query(
+      `SELECT id, currency FROM ledger_accounts WHERE token_hash = $1 AND kind = 'wallet'`,
+      [hashToken(token)],
+    );
+    const row = rows[0];
+    if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid account token.');
+    return { account_id: row.id, currency: row.currency.trim() as Currency };
+  }
+
+  async retrieve(principal: Principal, id: string): Promise<AccountObject> {
+    const row = await this.visibleAccount(principal, id);
+    return { ...mapAccount(row), balance: await this.ledger.balanceOf(toLedgerAccount(row)) };
+  }
+
+  async balance(principal: Principal, id: string): Promise<BalanceObject> {
+    return this.ledger.balanceOf(toLedgerAccount(await this.visibleAccount(principal, id)));
+  }
+
+  /** Any account's balance, for other services (merchants asks for its merchants'). */
+  async balanceById(id: string): Promise<BalanceObject> {
+    const row = (await findAccounts(this.dataSource.manager, [id])).get(id);
+    if (!row) throw ApiError.notFound('account', id);
+    return this.ledger.balanceOf(toLedgerAccount(row));
+  }
+
+  async deposit(principal: Principal, id: string, amount_minor: bigint, claim: IdempotencyClaim | undefined): Promise<StatementLineObject> {
+    const row = await this.visibleAccount(principal, id);
+    if (row.kind !== 'wallet') throw ApiError.notFound('account', id);
+    return withTransaction(this.dataSource, async (manager) => {
+      const reply = await this.ledger.postTransfer(
+        {
+          transfer_id: `deposit:${newId(IdPrefix.transaction)}`,
+          currency: row.currency,
+          description: 'Deposit',
+          lines: [
+            { account: PlatformAccount.funding, direction: 'debit', amount_minor: amount_minor.toString() },
+            { account: row.id, direction: 'credit', amount_minor: amount_minor.toString() },
+          ],
+        },
+        manager,
+      );
+      const line = await this.statementLine(manager, reply.line_ids[1] as string);
+      await claim?.complete(manager, 201, line);
+      return line;
+    });
+  }
+
+  async transactions(principal: Principal, id: string, page: ListInput): Promise<ListResponse<StatementLineObject>> {
+    const row = await this.visibleAccount(principal, id);
+    const cursor = page.starting_after ? await this.cursorSeq(row.id, page.starting_after) : null;
+    const rows: StatementRow[] = await this.dataSource.query(
+      `${statement_select} WHERE p.account_id = $1 AND ($2::bigint IS NULL OR p.seq < $2) ORDER BY p.seq DESC LIMIT $3`,
+      [row.id, cursor, page.limit + 1],
+    );
+    return { object: 'list', data: rows.slice(0, page.limit).map(mapStatementLine), has_more: rows.length > page.limit };
+  }
+
+  private async cursorSeq(account_id: string, line_id: string): Promise<string> {
+    const rows: { seq: string }[] = await this.dataSource.query('SELECT seq FROM postings WHERE id = $1 AND account_id = $2', [line_id, account_id]);
+    if (!rows[0]) throw ApiError.badRequest(ErrorCode.parameter_invalid, `No such transaction: '${line_id}'`, 'starting_after');
+    return rows[0].seq;
+  }
+
+  private async statementLine(manager: EntityManager, line_id: string): Promise<StatementLineObject> {
+    const rows: StatementRow[] = await manager.query(`${statement_select} WHERE p.id = $1`, [line_id]);
+    return mapStatementLine(rows[0] as StatementRow);
+  }
+
+  /** The account if this principal may see it; anyone else's is "not found", never "forbidden". */
+  private async visibleAccount(principal: Principal, id: string): Promise<AccountRow> {
+    const visible = principal.kind === 'operator' || (principal.kind === 'holder' && principal.account_id === id);
+    const row = visible ? (await findAccounts(this.dataSource.manager, [id])).get(id) : undefined;
+    if (!row) throw ApiError.notFound('account', id);
+    return row;
+  }
+
+  private async insertAccount(
+    manager: EntityManager,
+    input: { id: string; kind: 'wallet' | 'merchant'; currency: Currency; owner_name: string; token_hash: string | null },
+  ): Promise<AccountRow> {
+    const account = accountOfKind(input.kind, input.id, input.currency);
+    const rows: AccountRow[] = await manager.query(
+      `INSERT INTO ledger_accounts (id, kind, currency, owner_name, normal_side, debits_must_not_exceed_credits, credits_must_not_exceed_debits, token_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       RETURNING id, kind, currency, owner_name, normal_side, debits_must_not_exceed_credits, credits_must_not_exceed_debits, created_at`,
+      [account.id, input.kind, account.currency, input.owner_name, account.normal_side, account.flags.debits_must_not_exceed_credits, account.flags.credits_must_not_exceed_debits, input.token_hash],
+    );
+    await manager.query('INSERT INTO balances (account_id, debits_limited) VALUES ($1, $2)', [account.id, account.flags.debits_must_not_exceed_credits]);
+    return { ...(rows[0] as AccountRow), currency: input.currency };
+  }
+}
+
+const statement_select = `
+  SELECT p.id, p.direction, p.amount, p.balance_after, p.currency, e.description, e.payment_intent,
+         extract(epoch FROM p.created_at)::bigint AS created
+  FROM postings p JOIN journal_entries e ON e.id = p.entry_id`;
+
+interface StatementRow {
+  id: string;
+  direction: 'debit' | 'credit';
+  amount: string;
+  balance_after: string;
+  currency: string;
+  description: string;
+  payment_intent: string | null;
+  created: string;
+}
+
+/** Statement lines are seen from the holder's side: money in is positive. */
+function mapStatementLine(row: StatementRow): StatementLineObject {
+  const amount = BigInt(row.amount);
+  const line: StatementLineObject = {
+    id: row.id,
+    object: 'transaction',
+    amount: amountToJson(row.direction === 'credit' ? amount : -amount),
+    balance_after: amountToJson(BigInt(row.balance_after)),
+    currency: row.currency.trim() as Currency,
+    description: row.description,
+    created: Number(row.created),
+  };
+  if (row.payment_intent) line.payment_intent = row.payment_intent;
+  return line;
+}
+
+export function mapAccount(row: AccountRow): AccountObject {
+  return {
+    id: row.id,
+    object: 'account',
+    currency: row.currency,
+    owner_name: row.owner_name,
+    created: Math.floor(new Date(row.created_at).getTime() / 1000),
+  };
+}

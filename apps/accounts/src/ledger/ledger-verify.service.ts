@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+export interface VerifyReport {
+  ok: boolean;
+  entries_checked: number;
+  problems: string[];
+}
+
+/** Bounds the report, not the check: every row is checked, at most this many problems are listed. */
+export const verify_problems_max = 100;
+
+/**
+ * Recomputes the ledger from its postings (API.md `GET /v1/ledger/verify`):
+ * every entry balances to zero per currency, every balance row equals the sum
+ * of its account's postings, no limited account is below zero, and the
+ * platform as a whole is conserved per currency.
+ */
+@Injectable()
+export class LedgerVerifyService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async verify(): Promise<VerifyReport> {
+    return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
+      const [{ entries }] = await manager.query('SELECT count(*)::bigint AS entries FROM journal_entries');
+      const checks: [string, string][] = [
+        [
+          `SELECT entry_id, currency, sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END) AS net
+           FROM postings GROUP BY entry_id, currency HAVING sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END) <> 0`,
+          'entry $entry_id does not balance in $currency (net $net)',
+        ],
+        [
+          `SELECT e.id AS entry_id FROM journal_entries e LEFT JOIN postings p ON p.entry_id = e.id
+           GROUP BY e.id HAVING count(p.*) < 2`,
+          'entry $entry_id has fewer than two postings',
+        ],
+        [
+          `SELECT b.account_id, b.debits_posted, b.credits_posted, coalesce(s.debits, 0) AS debits, coalesce(s.credits, 0) AS credits
+           FROM balances b LEFT JOIN (
+             SELECT account_id, sum(amount) FILTER (WHERE direction = 'debit') AS debits,
+                    sum(amount) FILTER (WHERE direction = 'credit') AS credits
+             FROM postings GROUP BY account_id) s ON s.account_id = b.account_id
+           WHERE b.debits_posted <> coalesce(s.debits, 0) OR b.credits_posted <> coalesce(s.credits, 0)`,
+          'account $account_id balance ($debits_posted debits, $credits_posted credits) differs from its postings ($debits, $credits)',
+        ],
+        [
+          `SELECT account_id, credits_posted - debits_posted - debits_pending AS available
+           FROM balances WHERE debits_limited AND debits_posted + debits_pending > credits_posted`,
+          'account $account_id is below zero (available $available)',
+        ],
+        [
+          `SELECT a.currency, sum(b.credits_posted - b.debits_posted) AS total
+           FROM balances b JOIN ledger_accounts a ON a.id = b.account_id GROUP BY a.currency
+           HAVING sum(b.credits_posted - b.debits_posted) <> 0`,
+          'currency $currency is not conserved (total $total)',
+        ],
+      ];
+      const problems: string[] = [];
+      for (const [sql, template] of checks) {
+        const rows: Record<string, unknown>[] = await manager.query(`${sql} LIMIT ${verify_problems_max}`);
+        for (const row of rows) problems.push(template.replace(/\$(\w+)/g, (_, key: string) => String(row[key]).trim()));
+      }
+      return { ok: problems.length === 0, entries_checked: Number(entries), problems: problems.slice(0, verify_problems_max) };
+    });
+  }
+}

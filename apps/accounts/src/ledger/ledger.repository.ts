@@ -1,0 +1,93 @@
+import type { Currency } from '@paynet/contracts';
+import { type AccountBalance, type AccountKind, type LedgerAccount, type Side } from '@paynet/ledger';
+import type { EntityManager } from 'typeorm';
+
+/** Row mapping for the ledger tables; SQL lives here, rules live in @paynet/ledger. */
+
+export interface AccountRow {
+  id: string;
+  kind: AccountKind;
+  currency: Currency;
+  owner_name: string;
+  normal_side: Side;
+  debits_must_not_exceed_credits: boolean;
+  credits_must_not_exceed_debits: boolean;
+  created_at: Date;
+}
+
+export function toLedgerAccount(row: AccountRow): LedgerAccount {
+  return {
+    id: row.id,
+    currency: row.currency,
+    normal_side: row.normal_side,
+    flags: {
+      debits_must_not_exceed_credits: row.debits_must_not_exceed_credits,
+      credits_must_not_exceed_debits: row.credits_must_not_exceed_debits,
+    },
+  };
+}
+
+interface BalanceRow {
+  account_id: string;
+  debits_posted: string;
+  credits_posted: string;
+  debits_pending: string;
+  credits_pending: string;
+}
+
+function toBalance(row: BalanceRow): AccountBalance {
+  return {
+    debits_posted: BigInt(row.debits_posted),
+    credits_posted: BigInt(row.credits_posted),
+    debits_pending: BigInt(row.debits_pending),
+    credits_pending: BigInt(row.credits_pending),
+  };
+}
+
+const account_columns =
+  'id, kind, currency, owner_name, normal_side, debits_must_not_exceed_credits, credits_must_not_exceed_debits, created_at';
+
+export async function findAccounts(manager: EntityManager, ids: readonly string[]): Promise<Map<string, AccountRow>> {
+  const rows: AccountRow[] = await manager.query(
+    `SELECT ${account_columns} FROM ledger_accounts WHERE id = ANY($1::text[])`,
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, { ...row, currency: row.currency.trim() as Currency }]));
+}
+
+export async function findPlatformAccountId(manager: EntityManager, kind: 'funding' | 'fees', currency: string): Promise<string | undefined> {
+  const rows: { id: string }[] = await manager.query('SELECT id FROM ledger_accounts WHERE kind = $1 AND currency = $2', [kind, currency]);
+  return rows[0]?.id;
+}
+
+/**
+ * Locks the balance rows in one fixed order (by account id), so two
+ * transfers over the same accounts never wait on each other in a cycle.
+ */
+export async function lockBalances(manager: EntityManager, ids: readonly string[]): Promise<Map<string, AccountBalance>> {
+  const sorted = [...new Set(ids)].sort();
+  const rows: BalanceRow[] = await manager.query(
+    `SELECT account_id, debits_posted, credits_posted, debits_pending, credits_pending
+     FROM balances WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE`,
+    [sorted],
+  );
+  return new Map(rows.map((row) => [row.account_id, toBalance(row)]));
+}
+
+export async function readBalance(manager: EntityManager, id: string): Promise<AccountBalance | undefined> {
+  const rows: BalanceRow[] = await manager.query(
+    'SELECT account_id, debits_posted, credits_posted, debits_pending, credits_pending FROM balances WHERE account_id = $1',
+    [id],
+  );
+  return rows[0] ? toBalance(rows[0]) : undefined;
+}
+
+export async function writeBalances(manager: EntityManager, balances: ReadonlyMap<string, AccountBalance>): Promise<void> {
+  for (const [account_id, balance] of balances) {
+    await manager.query(
+      `UPDATE balances SET debits_posted = $2, credits_posted = $3, debits_pending = $4, credits_pending = $5
+       WHERE account_id = $1`,
+      [account_id, balance.debits_posted, balance.credits_posted, balance.debits_pending, balance.credits_pending].map(String),
+    );
+  }
+}

@@ -1,0 +1,7 @@
+import 'reflect-metadata';
+import { loadConfigOrExit, runService } from '@paynet/platform';
+import { AppModule } from './app.module.js';
+import { accounts_config_schema } from './config.js';
+
+const config = loadConfigOrExit(accounts_config_schema);
+await runService({ service: 'accounts', config, port: config.ACCOUNTS_PORT, module: AppModule.forConfig(config) });
