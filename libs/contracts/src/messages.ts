@@ -94,10 +94,10 @@ export interface MerchantPrincipal {
 
 /** A signed HTTP request to check (API.md, Authentication). */
 export interface AuthenticateRequest {
-  api_key: string | undefined;
-  timestamp: string | undefined;
-  nonce: string | undefined;
-  signature: string | undefined;
+  api_key?: string;
+  timestamp?: string;
+  nonce?: string;
+  signature?: string;
   method: string;
   path_with_query: string;
   /** The raw body bytes, base64. */

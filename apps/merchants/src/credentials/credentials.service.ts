@@ -1,0 +1,151 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken } from '@paynet/contracts';
+import { SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
+import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
+import { DataSource, type EntityManager } from 'typeorm';
+
+/** API.md: a timestamp more than 300 s from our clock is refused. */
+export const signature_tolerance_seconds = 300;
+/** Nonces are kept for the whole window in both directions of clock skew. */
+export const nonce_retention_seconds = 2 * signature_tolerance_seconds;
+export const nonce_sweep_interval_ms = 60_000;
+export const nonce_sweep_batch_max = 10_000;
+export const rotation_grace_seconds_default = 3_600;
+
+export interface IssuedKey {
+  api_key: string;
+  api_secret: string;
+}
+
+/**
+ * API keys, request signatures, nonces and stream tokens. The API secret is
+ * sealed at rest and opened only here, to check a signature; it never leaves
+ * this service.
+ */
+@Injectable()
+export class CredentialsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(CredentialsService.name);
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(SECRET_BOX) private readonly box: SecretBox,
+  ) {}
+
+  onModuleInit(): void {
+    this.sweeper = setInterval(() => this.sweepNonces().catch((error) => this.logger.warn({ err: error }, 'nonce sweep failed')), nonce_sweep_interval_ms);
+    this.sweeper.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+  }
+
+  async issueKey(manager: EntityManager, merchant_id: string): Promise<IssuedKey> {
+    const api_key = newId(IdPrefix.api_key);
+    const api_secret = generateApiSecret();
+    await manager.query('INSERT INTO api_keys (id, merchant_id, secret_sealed) VALUES ($1, $2, $3)', [
+      api_key,
+      merchant_id,
+      this.box.seal(api_secret, api_key),
+    ]);
+    return { api_key, api_secret };
+  }
+
+  /** A new key; the merchant's other live keys stop working after the grace period. */
+  async rotateKey(manager: EntityManager, merchant_id: string, grace_seconds: number): Promise<IssuedKey> {
+    await manager.query(
+      `UPDATE api_keys SET expires_at = now() + make_interval(secs => $2)
+       WHERE merchant_id = $1 AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => $2))`,
+      [merchant_id, grace_seconds],
+    );
+    return this.issueKey(manager, merchant_id);
+  }
+
+  /** Checks a signed request (API.md, Authentication) and answers the merchant id, or throws 401. */
+  async authenticate(request: AuthenticateRequest): Promise<string> {
+    const { api_key, timestamp, nonce, signature } = request;
+    if (!api_key || !timestamp || !nonce || !signature) {
+      throw ApiError.unauthorized(ErrorCode.authentication_required, 'Signed requests need X-Api-Key, X-Timestamp, X-Nonce and X-Signature.');
+    }
+    if (!isValidNonce(nonce)) {
+      throw ApiError.unauthorized(ErrorCode.authentication_required, 'X-Nonce must be 16 to 64 characters of [A-Za-z0-9_-].');
+    }
+    const key = await this.liveKey(api_key);
+    const result = verifyRequest({
+      secret: this.box.open(key.secret_sealed, api_key),
+      timestamp,
+      nonce,
+      method: request.method,
+      path_with_query: request.path_with_query,
+      body: Buffer.from(request.body_base64, 'base64'),
+      signature_header: signature,
+      now_seconds: Math.floor(Date.now() / 1000),
+      tolerance_seconds: signature_tolerance_seconds,
+    });
+    if (!result.ok) throw ApiError.unauthorized(ErrorCode[result.code], signatureMessage(result.code));
+    await this.useNonce(api_key, nonce);
+    return key.merchant_id;
+  }
+
+  async issueStreamToken(merchant_id: string, ttl_seconds: number): Promise<{ token: string; expires_at: number }> {
+    const token = `${stream_token_prefix}${randomToken(40)}`;
+    const rows: { expires_at: string }[] = await this.dataSource.query(
+      `INSERT INTO stream_tokens (token_hash, merchant_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+       RETURNING extract(epoch FROM expires_at)::bigint AS expires_at`,
+      [hashToken(token), merchant_id, ttl_seconds],
+    );
+    return { token, expires_at: Number(rows[0]?.expires_at) };
+  }
+
+  async verifyStreamToken(token: string): Promise<{ merchant_id: string; expires_at: number }> {
+    const rows: { merchant_id: string; expires_at: string }[] = await this.dataSource.query(
+      `SELECT merchant_id, extract(epoch FROM expires_at)::bigint AS expires_at FROM stream_tokens
+       WHERE token_hash = $1 AND expires_at > now()`,
+      [hashToken(token)],
+    );
+    const row = rows[0];
+    if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid or expired stream token.');
+    return { merchant_id: row.merchant_id, expires_at: Number(row.expires_at) };
+  }
+
+  private async liveKey(api_key: string): Promise<{ merchant_id: string; secret_sealed: string }> {
+    const rows: { merchant_id: string; secret_sealed: string }[] = await this.dataSource.query(
+      'SELECT merchant_id, secret_sealed FROM api_keys WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())',
+      [api_key],
+    );
+    if (!rows[0]) throw ApiError.unauthorized(ErrorCode.invalid_api_key, 'Unknown, revoked or expired API key.');
+    return rows[0];
+  }
+
+  /** A nonce seen again with the same key inside the window is a replay. Shared by every replica (PostgreSQL). */
+  private async useNonce(api_key: string, nonce: string): Promise<void> {
+    const inserted: unknown[] = await this.dataSource.query(
+      `INSERT INTO request_nonces (api_key_id, nonce, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+       ON CONFLICT DO NOTHING RETURNING 1`,
+      [api_key, nonce, nonce_retention_seconds],
+    );
+    if (inserted.length === 0) {
+      throw ApiError.unauthorized(ErrorCode.replayed_request, 'This nonce was already used; sign the retry with a new X-Nonce.');
+    }
+  }
+
+  private async sweepNonces(): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM request_nonces WHERE ctid IN (SELECT ctid FROM request_nonces WHERE expires_at < now() LIMIT $1)`,
+      [nonce_sweep_batch_max],
+    );
+    await this.dataSource.query(`DELETE FROM stream_tokens WHERE expires_at < now() - interval '1 day'`);
+  }
+}
+
+function signatureMessage(code: 'authentication_required' | 'timestamp_out_of_tolerance' | 'invalid_signature'): string {
+  switch (code) {
+    case 'authentication_required':
+      return 'The request signature headers are malformed.';
+    case 'timestamp_out_of_tolerance':
+      return `X-Timestamp is more than ${signature_tolerance_seconds} s from the server's clock.`;
+    case 'invalid_signature':
+      return 'The signature does not match the request.';
+  }
+}
