@@ -15,7 +15,7 @@ export function isEventType(value: unknown): value is EventType {
   return typeof value === 'string' && (EventTypes as readonly string[]).includes(value);
 }
 
-export interface PlatformEvent<T extends object = Record<string, unknown>> {
+export interface PlatformEvent<T extends object = object> {
   id: string;
   object: 'event';
   type: EventType;

@@ -1,0 +1,54 @@
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import type { ListResponse, PaymentIntentObject } from '@paynet/contracts';
+import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
+import type { z } from 'zod';
+import { create_payment_intent_body, type CreatePaymentIntentBody, list_payment_intents_query, pay_body } from './payment-intents.dto.js';
+import { PaymentIntentsService } from './payment-intents.service.js';
+
+type Merchant = Extract<Principal, { kind: 'merchant' }>;
+type Holder = Extract<Principal, { kind: 'holder' }>;
+
+@Controller('v1/payment-intents')
+export class PaymentIntentsController {
+  constructor(private readonly intents: PaymentIntentsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @Auth('merchant')
+  @Idempotent({ required: true })
+  create(
+    @CurrentPrincipal() principal: Merchant,
+    @ValidBody(create_payment_intent_body) body: CreatePaymentIntentBody,
+    @IdempotencyKey() claim?: IdempotencyClaim,
+  ): Promise<PaymentIntentObject> {
+    return this.intents.create(principal, body, claim);
+  }
+
+  @Get()
+  @Auth('merchant')
+  list(
+    @CurrentPrincipal() principal: Merchant,
+    @ValidQuery(list_payment_intents_query) query: z.infer<typeof list_payment_intents_query>,
+  ): Promise<ListResponse<PaymentIntentObject>> {
+    return this.intents.list(principal, query);
+  }
+
+  @Get(':id')
+  @Auth('merchant', 'holder', 'operator')
+  retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<PaymentIntentObject> {
+    return this.intents.retrieve(principal, id);
+  }
+
+  @Post(':id/pay')
+  @HttpCode(200)
+  @Auth('holder')
+  @Idempotent({ required: true })
+  pay(
+    @CurrentPrincipal() principal: Holder,
+    @Param('id') id: string,
+    @ValidBody(pay_body) body: z.infer<typeof pay_body>,
+    @IdempotencyKey() claim?: IdempotencyClaim,
+  ): Promise<PaymentIntentObject> {
+    return this.intents.pay(principal, id, body.account, claim);
+  }
+}
