@@ -13,7 +13,7 @@ import {
   type StreamTokenObject,
   Subjects,
 } from '@paynet/contracts';
-import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, withTransaction } from '@paynet/platform';
+import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, updateReturning, withTransaction } from '@paynet/platform';
 import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
 import { DataSource } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
@@ -87,12 +87,13 @@ export class MerchantsService {
   async setWebhookUrl(principal: Principal, id: string, url: string | null): Promise<MerchantObject> {
     await this.visible(principal, id);
     const checked = checkWebhookUrl(url, this.config.webhook_allow_private);
-    const rows: [MerchantRow[], number] = await this.dataSource.query(
+    const rows = await updateReturning<MerchantRow>(
+      this.dataSource.manager,
       `UPDATE merchants SET webhook_url = $2 WHERE id = $1
        RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, extract(epoch FROM created_at)::bigint AS created`,
       [id, checked],
     );
-    return mapMerchant(rows[0][0] as MerchantRow);
+    return mapMerchant(rows[0] as MerchantRow);
   }
 
   async rotateKey(principal: Principal, id: string, grace_seconds: number | undefined): Promise<MerchantObject> {

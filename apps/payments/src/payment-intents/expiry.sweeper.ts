@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { CONFIG, OutboxWriter, withTransaction } from '@paynet/platform';
+import { CONFIG, OutboxWriter, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
@@ -39,7 +39,8 @@ export class ExpirySweeper implements OnApplicationBootstrap, OnApplicationShutd
 
   async sweepOnce(): Promise<number> {
     return withTransaction(this.dataSource, async (manager) => {
-      const rows: PaymentIntentRow[] = await manager.query(
+      const rows = await updateReturning<PaymentIntentRow>(
+        manager,
         `UPDATE payment_intents SET status = 'canceled', cancellation_reason = 'expired'
          WHERE id IN (SELECT id FROM payment_intents WHERE status = 'requires_payment' AND expires_at <= now()
                       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)

@@ -13,7 +13,7 @@ import {
   type TransferLine,
   type TransferReply,
 } from '@paynet/contracts';
-import { type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, RpcTimeoutError, withTransaction } from '@paynet/platform';
+import { type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, RpcTimeoutError, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { effectiveIntent, intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
@@ -99,7 +99,8 @@ export class PaymentIntentsService {
     }
     this.logger.log({ payment_intent: id, transfer_id: reply.transfer_id, result: reply.result }, 'payment posted');
     return withTransaction(this.dataSource, async (manager) => {
-      const rows: PaymentIntentRow[] = await manager.query(
+      const rows = await updateReturning<PaymentIntentRow>(
+        manager,
         `UPDATE payment_intents SET status = 'succeeded', amount_received = amount, last_payment_error = NULL
          WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
         [id, started.attempt],
@@ -125,7 +126,8 @@ export class PaymentIntentsService {
     if (principal.currency !== row.currency.trim()) {
       throw ApiError.payment(ErrorCode.currency_mismatch, `The account is in ${principal.currency}; this payment is in ${row.currency.trim()}.`, 'account');
     }
-    const rows: PaymentIntentRow[] = await manager.query(
+    const rows = await updateReturning<PaymentIntentRow>(
+      manager,
       `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2
        WHERE id = $1 RETURNING ${intent_columns}`,
       [id, principal.account_id],
@@ -141,7 +143,8 @@ export class PaymentIntentsService {
   private async payFailed(started: PaymentIntentRow, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
     if (error instanceof RpcTimeoutError || !(error instanceof ApiError) || error.status !== 402) throw error;
     await withTransaction(this.dataSource, async (manager) => {
-      const rows: PaymentIntentRow[] = await manager.query(
+      const rows = await updateReturning<PaymentIntentRow>(
+        manager,
         `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, last_payment_error = $3
          WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
         [started.id, started.attempt, JSON.stringify({ code: error.code, message: error.message })],

@@ -81,3 +81,12 @@ export async function withTransaction<T>(dataSource: DataSource, work: (manager:
     }
   }
 }
+
+/**
+ * UPDATE/DELETE ... RETURNING through TypeORM answers `[rows, affected]` on
+ * PostgreSQL (INSERT and SELECT answer the rows); this reads the rows.
+ */
+export async function updateReturning<T>(manager: EntityManager, sql: string, parameters: unknown[]): Promise<T[]> {
+  const [rows] = (await manager.query(sql, parameters)) as [T[], number];
+  return rows;
+}

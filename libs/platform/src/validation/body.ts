@@ -22,7 +22,9 @@ export const currency = z.enum(currencies as [Currency, ...Currency[]], {
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw toValidationError(result.error.issues[0]);
+  // An unknown field is the clearest thing to tell a caller, so it comes first.
+  const issues = result.error.issues;
+  throw toValidationError(issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]);
 }
 
 function toValidationError(issue: z.core.$ZodIssue | undefined): ApiError {
@@ -39,18 +41,25 @@ function toValidationError(issue: z.core.$ZodIssue | undefined): ApiError {
   return ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${param}: ${issue.message}`, param);
 }
 
-/** `@ValidBody(schema) body: T`: the parsed, strict body. */
-export const ValidBody = createParamDecorator((schema: z.ZodType, context: ExecutionContext) => {
+// The schema travels wrapped: Nest takes any decorator argument with a
+// `transform` method (as zod schemas have) for a pipe, and a `{ schema }`
+// object for its own Standard Schema option.
+const body_decorator = createParamDecorator(({ zod_schema }: { zod_schema: z.ZodType }, context: ExecutionContext) => {
   const request = context.switchToHttp().getRequest<{ body?: unknown; rawBody?: Buffer }>();
   const empty = request.rawBody === undefined || request.rawBody.length === 0;
-  return parseInput(schema, empty ? {} : request.body);
+  return parseInput(zod_schema, empty ? {} : request.body);
 });
 
-/** `@ValidQuery(schema) query: T`. */
-export const ValidQuery = createParamDecorator((schema: z.ZodType, context: ExecutionContext) => {
+const query_decorator = createParamDecorator(({ zod_schema }: { zod_schema: z.ZodType }, context: ExecutionContext) => {
   const request = context.switchToHttp().getRequest<{ query?: unknown }>();
-  return parseInput(schema, request.query ?? {});
+  return parseInput(zod_schema, request.query ?? {});
 });
+
+/** `@ValidBody(schema) body: T`: the parsed, strict body. */
+export const ValidBody = (schema: z.ZodType): ParameterDecorator => body_decorator({ zod_schema: schema });
+
+/** `@ValidQuery(schema) query: T`. */
+export const ValidQuery = (schema: z.ZodType): ParameterDecorator => query_decorator({ zod_schema: schema });
 
 /** Cursor pagination, API.md Lists. */
 export const list_query = z.strictObject({
