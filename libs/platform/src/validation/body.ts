@@ -24,10 +24,17 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   if (result.success) return result.data;
   // An unknown field is the clearest thing to tell a caller, so it comes first.
   const issues = result.error.issues;
-  throw toValidationError(issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]);
+  const issue = issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? issues[0];
+  throw toValidationError(issue, issue ? valueAt(input, issue.path) : undefined);
 }
 
-function toValidationError(issue: z.core.$ZodIssue | undefined): ApiError {
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) value = typeof value === 'object' && value !== null ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+function toValidationError(issue: z.core.$ZodIssue | undefined, value: unknown): ApiError {
   if (issue === undefined) return ApiError.badRequest(ErrorCode.parameter_invalid, 'Invalid request.');
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
@@ -36,7 +43,7 @@ function toValidationError(issue: z.core.$ZodIssue | undefined): ApiError {
   }
   const param = issue.path.join('.');
   if (param === '') return ApiError.badRequest(ErrorCode.parameter_invalid, 'The request body must be a JSON object.');
-  const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+  const missing = issue.code === 'invalid_type' && value === undefined;
   if (missing) return ApiError.badRequest(ErrorCode.parameter_missing, `Missing required param: ${param}.`, param);
   return ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${param}: ${issue.message}`, param);
 }

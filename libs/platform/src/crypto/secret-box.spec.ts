@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { SecretBox } from './secret-box.js';
+
+const key = () => randomBytes(32).toString('base64');
+
+describe('SecretBox (AES-256-GCM at rest)', () => {
+  it('opens what it sealed, and the sealed form does not contain the secret', () => {
+    const box = new SecretBox(key());
+    const sealed = box.seal('sk_live_secret', 'mk_1');
+    expect(sealed).not.toContain('sk_live_secret');
+    expect(box.open(sealed, 'mk_1')).toBe('sk_live_secret');
+  });
+
+  it('seals the same secret differently every time (random IV)', () => {
+    const box = new SecretBox(key());
+    expect(box.seal('x')).not.toBe(box.seal('x'));
+  });
+
+  it('refuses a tampered ciphertext and a secret moved to another record', () => {
+    const box = new SecretBox(key());
+    const sealed = box.seal('secret', 'mer_a');
+    const parts = sealed.split('.');
+    const body = Buffer.from(parts[4] as string, 'base64url');
+    body[0] = (body[0] as number) ^ 1;
+    parts[4] = body.toString('base64url');
+    expect(() => box.open(parts.join('.'), 'mer_a')).toThrow();
+    expect(() => box.open(sealed, 'mer_b')).toThrow();
+  });
+
+  it('opens secrets sealed with a previous key after rotation, and seals with the new one', () => {
+    const old_key = key();
+    const sealed_before = new SecretBox(old_key).seal('secret');
+    const rotated = new SecretBox(key(), [old_key]);
+    expect(rotated.open(sealed_before)).toBe('secret');
+    expect(rotated.seal('secret').split('.')[1]).not.toBe(sealed_before.split('.')[1]);
+    expect(() => new SecretBox(key()).open(sealed_before)).toThrow(/unknown key/);
+  });
+
+  it('accepts only 32-byte keys', () => {
+    expect(() => new SecretBox(randomBytes(16).toString('base64'))).toThrow(/32 bytes/);
+  });
+});
