@@ -1,1 +1,5 @@
-export {};
+export * from './account.js';
+export * from './entry.js';
+export * from './hold.js';
+export * from './limits.js';
+export * from './verify.js';

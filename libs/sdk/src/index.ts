@@ -1,1 +1,3 @@
-export {};
+export * from './client.js';
+export * from './errors.js';
+export * from './webhooks.js';

@@ -1,1 +1,3 @@
-export {};
+export * from './request-signing.js';
+export * from './secrets.js';
+export * from './webhooks.js';
