@@ -14,7 +14,7 @@ import { MigrationRunner } from './database/migration-runner.js';
 import { ApiExceptionFilter } from './errors/api-exception.filter.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
-import { connectNats, NATS_CONNECTION, NATS_NAMES } from './nats/nats-connection.js';
+import { connectNats, NATS_CONNECTION, NATS_NAMES, NatsConnectionCloser } from './nats/nats-connection.js';
 import { PrefixedClientNats } from './nats/nats-transport.js';
 import { RPC_SETTINGS, RpcClient } from './nats/rpc-client.js';
 import { RpcContextInterceptor } from './nats/rpc-context.interceptor.js';
@@ -71,6 +71,7 @@ export class PlatformModule {
       { provide: OUTBOX_SETTINGS, useValue: { schema: service, database_url: config.DATABASE_URL } },
       { provide: 'SERVICE_SCHEMA', useValue: service },
       RpcClient,
+      NatsConnectionCloser,
       IdempotencyStore,
       OutboxWriter,
       MigrationRunner,

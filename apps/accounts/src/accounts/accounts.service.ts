@@ -164,7 +164,7 @@ export class AccountsService {
 
 const statement_select = `
   SELECT p.id, p.direction, p.amount, p.balance_after, p.currency, e.description, e.payment_intent,
-         extract(epoch FROM p.created_at)::bigint AS created
+         floor(extract(epoch FROM p.created_at))::bigint AS created
   FROM postings p JOIN journal_entries e ON e.id = p.entry_id`;
 
 interface StatementRow {

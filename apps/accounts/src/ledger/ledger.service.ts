@@ -89,9 +89,9 @@ export class LedgerService {
     const accounts = new Map([...rows.values()].map((row) => [row.id, toLedgerAccount(row)]));
     const result = applyEntry(entry, accounts, balances);
     if (!result.ok) throw rejectionError(result.error, result.account_id);
-    const inserted: unknown[] = await manager.query(
+    const inserted: { created: string }[] = await manager.query(
       `INSERT INTO journal_entries (id, currency, description, payment_intent) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (id) DO NOTHING RETURNING created_at`,
+       ON CONFLICT (id) DO NOTHING RETURNING floor(extract(epoch FROM created_at))::bigint AS created`,
       [entry.id, entry.currency, command.description, command.payment_intent ?? null],
     );
     if (inserted.length === 0) throw new TransferRaced();
@@ -111,7 +111,7 @@ export class LedgerService {
       ],
     );
     await writeBalances(manager, result.balances);
-    return { transfer_id: entry.id, result: 'applied', created: Math.floor(Date.now() / 1000), line_ids };
+    return { transfer_id: entry.id, result: 'applied', created: Number(inserted[0]?.created), line_ids };
   }
 
   private alreadyApplied(existing: JournalEntry, incoming: JournalEntry, reply: TransferReply): TransferReply {
@@ -151,7 +151,7 @@ export class LedgerService {
   private async loadEntry(manager: EntityManager, id: string): Promise<{ entry: JournalEntry; reply: TransferReply } | undefined> {
     const rows: { currency: string; created: string; line_id: string; account_id: string; direction: 'debit' | 'credit'; amount: string }[] =
       await manager.query(
-        `SELECT e.currency, extract(epoch FROM e.created_at)::bigint AS created, p.id AS line_id, p.account_id, p.direction, p.amount
+        `SELECT e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created, p.id AS line_id, p.account_id, p.direction, p.amount
          FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.id = $1 ORDER BY p.line_index`,
         [id],
       );
@@ -167,6 +167,7 @@ export class LedgerService {
   }
 }
 
+/** Every ledger rejection mapped to its API error; a new one cannot go unmapped (the switch is exhaustive). */
 function rejectionError(error: ApplyEntryError, account_id: string | undefined): ApiError {
   switch (error) {
     case 'insufficient_funds':
@@ -175,7 +176,24 @@ function rejectionError(error: ApplyEntryError, account_id: string | undefined):
       return ApiError.notFound('account', account_id ?? '', 'account');
     case 'currency_mismatch':
       return ApiError.payment(ErrorCode.currency_mismatch, `Account ${account_id} is in another currency.`);
-    default:
+    case 'credits_exceed_debits':
+    case 'balance_overflow':
+      return ApiError.conflict(ErrorCode.parameter_invalid, `The transfer would break a limit of account ${account_id} (${error}).`);
+    case 'id_invalid':
+    case 'currency_invalid':
+    case 'too_few_lines':
+    case 'too_many_lines':
+    case 'direction_invalid':
+    case 'amount_invalid':
+    case 'debit_missing':
+    case 'credit_missing':
+    case 'entry_unbalanced':
       return ApiError.badRequest(ErrorCode.parameter_invalid, `The transfer is invalid: ${error}.`);
+    default:
+      return assertUnreachable(error);
   }
+}
+
+function assertUnreachable(value: never): never {
+  throw new Error(`unmapped ledger error: ${String(value)}`);
 }

@@ -92,7 +92,7 @@ export class CredentialsService implements OnModuleInit, OnApplicationShutdown {
     const token = `${stream_token_prefix}${randomToken(40)}`;
     const rows: { expires_at: string }[] = await this.dataSource.query(
       `INSERT INTO stream_tokens (token_hash, merchant_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-       RETURNING extract(epoch FROM expires_at)::bigint AS expires_at`,
+       RETURNING floor(extract(epoch FROM expires_at))::bigint AS expires_at`,
       [hashToken(token), merchant_id, ttl_seconds],
     );
     return { token, expires_at: Number(rows[0]?.expires_at) };
@@ -100,7 +100,7 @@ export class CredentialsService implements OnModuleInit, OnApplicationShutdown {
 
   async verifyStreamToken(token: string): Promise<{ merchant_id: string; expires_at: number }> {
     const rows: { merchant_id: string; expires_at: string }[] = await this.dataSource.query(
-      `SELECT merchant_id, extract(epoch FROM expires_at)::bigint AS expires_at FROM stream_tokens
+      `SELECT merchant_id, floor(extract(epoch FROM expires_at))::bigint AS expires_at FROM stream_tokens
        WHERE token_hash = $1 AND expires_at > now()`,
       [hashToken(token)],
     );

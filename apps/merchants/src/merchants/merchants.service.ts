@@ -33,7 +33,7 @@ interface MerchantRow {
 }
 
 const merchant_select =
-  'SELECT id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, extract(epoch FROM created_at)::bigint AS created FROM merchants';
+  'SELECT id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created FROM merchants';
 
 @Injectable()
 export class MerchantsService {
@@ -65,7 +65,7 @@ export class MerchantsService {
       const rows: MerchantRow[] = await manager.query(
         `INSERT INTO merchants (id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, extract(epoch FROM created_at)::bigint AS created`,
+         RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created`,
         [id, body.name, body.currency, body.fee_bps ?? 0, webhook_url, this.box.seal(webhook_secret, id), account_id],
       );
       const key = await this.credentials.issueKey(manager, id);
@@ -90,7 +90,7 @@ export class MerchantsService {
     const rows = await updateReturning<MerchantRow>(
       this.dataSource.manager,
       `UPDATE merchants SET webhook_url = $2 WHERE id = $1
-       RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, extract(epoch FROM created_at)::bigint AS created`,
+       RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created`,
       [id, checked],
     );
     return mapMerchant(rows[0] as MerchantRow);

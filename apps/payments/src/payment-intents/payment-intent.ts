@@ -36,7 +36,7 @@ export interface PaymentIntentRow {
 
 export const intent_columns = `id, merchant_id, merchant_name, merchant_account_id, fee_bps, amount, currency, reference, description,
   capture_method, status, amount_received, amount_refunded, payer_account, last_payment_error, cancellation_reason, attempt,
-  extract(epoch FROM created_at)::bigint AS created, extract(epoch FROM expires_at)::bigint AS expires_at`;
+  floor(extract(epoch FROM created_at))::bigint AS created, floor(extract(epoch FROM expires_at))::bigint AS expires_at`;
 
 /**
  * API.md: an intent awaiting payment reads canceled (expired) from the moment

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -15,4 +15,18 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
     }
   })().catch(() => undefined);
   return nc;
+}
+
+/**
+ * Drains the service's NATS connection last: components that publish or
+ * consume stop in beforeApplicationShutdown, then this closes the connection.
+ */
+@Injectable()
+export class NatsConnectionCloser implements OnApplicationShutdown {
+  constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
 }

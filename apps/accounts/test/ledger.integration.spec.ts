@@ -1,0 +1,155 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AccountObject, PostTransferCommand, TransferReply } from '@paynet/contracts';
+import { createServiceApp, parseConfig, PrefixedClientNats, RpcClient } from '@paynet/platform';
+import { adminFetch, createTestDatabase, jsonFetch, type TestDatabase, testInfra, uniqueNatsPrefix } from '@paynet/testing';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { AppModule } from '../src/app.module.js';
+import { accounts_config_schema } from '../src/config.js';
+
+/** The accounts service in this process, over a database of its own and real NATS. */
+describe('accounts over real PostgreSQL and NATS', () => {
+  let database: TestDatabase;
+  let app: NestExpressApplication;
+  let rpc: RpcClient;
+  let stack: { urls: { accounts: string }; adminToken: string };
+
+  beforeAll(async () => {
+    const { natsUrl } = await testInfra();
+    database = await createTestDatabase();
+    const config = parseConfig(accounts_config_schema, {
+      DATABASE_URL: database.url,
+      NATS_URL: natsUrl,
+      NATS_PREFIX: uniqueNatsPrefix(),
+      ADMIN_TOKEN: randomBytes(24).toString('hex'),
+      SECRETS_KEY: randomBytes(32).toString('base64'),
+      LOG_LEVEL: 'warn',
+    });
+    app = await createServiceApp({ service: 'accounts', config, port: 0, module: AppModule.forConfig(config) });
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    stack = { urls: { accounts: `http://127.0.0.1:${port}` }, adminToken: config.ADMIN_TOKEN };
+    const client = new PrefixedClientNats({ url: natsUrl, prefix: config.NATS_PREFIX, queue: 'test', name: 'test-client' });
+    rpc = new RpcClient({ client, default_timeout_ms: 5_000 });
+  });
+
+  afterAll(async () => {
+    await rpc?.onApplicationShutdown();
+    await app?.close();
+    await database?.drop();
+  });
+
+  async function fundedWallet(amount: number): Promise<AccountObject> {
+    const created = await adminFetch<AccountObject>(stack as never, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Holder' });
+    expect(created.status).toBe(201);
+    if (amount > 0) {
+      const deposit = await adminFetch(stack as never, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
+      expect(deposit.status).toBe(201);
+    }
+    return created.body;
+  }
+
+  async function balanceOf(account: AccountObject) {
+    return (await jsonFetch(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, { headers: { authorization: `Bearer ${account.token}` } })).body;
+  }
+
+  function transfer(id: string, from: string, to: string, amount: number): PostTransferCommand {
+    return {
+      transfer_id: id,
+      currency: 'USD',
+      description: 'test',
+      lines: [
+        { account: from, direction: 'debit', amount_minor: String(amount) },
+        { account: to, direction: 'credit', amount_minor: String(amount) },
+      ],
+    };
+  }
+
+  it('applies a transfer id once; the same id again answers already_applied with the same lines', async () => {
+    const [ann, bob] = [await fundedWallet(1_000), await fundedWallet(0)];
+    const first = await rpc.request<TransferReply>('accounts.transfers.post', transfer('t-once', ann.id, bob.id, 300));
+    const again = await rpc.request<TransferReply>('accounts.transfers.post', transfer('t-once', ann.id, bob.id, 300));
+    expect(first.result).toBe('applied');
+    expect(again).toEqual({ ...first, result: 'already_applied' });
+    expect(await balanceOf(ann)).toMatchObject({ posted: 700, available: 700 });
+    expect(await balanceOf(bob)).toMatchObject({ posted: 300 });
+    expect(await rpc.request('accounts.transfers.get', { transfer_id: 't-once' })).toMatchObject({ found: true, line_ids: first.line_ids });
+    expect(await rpc.request('accounts.transfers.get', { transfer_id: 't-never' })).toEqual({ found: false });
+  });
+
+  it('refuses the same transfer id with other content, naming what differs', async () => {
+    const [ann, bob] = [await fundedWallet(1_000), await fundedWallet(0)];
+    await rpc.request('accounts.transfers.post', transfer('t-differ', ann.id, bob.id, 100));
+    await expect(rpc.request('accounts.transfers.post', transfer('t-differ', ann.id, bob.id, 101))).rejects.toMatchObject({
+      status: 409,
+      code: 'transfer_exists_with_different_fields',
+    });
+    expect(await balanceOf(ann)).toMatchObject({ posted: 900 });
+  });
+
+  it('applies a transfer id once even when sent many times at once', async () => {
+    const [ann, bob] = [await fundedWallet(1_000), await fundedWallet(0)];
+    const replies = await Promise.all(
+      Array.from({ length: 16 }, () => rpc.request<TransferReply>('accounts.transfers.post', transfer('t-race', ann.id, bob.id, 250))),
+    );
+    expect(replies.filter((reply) => reply.result === 'applied')).toHaveLength(1);
+    expect(new Set(replies.map((reply) => reply.line_ids.join()))).toHaveProperty('size', 1);
+    expect(await balanceOf(ann)).toMatchObject({ posted: 750 });
+    expect(await balanceOf(bob)).toMatchObject({ posted: 250 });
+  });
+
+  it('refuses a transfer the wallet cannot cover with 402, and changes nothing', async () => {
+    const [ann, bob] = [await fundedWallet(100), await fundedWallet(0)];
+    await expect(rpc.request('accounts.transfers.post', transfer('t-poor', ann.id, bob.id, 101))).rejects.toMatchObject({
+      status: 402,
+      code: 'insufficient_funds',
+    });
+    expect(await rpc.request('accounts.transfers.get', { transfer_id: 't-poor' })).toEqual({ found: false });
+    expect(await balanceOf(ann)).toMatchObject({ posted: 100 });
+    // Exactly the balance is fine.
+    await rpc.request('accounts.transfers.post', transfer('t-exact', ann.id, bob.id, 100));
+    expect(await balanceOf(ann)).toMatchObject({ posted: 0, available: 0 });
+  });
+
+  it('splits a payment with a fee to the platform fee account, and the ledger verifies', async () => {
+    const [ann, shop] = [await fundedWallet(5_000), await fundedWallet(0)];
+    await rpc.request('accounts.transfers.post', {
+      transfer_id: 't-fee',
+      currency: 'USD',
+      description: 'payment',
+      lines: [
+        { account: ann.id, direction: 'debit', amount_minor: '1000' },
+        { account: shop.id, direction: 'credit', amount_minor: '990' },
+        { account: 'platform:fees', direction: 'credit', amount_minor: '10' },
+      ],
+    });
+    expect(await balanceOf(shop)).toMatchObject({ posted: 990 });
+    const verify = await adminFetch(stack as never, 'accounts', 'GET', '/v1/ledger/verify');
+    expect(verify.body).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it('keeps holders to their own accounts: another holder\'s account is 404', async () => {
+    const [ann, bob] = [await fundedWallet(10), await fundedWallet(10)];
+    const peek = await jsonFetch(`${stack.urls.accounts}/v1/accounts/${bob.id}/balance`, { headers: { authorization: `Bearer ${ann.token}` } });
+    expect(peek.status).toBe(404);
+    expect(peek.body).toMatchObject({ error: { code: 'resource_missing' } });
+    const bad = await jsonFetch(`${stack.urls.accounts}/v1/accounts/${bob.id}`, { headers: { authorization: 'Bearer at_not_a_token' } });
+    expect(bad.status).toBe(401);
+  });
+
+  it('requires an Idempotency-Key on deposits and replays the first answer', async () => {
+    const ann = await fundedWallet(0);
+    const path = `/v1/accounts/${ann.id}/deposits`;
+    const missing = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 5 });
+    expect(missing.status).toBe(400);
+    const first = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 5 }, { idempotencyKey: 'dep' });
+    const replay = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 5 }, { idempotencyKey: 'dep' });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    const reused = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 6 }, { idempotencyKey: 'dep' });
+    expect(reused.status).toBe(422);
+    expect(await balanceOf(ann)).toMatchObject({ posted: 5 });
+  });
+});

@@ -1,0 +1,28 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { PlatformModule } from '@paynet/platform';
+import type { PushConfig } from './config.js';
+import { EventsModule } from './events/events.module.js';
+import { Initial1732400000000 } from './migrations/1732400000000-initial.js';
+import { StreamModule } from './stream/stream.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
+
+@Module({})
+export class AppModule {
+  static forConfig(config: PushConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forService({
+          service: 'push',
+          config,
+          entities: [],
+          migrations: [Initial1732400000000],
+          outbox: false,
+        }),
+        WebhooksModule,
+        EventsModule,
+        StreamModule,
+      ],
+    };
+  }
+}

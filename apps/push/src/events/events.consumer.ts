@@ -1,0 +1,150 @@
+import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  AckPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+  ReplayPolicy,
+} from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsNames } from '@paynet/contracts';
+import { ensureEventsStream, NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
+import { events_recorded_total } from '../push.metrics.js';
+import { EventsService } from './events.service.js';
+import { parseReceivedEvent } from './received-event.js';
+
+/** The durable consumer every push replica shares: each event is processed by one of them. */
+export const consumer_name = 'push';
+/** Unacknowledged this long, a message goes to another replica (one record takes well under this). */
+export const consumer_ack_wait_ms = 30_000;
+/** Messages handed out and not yet acknowledged, across replicas. */
+export const consumer_ack_pending_max = 1_024;
+/** Messages processed at once on one replica, and pulled ahead of processing. */
+export const consumer_in_flight_max = 16;
+export const consumer_pull_batch_max = 2 * consumer_in_flight_max;
+/** A failed message comes back after this, doubled on each redelivery up to the maximum. */
+export const consumer_retry_delay_ms = 1_000;
+export const consumer_retry_delay_ms_max = 60_000;
+/** After the subscription itself fails, wait this long before consuming again. */
+export const consumer_restart_delay_ms = 1_000;
+
+/**
+ * At-least-once in, exactly-once effects out: every message is recorded in
+ * one transaction (deduped by event id) and acknowledged only after commit.
+ */
+@Injectable()
+export class EventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(EventsConsumer.name);
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly events: EventsService,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(NATS_NAMES) private readonly names: NatsNames,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    // push may start before payments: the stream must exist before a consumer on it.
+    await ensureEventsStream(this.nc, this.names);
+    await this.ensureConsumer();
+    this.loop = this.run();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    await this.messages?.close();
+    await this.loop;
+  }
+
+  /** Creates the durable consumer, or brings an existing one to this configuration. */
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const config: Partial<ConsumerConfig> = {
+      durable_name: consumer_name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      replay_policy: ReplayPolicy.Instant,
+      ack_wait: nanos(consumer_ack_wait_ms),
+      // Unlimited on purpose: an event is never dropped because merchants or the database was down for a while.
+      max_deliver: -1,
+      max_ack_pending: consumer_ack_pending_max,
+      filter_subject: this.names.events_filter,
+    };
+    try {
+      await jsm.consumers.add(this.names.events_stream, config);
+    } catch (error) {
+      this.logger.log({ err: error }, 'durable consumer exists with other settings; updating it');
+      const { ack_wait, max_deliver, max_ack_pending, filter_subject } = config;
+      await jsm.consumers.update(this.names.events_stream, consumer_name, { ack_wait, max_deliver, max_ack_pending, filter_subject });
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.consumeUntilClosed();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'event consumer stopped; restarting');
+      }
+      if (!this.stopped) await sleep(consumer_restart_delay_ms);
+    }
+  }
+
+  private async consumeUntilClosed(): Promise<void> {
+    await this.ensureConsumer();
+    const consumer = await jetstream(this.nc).consumers.get(this.names.events_stream, consumer_name);
+    const messages = await consumer.consume({ max_messages: consumer_pull_batch_max });
+    this.messages = messages;
+    if (this.stopped) await messages.close();
+    this.watch(messages);
+    const in_flight = new Set<Promise<void>>();
+    for await (const message of messages) {
+      const task = this.handle(message).finally(() => in_flight.delete(task));
+      in_flight.add(task);
+      if (in_flight.size >= consumer_in_flight_max) await Promise.race(in_flight);
+    }
+    await Promise.all(in_flight);
+  }
+
+  /** A deleted consumer does not come back by itself: recreate it. */
+  private watch(messages: ConsumerMessages): void {
+    (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found') {
+          this.logger.warn({ status: status.type }, 'durable consumer missing; recreating it');
+          await this.ensureConsumer().catch((error: unknown) => this.logger.warn({ err: error }, 'could not recreate the consumer'));
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  private async handle(message: JsMsg): Promise<void> {
+    const parsed = parseReceivedEvent(message.string(), message.seq);
+    if (!parsed.ok) {
+      // It can never be recorded; redelivering it forever would only block its slot.
+      this.logger.error({ stream_seq: message.seq, reason: parsed.reason }, 'dropping a message that is not an event');
+      events_recorded_total.inc({ result: 'invalid' });
+      message.term(parsed.reason);
+      return;
+    }
+    try {
+      const result = await this.events.record(parsed.received);
+      events_recorded_total.inc({ result });
+      message.ack();
+    } catch (error) {
+      const delay_ms = Math.min(consumer_retry_delay_ms * 2 ** Math.min(message.info.deliveryCount - 1, 16), consumer_retry_delay_ms_max);
+      this.logger.warn({ err: error, event: parsed.received.event.id, retry_in_ms: delay_ms }, 'could not record an event; it will come back');
+      events_recorded_total.inc({ result: 'retry' });
+      message.nak(delay_ms);
+    }
+  }
+}
+
+function sleep(timeout_ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, timeout_ms).unref());
+}

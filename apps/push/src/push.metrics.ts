@@ -1,0 +1,42 @@
+import { registry } from '@paynet/platform';
+import { Counter, Gauge } from 'prom-client';
+
+/** push's own metrics, on the platform's registry (GET /metrics). */
+
+export const events_recorded_total = new Counter({
+  name: 'paynet_push_events_recorded_total',
+  help: 'Events taken off the durable consumer, by result',
+  labelNames: ['result'],
+  registers: [registry],
+});
+
+export const webhook_attempts_total = new Counter({
+  name: 'paynet_webhook_attempts_total',
+  help: 'Webhook HTTP attempts, by what the delivery became',
+  labelNames: ['status'],
+  registers: [registry],
+});
+
+export const webhook_deliveries_in_flight = new Gauge({
+  name: 'paynet_webhook_deliveries_in_flight',
+  help: 'Webhook attempts running on this replica',
+  registers: [registry],
+});
+
+export const stream_connections = new Gauge({
+  name: 'paynet_stream_connections',
+  help: 'Open WebSocket stream connections on this replica',
+  registers: [registry],
+});
+
+export const stream_frames_sent_total = new Counter({
+  name: 'paynet_stream_frames_sent_total',
+  help: 'Event frames sent to WebSocket clients',
+  registers: [registry],
+});
+
+export const stream_slow_clients_closed_total = new Counter({
+  name: 'paynet_stream_slow_clients_closed_total',
+  help: 'WebSocket clients closed because they did not keep up',
+  registers: [registry],
+});

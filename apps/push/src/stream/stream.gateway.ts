@@ -1,0 +1,223 @@
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { ApiError, ErrorCode } from '@paynet/contracts';
+import { toApiError } from '@paynet/platform';
+import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { ReceivedEvent } from '../events/received-event.js';
+import { stream_connections, stream_frames_sent_total, stream_slow_clients_closed_total } from '../push.metrics.js';
+import { ConnectionRegistry, type StreamPrincipal } from './connection-registry.js';
+import { StreamAuthenticator } from './stream.authenticator.js';
+import { eventFrame } from './stream.frames.js';
+import { StreamService } from './stream.service.js';
+
+export const stream_path = '/v1/stream';
+/** API.md: the server pings every 25 s; a client that did not answer the last ping is dropped. */
+export const stream_ping_interval_ms = 25_000;
+/** Bytes queued for one client before it counts as too slow and is closed. */
+export const stream_buffered_bytes_max = 1024 * 1024;
+/** Open (and being authenticated) connections per replica. */
+export const stream_connections_max = 10_000;
+/** Client messages are small (resume); anything bigger closes the connection (1009). */
+export const stream_client_message_bytes_max = 4 * 1024;
+/** A closed client has this long to finish the closing handshake before its socket is cut. */
+export const stream_close_grace_ms = 2_000;
+/** setTimeout's largest delay. */
+const timer_delay_ms_max = 2_147_483_647;
+
+/** RFC 6455 close codes we use. */
+const close_going_away = 1001;
+const close_policy_violation = 1008;
+const close_try_again_later = 1013;
+
+interface Connection {
+  ws: WebSocket;
+  principal: StreamPrincipal;
+  alive: boolean;
+  open: boolean;
+  expiry: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The WebSocket stream on the service's own HTTP server: the token is checked
+ * before the upgrade (401 with the API error body otherwise), then the
+ * connection gets its principal's events from this replica's fan-out.
+ */
+@Injectable()
+export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(StreamGateway.name);
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: false,
+    maxPayload: stream_client_message_bytes_max,
+  });
+  private readonly registry = new ConnectionRegistry<Connection>();
+  private readonly connections = new Set<Connection>();
+  private authenticating = 0;
+  private server: Server | undefined;
+  private ping_timer: NodeJS.Timeout | undefined;
+  private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head);
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly authenticator: StreamAuthenticator,
+    private readonly stream: StreamService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.server = this.adapterHost.httpAdapter.getHttpServer() as Server;
+    this.server.on('upgrade', this.upgradeListener);
+    this.ping_timer = setInterval(() => this.pingAll(), stream_ping_interval_ms);
+    this.ping_timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.server?.off('upgrade', this.upgradeListener);
+    clearInterval(this.ping_timer);
+    const open = [...this.connections];
+    const closed = open.map((connection) => new Promise<void>((resolve) => {
+      if (connection.ws.readyState === WebSocket.CLOSED) resolve();
+      else connection.ws.once('close', () => resolve());
+    }));
+    for (const connection of open) this.close(connection, close_going_away, 'server shutting down');
+    // The HTTP server's close waits for upgraded sockets too: clients get the grace, then they are cut.
+    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, stream_close_grace_ms + 100).unref())]);
+    this.wss.close();
+  }
+
+  /** Sends the event to every local connection that may see it; answers how many. */
+  broadcast(received: ReceivedEvent): number {
+    const recipients = this.registry.recipientsOf(received.event);
+    if (recipients.length === 0) return 0;
+    const frame = eventFrame(received.payload);
+    for (const connection of recipients) this.send(connection, frame);
+    stream_frames_sent_total.inc(recipients.length);
+    return recipients.length;
+  }
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = parseRequestUrl(request.url);
+    if (url?.pathname !== stream_path) {
+      rejectUpgrade(socket, new ApiError(404, 'invalid_request_error', ErrorCode.route_not_found, 'Unrecognized request URL.'));
+      return;
+    }
+    // Connections being authenticated count too: a flood of upgrades cannot pile up checks without bound.
+    if (this.connections.size + this.authenticating >= stream_connections_max) {
+      rejectUpgrade(socket, ApiError.unavailable('This server has too many stream connections; try again shortly.'));
+      return;
+    }
+    this.authenticating++;
+    this.authenticator
+      .authenticate(url.searchParams.get('token'))
+      .finally(() => this.authenticating--)
+      .then(
+        (principal) => {
+          if (socket.destroyed) return;
+          this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, principal));
+        },
+        (error: unknown) => {
+          const api_error = toApiError(error);
+          if (api_error.status >= 500) this.logger.warn({ err: error }, 'could not check a stream token');
+          rejectUpgrade(socket, api_error);
+        },
+      );
+  }
+
+  private accept(ws: WebSocket, principal: StreamPrincipal): void {
+    const connection: Connection = { ws, principal, alive: true, open: true, expiry: undefined };
+    this.connections.add(connection);
+    this.registry.add(principal, connection);
+    stream_connections.inc();
+    if (principal.kind === 'merchant') {
+      // A stream token is short-lived: the connection does not outlive it.
+      const remaining_ms = Math.min(Math.max(principal.expires_at * 1_000 - Date.now(), 0), timer_delay_ms_max);
+      connection.expiry = setTimeout(() => this.close(connection, close_policy_violation, 'stream token expired'), remaining_ms);
+      connection.expiry.unref();
+    }
+    ws.on('pong', () => {
+      connection.alive = true;
+    });
+    ws.on('message', (data: RawData, is_binary: boolean) => this.onMessage(connection, data, is_binary));
+    ws.on('error', (error) => this.logger.debug({ err: error }, 'stream connection error'));
+    ws.on('close', () => this.forget(connection));
+  }
+
+  private onMessage(connection: Connection, data: RawData, is_binary: boolean): void {
+    const text = is_binary ? '' : textOf(data);
+    this.stream.answer(connection.principal, text).then(
+      (frames) => frames.forEach((frame) => this.send(connection, frame)),
+      (error: unknown) => this.logger.warn({ err: error }, 'could not answer a stream message'),
+    );
+  }
+
+  /** Queues a frame, unless the client is so far behind that it is closed instead. */
+  private send(connection: Connection, frame: string): void {
+    if (!connection.open || connection.ws.readyState !== WebSocket.OPEN) return;
+    if (connection.ws.bufferedAmount + Buffer.byteLength(frame) > stream_buffered_bytes_max) {
+      stream_slow_clients_closed_total.inc();
+      this.close(connection, close_try_again_later, 'client too slow; reconnect and resume');
+      return;
+    }
+    connection.ws.send(frame);
+  }
+
+  private pingAll(): void {
+    for (const connection of this.connections) {
+      if (!connection.alive) {
+        connection.ws.terminate();
+        this.forget(connection);
+        continue;
+      }
+      connection.alive = false;
+      connection.ws.ping();
+    }
+  }
+
+  /** Stops sending at once; the socket is cut if the closing handshake does not finish in time. */
+  private close(connection: Connection, code: number, reason: string): void {
+    this.forget(connection);
+    connection.ws.close(code, reason);
+    setTimeout(() => connection.ws.terminate(), stream_close_grace_ms).unref();
+  }
+
+  private forget(connection: Connection): void {
+    if (!connection.open) return;
+    connection.open = false;
+    clearTimeout(connection.expiry);
+    this.connections.delete(connection);
+    this.registry.remove(connection.principal, connection);
+    stream_connections.dec();
+  }
+}
+
+/** A malformed request target must not throw inside the server's 'upgrade' listener. */
+function parseRequestUrl(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
+function textOf(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+/** Answers an upgrade request with a plain HTTP error (API.md error body) and no upgrade. */
+function rejectUpgrade(socket: Duplex, error: ApiError): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify(error.toBody());
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n' +
+      '\r\n' +
+      body,
+  );
+}

@@ -1,0 +1,140 @@
+import { IdPrefix, newId } from '@paynet/contracts';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { AttemptOutcome, DeliveryStatus } from './retry-schedule.js';
+
+/** SQL for webhook_deliveries; rules live in retry-schedule.ts and the worker. */
+
+export type DeliveryOrigin = 'event' | 'redeliver';
+
+export interface DeliveryRow {
+  seq: string;
+  id: string;
+  event_id: string;
+  url: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_status_code: number | null;
+  /** Unix seconds, rounded up; null unless pending. */
+  next_attempt_at: string | null;
+}
+
+/** A delivery this replica holds for one attempt; `claim_id` fences a claim that ran out. */
+export interface ClaimedDelivery {
+  id: string;
+  claim_id: string;
+  event_id: string;
+  merchant_id: string;
+  url: string;
+  attempts: number;
+  payload: string;
+}
+
+const delivery_columns = `seq, id, event_id, url, status, attempts, last_status_code,
+  ceil(extract(epoch FROM next_attempt_at))::bigint AS next_attempt_at`;
+
+/** Creates a pending delivery due now; answers null when the consumer already made one for (event, url). */
+export async function insertDelivery(
+  manager: EntityManager,
+  input: { event_id: string; merchant_id: string; url: string; origin: DeliveryOrigin },
+): Promise<DeliveryRow | null> {
+  const rows: DeliveryRow[] = await manager.query(
+    `INSERT INTO webhook_deliveries (id, event_id, merchant_id, url, origin, status, attempts, next_attempt_at)
+     VALUES ($1, $2, $3, $4, $5, 'pending', 0, now())
+     ON CONFLICT (event_id, url) WHERE origin = 'event' DO NOTHING
+     RETURNING ${delivery_columns}`,
+    [newId(IdPrefix.delivery), input.event_id, input.merchant_id, input.url, input.origin],
+  );
+  return rows[0] ?? null;
+}
+
+export interface ClaimRequest {
+  limit: number;
+  /** Endpoints already at their in-flight bound on this replica. */
+  busy_urls: readonly string[];
+  per_endpoint_max: number;
+  /** Candidates looked at per claim, so a large backlog costs a bounded scan. */
+  candidates_max: number;
+  lease_ms: number;
+}
+
+/**
+ * Claims due deliveries, at most `per_endpoint_max` per endpoint, skipping
+ * rows other replicas hold, and pushes their next_attempt_at forward by the
+ * lease: if this replica dies mid-attempt, the row becomes due again. One
+ * statement, so no transaction stays open while the HTTP call runs.
+ */
+export async function claimDueDeliveries(manager: EntityManager, request: ClaimRequest): Promise<ClaimedDelivery[]> {
+  const claim_id = randomUUID();
+  // TypeORM answers an UPDATE as [rows, affected].
+  const [rows] = (await manager.query(
+    `WITH due AS (
+       SELECT id, url, next_attempt_at, seq FROM webhook_deliveries
+       WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (url = ANY($1::text[]))
+       ORDER BY next_attempt_at LIMIT $2
+     ), ranked AS (
+       SELECT id, next_attempt_at, row_number() OVER (PARTITION BY url ORDER BY next_attempt_at, seq) AS endpoint_rank FROM due
+     ), picked AS (
+       SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
+       WHERE r.endpoint_rank <= $3 AND d.status = 'pending' AND d.next_attempt_at <= now()
+       ORDER BY r.next_attempt_at LIMIT $4
+       FOR UPDATE OF d SKIP LOCKED
+     )
+     UPDATE webhook_deliveries d
+     SET next_attempt_at = now() + make_interval(secs => $5::double precision), claim_id = $6, updated_at = now()
+     FROM picked, events e
+     WHERE d.id = picked.id AND e.id = d.event_id
+     RETURNING d.id, d.event_id, d.merchant_id, d.url, d.attempts, e.payload`,
+    [request.busy_urls, request.candidates_max, request.per_endpoint_max, request.limit, request.lease_ms / 1_000, claim_id],
+  )) as [Omit<ClaimedDelivery, 'claim_id'>[], number];
+  return rows.map((row) => ({ ...row, claim_id }));
+}
+
+/** Records an attempt, only if the claim is still ours (a claim whose lease ran out may have been taken over). */
+export async function recordAttempt(manager: EntityManager, claim: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
+  const [, affected] = (await manager.query(
+    `UPDATE webhook_deliveries
+     SET status = $3, attempts = $4, last_status_code = $5, last_error = $6, claim_id = NULL, updated_at = now(),
+         next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $7::double precision) END
+     WHERE id = $1 AND claim_id = $2 AND status = 'pending'`,
+    [claim.id, claim.claim_id, outcome.status, outcome.attempts, outcome.last_status_code, outcome.last_error, (outcome.retry_after_ms ?? 0) / 1_000],
+  )) as [unknown, number];
+  return affected === 1;
+}
+
+/** Gives a claim back without counting an attempt (we could not sign it: our side, not the endpoint's). */
+export async function releaseClaim(manager: EntityManager, claim: ClaimedDelivery, retry_after_ms: number, reason: string): Promise<void> {
+  await manager.query(
+    `UPDATE webhook_deliveries
+     SET claim_id = NULL, last_error = $3, updated_at = now(), next_attempt_at = now() + make_interval(secs => $4::double precision)
+     WHERE id = $1 AND claim_id = $2 AND status = 'pending'`,
+    [claim.id, claim.claim_id, reason, retry_after_ms / 1_000],
+  );
+}
+
+/** Ends a delivery that can never succeed (the merchant or its endpoint is gone), without an attempt. */
+export async function abandonClaim(manager: EntityManager, claim: ClaimedDelivery, reason: string): Promise<void> {
+  await manager.query(
+    `UPDATE webhook_deliveries
+     SET status = 'failed', claim_id = NULL, last_error = $3, updated_at = now(), next_attempt_at = NULL
+     WHERE id = $1 AND claim_id = $2 AND status = 'pending'`,
+    [claim.id, claim.claim_id, reason],
+  );
+}
+
+export async function listDeliveries(
+  manager: EntityManager,
+  filter: { merchant_id: string; event_id?: string; before_seq?: string; limit: number },
+): Promise<DeliveryRow[]> {
+  return manager.query(
+    `SELECT ${delivery_columns} FROM webhook_deliveries
+     WHERE merchant_id = $1 AND ($2::text IS NULL OR event_id = $2) AND ($3::bigint IS NULL OR seq < $3)
+     ORDER BY seq DESC LIMIT $4`,
+    [filter.merchant_id, filter.event_id ?? null, filter.before_seq ?? null, filter.limit],
+  );
+}
+
+export async function deliverySeq(manager: EntityManager, merchant_id: string, id: string): Promise<string | undefined> {
+  const rows: { seq: string }[] = await manager.query('SELECT seq FROM webhook_deliveries WHERE id = $1 AND merchant_id = $2', [id, merchant_id]);
+  return rows[0]?.seq;
+}

@@ -1,0 +1,49 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedWebhook {
+  headers: IncomingHttpHeaders;
+  body: string;
+  at_ms: number;
+}
+
+/** What the endpoint does with the n-th request (0-based): answer a status, or hang for a while first. */
+export type Behaviour = (n: number) => { status: number; delay_ms?: number };
+
+/** A merchant's webhook endpoint on 127.0.0.1 that records every request. */
+export class WebhookReceiver {
+  readonly received: ReceivedWebhook[] = [];
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(behaviour: Behaviour = () => ({ status: 200 })): Promise<WebhookReceiver> {
+    const server = createServer();
+    const receiver = new WebhookReceiver(server);
+    server.on('request', (request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const n = receiver.received.length;
+        receiver.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at_ms: Date.now() });
+        const { status, delay_ms } = behaviour(n);
+        setTimeout(() => response.writeHead(status, { 'content-type': 'text/plain' }).end('ok'), delay_ms ?? 0);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return receiver;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/paynet`;
+  }
+
+  /** Requests for one event (webhook-id). */
+  requestsFor(event_id: string): ReceivedWebhook[] {
+    return this.received.filter((request) => request.headers['webhook-id'] === event_id);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
