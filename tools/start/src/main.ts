@@ -1,1 +1,190 @@
-export {};
+/**
+ * `npm start`: the whole platform on one machine. PostgreSQL (embedded,
+ * unless DATABASE_URL) and nats-server with JetStream (unless NATS_URL), each
+ * on a free port with its data under .data/; the four services from dist/;
+ * demo data through the public API; then the URLs and credentials to try it.
+ * Ctrl-C stops everything in order and exits 0.
+ */
+import {
+  buildStackEnv,
+  ensureDatabase,
+  ensureNats,
+  ensurePostgres,
+  errorMessage,
+  findWorkspaceRoot,
+  generateAdminToken,
+  generateSecretsKey,
+  isPortFree,
+  isValidAdminToken,
+  isValidSecretsKey,
+  redactUrl,
+  serviceEntry,
+  serviceNames,
+  servicePortsFromEnv,
+  servicePortVariable,
+  startService,
+  stopLeftover,
+  type ServiceHandle,
+  type ServiceName,
+} from '@paynet/devstack';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DemoDataError, ensureDemoData, type DemoData } from './demo-data.js';
+import { readOrCreateSecret } from './secrets.js';
+import { formatSummary } from './summary.js';
+import { Supervisor } from './supervisor.js';
+
+// Four Nest services booting together, migrations included, on a small machine.
+const services_ready_timeout_ms = 180_000;
+const progress_interval_ms = 5_000;
+const database_name = 'paynet';
+const default_nats_prefix = 'paynet';
+// Settings a developer may set for the services; they win over our defaults.
+const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL'] as const;
+
+const root = findWorkspaceRoot(dirname(fileURLToPath(import.meta.url)));
+const data = join(root, '.data');
+const paths = {
+  postgres: join(data, 'postgres'),
+  nats: join(data, 'nats'),
+  logs: join(data, 'logs'),
+  pids: join(data, 'run'),
+  adminToken: join(data, 'admin-token'),
+  secretsKey: join(data, 'secrets-key'),
+  demo: join(data, 'demo.json'),
+};
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const show = (path: string) => relative(root, path) || '.';
+const supervisor = new Supervisor(say);
+
+async function main(): Promise<void> {
+  supervisor.handleSignals();
+  mkdirSync(paths.logs, { recursive: true });
+  mkdirSync(paths.pids, { recursive: true });
+  say(`paynet: starting the local stack (data in ${show(data)}, logs in ${show(paths.logs)})`);
+  const ports = servicePortsFromEnv();
+  await stopLeftoverServices();
+  await assertPortsFree(ports);
+  const { databaseUrl, natsUrl } = await startInfrastructure();
+  const adminToken = loadAdminToken();
+  const natsPrefix = process.env['NATS_PREFIX'] || default_nats_prefix;
+  const env = buildStackEnv({ databaseUrl, natsUrl, natsPrefix, adminToken, secretsKey: loadSecretsKey(), ports });
+  for (const name of passed_through) if (process.env[name]) env[name] = process.env[name];
+  const services = serviceNames.map((name) => startOne(name, env, ports[name]));
+  await waitForServices(services);
+  const urls = Object.fromEntries(services.map((service) => [service.name, service.url])) as Record<ServiceName, string>;
+  const demo = await makeDemoData(urls, adminToken);
+  const usesOwnPostgres = !process.env['DATABASE_URL'];
+  const usesOwnNats = !process.env['NATS_URL'];
+  const summary = formatSummary({
+    urls,
+    adminToken,
+    demo,
+    databaseUrl,
+    natsUrl,
+    natsPrefix,
+    paths: { postgres: usesOwnPostgres ? show(paths.postgres) : undefined, nats: usesOwnNats ? show(paths.nats) : undefined, logs: show(paths.logs), demo: show(paths.demo) },
+  });
+  for (const line of summary) say(line);
+}
+
+/** Services of an earlier run that was killed outright (its safety net too) would hold our ports. */
+async function stopLeftoverServices(): Promise<void> {
+  for (const name of serviceNames) {
+    await stopLeftover({ pidFile: join(paths.pids, `${name}.pid`), binary: 'node', marker: serviceEntry(root, name), what: name }, say);
+  }
+}
+
+async function assertPortsFree(ports: Record<ServiceName, number>): Promise<void> {
+  for (const name of serviceNames) {
+    if (await isPortFree(ports[name])) continue;
+    const variable = servicePortVariable(name);
+    throw new Error(`port ${ports[name]} (${variable}) is in use: is another \`npm start\` running? Stop it, or set ${variable} to a free port`);
+  }
+}
+
+async function startInfrastructure(): Promise<{ databaseUrl: string; natsUrl: string }> {
+  // Never the machine's own 5432 / 4222: those belong to someone else.
+  const postgres = await ensurePostgres({ dataDir: paths.postgres, preferExisting: false, log: say, logFile: join(paths.logs, 'postgres.log'), detached: true });
+  supervisor.addInfra(postgres);
+  if (!postgres.started) say(`PostgreSQL: using DATABASE_URL (${redactUrl(postgres.url)})`);
+  const nats = await ensureNats({ dataDir: paths.nats, preferExisting: false, log: say, logFile: join(paths.logs, 'nats.log'), detached: true });
+  supervisor.addInfra(nats);
+  if (!nats.started) say(`NATS: using NATS_URL (${redactUrl(nats.url)})`);
+  // DATABASE_URL names the services' database itself; our own server gets one made for them.
+  const databaseUrl = postgres.started ? await ensureDatabase(postgres.url, database_name) : postgres.url;
+  return { databaseUrl, natsUrl: nats.url };
+}
+
+function loadAdminToken(): string {
+  return readOrCreateSecret({
+    name: 'ADMIN_TOKEN',
+    fromEnv: process.env['ADMIN_TOKEN'],
+    file: paths.adminToken,
+    generate: generateAdminToken,
+    isValid: isValidAdminToken,
+    consequence: 'scripts using the old token will need the new one',
+  }).value;
+}
+
+function loadSecretsKey(): string {
+  return readOrCreateSecret({
+    name: 'SECRETS_KEY',
+    fromEnv: process.env['SECRETS_KEY'],
+    file: paths.secretsKey,
+    generate: generateSecretsKey,
+    isValid: isValidSecretsKey,
+    consequence: 'secrets stored with the old key become unreadable, so delete .data/postgres too',
+  }).value;
+}
+
+function startOne(name: ServiceName, env: Record<string, string>, port: number): ServiceHandle {
+  const service = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(paths.logs, `${name}.log`), cwd: root, detached: true });
+  supervisor.addService(service);
+  writeFileSync(join(paths.pids, `${name}.pid`), `${service.process.pid}\n`);
+  return service;
+}
+
+/** Waits for every /health/ready, with a progress line; on failure shows the laggards' logs. */
+async function waitForServices(services: ServiceHandle[]): Promise<void> {
+  const started_ms = Date.now();
+  const pending = new Set(services.map((service) => service.name));
+  say(`starting ${[...pending].join(', ')} (migrations run as each starts)`);
+  const progress = setInterval(() => {
+    const waited_s = Math.round((Date.now() - started_ms) / 1000);
+    say(`  waiting for ${[...pending].join(', ')} to be ready (${waited_s} s of ${services_ready_timeout_ms / 1000} s)`);
+  }, progress_interval_ms);
+  try {
+    await Promise.all(
+      services.map(async (service) => {
+        await service.waitReady(services_ready_timeout_ms);
+        pending.delete(service.name);
+        say(`  ${service.name} ready on ${service.url} (${((Date.now() - started_ms) / 1000).toFixed(1)} s)`);
+      }),
+    );
+  } catch (error) {
+    if (supervisor.isStopping) await supervisor.shutdown(1, 'a service died'); // its watcher already reported it
+    for (const service of services) if (pending.has(service.name)) supervisor.printTail(service);
+    throw error;
+  } finally {
+    clearInterval(progress);
+  }
+}
+
+async function makeDemoData(urls: Record<ServiceName, string>, adminToken: string): Promise<DemoData | { error: string }> {
+  say('creating demo data through the API ...');
+  try {
+    return await ensureDemoData({ accountsUrl: urls.accounts, merchantsUrl: urls.merchants, adminToken, file: paths.demo });
+  } catch (error) {
+    const reason = error instanceof DemoDataError ? error.message : `unexpected: ${errorMessage(error)}`;
+    say(`error: demo data could not be created: ${reason}`);
+    return { error: reason };
+  }
+}
+
+main().catch(async (error: unknown) => {
+  say(`error: ${errorMessage(error)}`);
+  await supervisor.shutdown(1, 'start failed');
+});

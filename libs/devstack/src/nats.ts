@@ -1,0 +1,128 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { ManagedChild } from './child.js';
+import { foundInfra, type InfraHandle } from './infra.js';
+import { stopLeftover } from './leftover.js';
+import { isReachable, loopback_host, withPortRetry } from './ports.js';
+import { reaper_tiers } from './reaper.js';
+import { sleep } from './sleep.js';
+
+export interface EnsureNatsOptions {
+  /** JetStream's store folder for a server we start. */
+  dataDir: string;
+  /** Use a NATS with JetStream already on 127.0.0.1:4222 (tests only). */
+  preferExisting?: boolean;
+  log?: (line: string) => void;
+  /** The server's own output goes here; otherwise it is kept in memory for error messages. */
+  logFile?: string;
+  port?: number;
+  detached?: boolean;
+  unref?: boolean;
+  /** Remove the store folder when the server stops (tests). */
+  ephemeral?: boolean;
+  /** Where NATS_URL and PATH are read from; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  ready_timeout_ms?: number;
+}
+
+export const existing_nats_url = `nats://${loopback_host}:4222`;
+export const nats_install_hint =
+  'nats-server not found (looked on PATH, /usr/sbin, /usr/local/bin): install it with `sudo apt-get install nats-server` ' +
+  'or from https://github.com/nats-io/nats-server/releases, or set NATS_URL to a NATS server with JetStream';
+const extra_binary_folders = ['/usr/sbin', '/usr/local/bin', '/usr/bin'];
+const probe_timeout_ms = 1_000;
+const nats_ready_timeout_ms = 30_000;
+const ready_poll_interval_ms = 100;
+
+/**
+ * NATS with JetStream for the stack: NATS_URL if set; else, when
+ * preferExisting, the server on 127.0.0.1:4222 if it has JetStream; else a
+ * nats-server we start on a free port with its own store folder.
+ */
+export async function ensureNats(options: EnsureNatsOptions): Promise<InfraHandle> {
+  const env = options.env ?? process.env;
+  const given = env['NATS_URL'];
+  if (given) return foundInfra('nats-server', given);
+  if (options.preferExisting && (await hasJetStream(existing_nats_url))) return foundInfra('nats-server', existing_nats_url);
+  const binary = findNatsServer(env);
+  if (!binary) throw new Error(nats_install_hint);
+  return withPortRetry(options.port, (port) => startNats(binary, port, options));
+}
+
+/** nats-server from PATH or the usual system folders, or undefined. */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const folders = [...(env['PATH'] ?? '').split(delimiter).filter(Boolean), ...extra_binary_folders];
+  for (const folder of folders) {
+    const candidate = join(folder, 'nats-server');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here; try the next folder.
+    }
+  }
+  return undefined;
+}
+
+/** Whether a NATS server answers at `url` with JetStream enabled. */
+export async function hasJetStream(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  if (!(await isReachable(hostname, Number(port) || 4222, probe_timeout_ms))) return false;
+  let connection: NatsConnection | undefined;
+  try {
+    connection = await connect({ servers: url, timeout: probe_timeout_ms, reconnect: false });
+    const manager = await jetstreamManager(connection, { timeout: probe_timeout_ms });
+    await manager.getAccountInfo();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+async function startNats(binary: string, port: number, options: EnsureNatsOptions): Promise<InfraHandle> {
+  const log = options.log ?? (() => undefined);
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const pid_file = join(options.dataDir, 'nats-server.pid');
+  await stopLeftover({ pidFile: pid_file, binary: 'nats-server', marker: options.dataDir, what: `nats-server (data in ${options.dataDir})` }, log);
+  log(`starting nats-server with JetStream on ${loopback_host}:${port}`);
+  const child = new ManagedChild({
+    name: 'nats-server',
+    command: binary,
+    args: ['-js', '-a', loopback_host, '-p', String(port), '-sd', options.dataDir, '-P', pid_file],
+    logFile: options.logFile,
+    detached: options.detached,
+    unref: options.unref,
+    stop_signal: 'SIGTERM',
+    tier: reaper_tiers.nats,
+    removeDirOnOrphan: options.ephemeral ? options.dataDir : undefined,
+  });
+  const url = `nats://${loopback_host}:${port}`;
+  await waitUntilJetStream(child, url, options.ready_timeout_ms ?? nats_ready_timeout_ms);
+  return {
+    name: 'nats-server',
+    url,
+    started: true,
+    tail: (count) => child.tail(count),
+    stop: async () => {
+      await child.stop();
+      if (options.ephemeral) rmSync(options.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilJetStream(child: ManagedChild, url: string, timeout_ms: number): Promise<void> {
+  const deadline = Date.now() + timeout_ms;
+  while (Date.now() < deadline) {
+    if (!child.running) {
+      throw new Error(`nats-server exited while starting (exit ${child.exitInfo?.code ?? child.exitInfo?.signal}): ${child.tail(8).join(' | ')}`);
+    }
+    if (await hasJetStream(url)) return;
+    await sleep(ready_poll_interval_ms);
+  }
+  await child.stop();
+  throw new Error(`nats-server did not accept connections within ${timeout_ms} ms: ${child.tail(8).join(' | ')}`);
+}

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findFreePort } from './ports.js';
+import { startService, waitReady } from './service.js';
+
+// A stand-in for a service: serves /health/ready on ACCOUNTS_PORT, echoes one variable.
+const fake_service = `
+import { createServer } from 'node:http';
+const port = Number(process.env.ACCOUNTS_PORT);
+console.log('starting on ' + port);
+process.on('SIGTERM', () => { console.log('stopping'); server.close(() => process.exit(0)); });
+const server = createServer((request, response) => {
+  if (request.url === '/health/ready') { response.end('ok'); return; }
+  response.end(JSON.stringify({ prefix: process.env.NATS_PREFIX }));
+}).listen(port, '127.0.0.1');
+`;
+
+describe('startService', () => {
+  let folder: string;
+  let entry: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), 'devstack-service-'));
+    entry = join(folder, 'main.mjs');
+    writeFileSync(entry, fake_service);
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('starts with its port and env, becomes ready, logs to a file, and stops on SIGTERM', async () => {
+    const port = await findFreePort();
+    const logFile = join(folder, 'accounts.log');
+    const service = startService({ name: 'accounts', entry, env: { NATS_PREFIX: 't_x' }, port, logFile, unref: true });
+    await service.waitReady(10_000);
+    const body = await (await fetch(`${service.url}/anything`)).json();
+    expect(body).toEqual({ prefix: 't_x' });
+    expect(await service.stop()).toEqual({ code: 0, signal: null });
+    expect(service.tail()).toEqual([`starting on ${port}`, 'stopping']);
+  }, 15_000);
+
+  it('passes output lines to a callback when there is no log file, and kill() is a crash', async () => {
+    const lines: string[] = [];
+    const service = startService({ name: 'accounts', entry, env: {}, port: await findFreePort(), log: (line) => lines.push(line), unref: true });
+    await service.waitReady(10_000);
+    expect(await service.kill()).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(lines[0]).toMatch(/^starting on \d+$/);
+  }, 15_000);
+
+  it('stops waiting as soon as the process dies, saying so', async () => {
+    const crashing = join(folder, 'crash.mjs');
+    writeFileSync(crashing, "console.error('config: DATABASE_URL is required'); process.exit(1);");
+    const service = startService({ name: 'accounts', entry: crashing, env: {}, port: await findFreePort(), unref: true });
+    const started_ms = Date.now();
+    await expect(service.waitReady(10_000)).rejects.toThrow(/accounts exited \(code 1\)/);
+    expect(Date.now() - started_ms).toBeLessThan(5_000);
+    expect(service.tail()).toEqual(['config: DATABASE_URL is required']);
+  }, 15_000);
+
+  it('says clearly when the entry point has not been built', () => {
+    expect(() => startService({ name: 'push', entry: join(folder, 'missing.js'), env: {}, port: 1 })).toThrow(/npm run build/);
+  });
+
+  it('gives up on a URL that never answers after the bound', async () => {
+    const port = await findFreePort();
+    await expect(waitReady(`http://127.0.0.1:${port}/health/ready`, 300, { interval_ms: 100 })).rejects.toThrow(/not ready after 300 ms/);
+  });
+});

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { ManagedChild, type ExitInfo } from './child.js';
+import { loopback_host } from './ports.js';
+import { reaper_tiers } from './reaper.js';
+import { servicePortVariable } from './stack-env.js';
+import { errorMessage, sleep } from './sleep.js';
+
+export interface StartServiceOptions {
+  name: string;
+  /** The compiled entry point, e.g. dist/apps/accounts/src/main.js. */
+  entry: string;
+  /** Added to our own environment; `<NAME>_PORT` is set from `port`. */
+  env: Record<string, string>;
+  port: number;
+  /** stdout and stderr are appended to this file... */
+  logFile?: string;
+  /** ...or passed here line by line (e.g. printed with a prefix). */
+  log?: (line: string) => void;
+  cwd?: string;
+  detached?: boolean;
+  unref?: boolean;
+}
+
+export interface ServiceHandle {
+  name: string;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  port: number;
+  process: ManagedChild['process'];
+  logFile: string | undefined;
+  exited: Promise<ExitInfo>;
+  readonly running: boolean;
+  /** Polls /health/ready until 200; fails at once if the process exits. */
+  waitReady(timeout_ms: number): Promise<void>;
+  /** The last lines it printed in this run. */
+  tail(count?: number): string[];
+  /** SIGTERM (or `signal`), then SIGKILL after a bound. */
+  stop(signal?: NodeJS.Signals): Promise<ExitInfo>;
+  /** SIGKILL at once: a crash. */
+  kill(): Promise<ExitInfo>;
+}
+
+export const service_ready_poll_interval_ms = 200;
+const health_request_timeout_ms = 2_000;
+
+/** Starts one service with node; its HTTP port is passed as `<NAME>_PORT`. */
+export function startService(options: StartServiceOptions): ServiceHandle {
+  if (!existsSync(options.entry)) {
+    throw new Error(`${options.name}: ${options.entry} does not exist: run \`npm run build\` (is apps/${options.name}/src/main.ts written yet?)`);
+  }
+  const child = new ManagedChild({
+    name: options.name,
+    command: process.execPath,
+    args: ['--enable-source-maps', options.entry],
+    env: { ...process.env, ...options.env, [servicePortVariable(options.name)]: String(options.port) },
+    cwd: options.cwd,
+    logFile: options.logFile,
+    onLine: options.log,
+    detached: options.detached,
+    unref: options.unref,
+    stop_signal: 'SIGTERM',
+    tier: reaper_tiers.service,
+  });
+  const url = `http://${loopback_host}:${options.port}`;
+  return {
+    name: options.name,
+    url,
+    port: options.port,
+    process: child.process,
+    logFile: options.logFile,
+    exited: child.exited,
+    get running() {
+      return child.running;
+    },
+    waitReady: (timeout_ms) => waitReady(`${url}/health/ready`, timeout_ms, { failIf: () => exitReason(child) }),
+    tail: (count) => child.tail(count),
+    stop: (signal) => child.stop(signal),
+    kill: () => child.kill(),
+  };
+}
+
+function exitReason(child: ManagedChild): string | undefined {
+  const info = child.exitInfo;
+  if (!info) return undefined;
+  return `${child.name} exited (${info.signal ?? `code ${info.code}`})`;
+}
+
+export interface WaitReadyOptions {
+  interval_ms?: number;
+  /** Checked before each attempt: a reason to give up now (the process died). */
+  failIf?: () => string | undefined;
+}
+
+/** Polls `url` until it answers 200, for at most timeout_ms. */
+export async function waitReady(url: string, timeout_ms: number, options: WaitReadyOptions = {}): Promise<void> {
+  const interval_ms = options.interval_ms ?? service_ready_poll_interval_ms;
+  const attempts_max = Math.max(1, Math.ceil(timeout_ms / interval_ms));
+  let last = 'no answer yet';
+  for (let attempt = 0; attempt < attempts_max; attempt++) {
+    const reason = options.failIf?.();
+    if (reason) throw new Error(`${reason} before ${url} was ready`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(health_request_timeout_ms) });
+      await response.arrayBuffer(); // free the connection
+      if (response.status === 200) return;
+      last = `status ${response.status}`;
+    } catch (error) {
+      last = errorMessage(error);
+    }
+    await sleep(interval_ms);
+  }
+  throw new Error(`${url} not ready after ${timeout_ms} ms (last: ${last})`);
+}

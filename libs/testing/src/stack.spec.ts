@@ -1,0 +1,112 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { canConnect, isValidSecretsKey, servicePortVariable, type ServiceName } from '@paynet/devstack';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jsonFetch } from './http.js';
+import { startStack, type Stack } from './stack.js';
+
+const stack_timeout_ms = 60_000;
+
+/** A stand-in service: ready at once, shows its environment at /env. */
+function fakeService(folder: string, name: ServiceName): string {
+  const entry = join(folder, `${name}.mjs`);
+  writeFileSync(
+    entry,
+    `import { createServer } from 'node:http';
+console.log('${name} starting');
+const server = createServer((request, response) => {
+  if (request.url === '/health/ready') { response.end('ok'); return; }
+  response.setHeader('content-type', 'application/json');
+  response.end(JSON.stringify(process.env));
+}).listen(Number(process.env.${servicePortVariable(name)}), '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`,
+  );
+  return entry;
+}
+
+async function streamNames(natsUrl: string): Promise<string[]> {
+  const connection = await connect({ servers: natsUrl, timeout: 2_000, reconnect: false });
+  try {
+    const manager = await jetstreamManager(connection);
+    const names: string[] = [];
+    for await (const name of manager.streams.names()) names.push(name);
+    return names;
+  } finally {
+    await connection.close();
+  }
+}
+
+describe('startStack', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), 'testing-stack-'));
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it(
+    'starts the chosen services with the env contract, restarts and kills them, and cleans up on stop',
+    async () => {
+      const stack: Stack = await startStack({
+        services: ['accounts', 'merchants'],
+        build: false,
+        entries: { accounts: fakeService(folder, 'accounts'), merchants: fakeService(folder, 'merchants') },
+        env: { LOG_LEVEL: 'debug' },
+        serviceEnv: { merchants: { ONLY_HERE: 'yes' } },
+      });
+      try {
+        expect(new Set(Object.values(stack.urls)).size).toBe(4);
+        const { body: env } = await jsonFetch<Record<string, string>>(`${stack.urls.accounts}/env`);
+        expect(env).toMatchObject({
+          DATABASE_URL: stack.databaseUrl,
+          NATS_URL: stack.natsUrl,
+          NATS_PREFIX: stack.natsPrefix,
+          ADMIN_TOKEN: stack.adminToken,
+          WEBHOOK_RETRY_SCALE: '0.001',
+          WEBHOOK_ALLOW_PRIVATE: 'true',
+          LOG_LEVEL: 'debug',
+          ACCOUNTS_PORT: new URL(stack.urls.accounts).port,
+          PUSH_PORT: new URL(stack.urls.push).port,
+        });
+        expect(isValidSecretsKey(env['SECRETS_KEY'] ?? '')).toBe(true);
+        expect(env['ONLY_HERE']).toBeUndefined();
+        expect((await jsonFetch<Record<string, string>>(`${stack.urls.merchants}/env`)).body['ONLY_HERE']).toBe('yes');
+        expect(stack.isRunning('payments')).toBe(false);
+        expect(await canConnect(stack.databaseUrl)).toBe(true);
+
+        await stack.kill('accounts');
+        expect(stack.isRunning('accounts')).toBe(false);
+        await stack.restart('accounts');
+        expect(stack.isRunning('accounts')).toBe(true);
+        expect(stack.logTail('accounts')).toEqual(['accounts starting']);
+        expect(readFileSync(join(stack.logDir, 'accounts.log'), 'utf8')).toBe('accounts starting\naccounts starting\n');
+
+        const connection = await connect({ servers: stack.natsUrl, timeout: 2_000, reconnect: false });
+        const manager = await jetstreamManager(connection);
+        await manager.streams.add({ name: `${stack.natsPrefix}_events`, subjects: [`${stack.natsPrefix}.events.>`] });
+        await connection.close();
+      } finally {
+        await stack.stop();
+      }
+      expect(stack.isRunning('accounts')).toBe(false);
+      expect(await canConnect(stack.databaseUrl)).toBe(false);
+      expect(await streamNames(stack.natsUrl)).not.toContain(`${stack.natsPrefix}_events`);
+      expect(existsSync(join(stack.logDir, 'merchants.log'))).toBe(true);
+    },
+    stack_timeout_ms,
+  );
+
+  it(
+    'fails with the dead service and the tail of its log when a service cannot start',
+    async () => {
+      const crashing = join(folder, 'crash.mjs');
+      writeFileSync(crashing, "console.error('config: SECRETS_KEY must be 32 bytes'); process.exit(1);");
+      await expect(startStack({ services: ['payments'], build: false, entries: { payments: crashing } })).rejects.toThrow(
+        /payments exited \(code 1\)[\s\S]*payments\.log:\nconfig: SECRETS_KEY must be 32 bytes/,
+      );
+    },
+    stack_timeout_ms,
+  );
+});

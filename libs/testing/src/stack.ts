@@ -1,0 +1,196 @@
+import {
+  buildStackEnv,
+  errorMessage,
+  findFreePort,
+  generateAdminToken,
+  generateSecretsKey,
+  serviceEntry,
+  serviceNames,
+  startService,
+  type ServiceHandle,
+  type ServiceName,
+} from '@paynet/devstack';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ensureBuilt } from './build.js';
+import { createTestDatabase, testInfra, type TestDatabase } from './infra.js';
+import { uniqueNatsPrefix } from './names.js';
+import { deleteNatsStreams } from './nats-cleanup.js';
+import { workspaceRoot } from './workspace.js';
+
+export interface StartStackOptions {
+  /** Which services to start; all four by default. Every one gets a port and a URL either way. */
+  services?: readonly ServiceName[];
+  /** Added to every service's environment, after the defaults. */
+  env?: Record<string, string>;
+  /** Added to one service's environment, after `env`. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Build first (once per process, skipped when dist is fresh). Default true. */
+  build?: boolean;
+  /** Compiled entry points, by default dist/apps/<name>/src/main.js. */
+  entries?: Partial<Record<ServiceName, string>>;
+  ready_timeout_ms?: number;
+}
+
+export interface Stack {
+  urls: Readonly<Record<ServiceName, string>>;
+  adminToken: string;
+  natsPrefix: string;
+  natsUrl: string;
+  databaseUrl: string;
+  /** Where each service's output goes: <logDir>/<service>.log */
+  logDir: string;
+  services: readonly ServiceName[];
+  isRunning(name: ServiceName): boolean;
+  /** The last lines a service printed since it last started. */
+  logTail(name: ServiceName, count?: number): string[];
+  /** Stops the services, drops the database, deletes the run's NATS streams. */
+  stop(): Promise<void>;
+  /** Stops the service (if running) and starts it again with the same settings; waits until ready. */
+  restart(name: ServiceName): Promise<void>;
+  /** SIGKILL: a crash. Start it again with restart(). */
+  kill(name: ServiceName): Promise<void>;
+}
+
+// Four Nest services booting at once on a shared 2-core machine.
+const stack_ready_timeout_ms = 90_000;
+const log_tail_lines = 30;
+const port_attempts_max = 20;
+// Log folders of earlier runs kept for reading after a failure; older ones are removed.
+const log_runs_kept = 30;
+
+/**
+ * A whole platform for one end-to-end test file: its own database, NATS
+ * prefix, ports, tokens and log folder, sharing PostgreSQL and NATS servers.
+ */
+export async function startStack(options: StartStackOptions = {}): Promise<Stack> {
+  const root = workspaceRoot();
+  if (options.build ?? true) await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
+  const { natsUrl } = await testInfra();
+  const database = await createTestDatabase();
+  const natsPrefix = uniqueNatsPrefix();
+  const ports = await distinctFreePorts();
+  const adminToken = generateAdminToken();
+  const env = {
+    ...buildStackEnv({
+      databaseUrl: database.url,
+      natsUrl,
+      natsPrefix,
+      adminToken,
+      secretsKey: generateSecretsKey(),
+      ports,
+      webhookRetryScale: 0.001,
+      webhookAllowPrivate: true,
+    }),
+    ...options.env,
+  };
+  const logDir = makeLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);
+  const runner = new StackRunner({ root, env, ports, logDir, options });
+  const stack = runner.describe({ natsUrl, natsPrefix, adminToken, database });
+  try {
+    await runner.startAll(options.services ?? serviceNames);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}
+
+/** tmp/test-logs/<time>-<prefix>, pruning all but the newest runs (names sort by time). */
+function makeLogDir(parent: string, natsPrefix: string): string {
+  const logDir = join(parent, `${new Date().toISOString().replace(/[:.]/g, '-')}-${natsPrefix}`);
+  mkdirSync(logDir, { recursive: true });
+  const runs = readdirSync(parent).sort();
+  for (const old of runs.slice(0, Math.max(0, runs.length - log_runs_kept))) rmSync(join(parent, old), { recursive: true, force: true });
+  return logDir;
+}
+
+async function distinctFreePorts(): Promise<Record<ServiceName, number>> {
+  const chosen = new Set<number>();
+  for (let attempt = 0; attempt < port_attempts_max && chosen.size < serviceNames.length; attempt++) {
+    chosen.add(await findFreePort());
+  }
+  const ports = [...chosen];
+  if (ports.length < serviceNames.length) throw new Error('could not find four distinct free ports');
+  return Object.fromEntries(serviceNames.map((name, index) => [name, ports[index]])) as Record<ServiceName, number>;
+}
+
+interface RunnerSettings {
+  root: string;
+  env: Record<string, string>;
+  ports: Record<ServiceName, number>;
+  logDir: string;
+  options: StartStackOptions;
+}
+
+/** Owns the service processes of one stack. */
+class StackRunner {
+  private readonly handles = new Map<ServiceName, ServiceHandle>();
+  private stopped = false;
+
+  constructor(private readonly settings: RunnerSettings) {}
+
+  async startAll(names: readonly ServiceName[]): Promise<void> {
+    const results = await Promise.allSettled(names.map((name) => this.start(name)));
+    const failures = results.flatMap((result) => (result.status === 'rejected' ? [errorMessage(result.reason)] : []));
+    if (failures.length > 0) throw new Error(`the stack did not start:\n${failures.join('\n\n')}`);
+  }
+
+  async start(name: ServiceName): Promise<void> {
+    const { root, env, ports, logDir, options } = this.settings;
+    const handle = startService({
+      name,
+      entry: options.entries?.[name] ?? serviceEntry(root, name),
+      env: { ...env, ...options.serviceEnv?.[name] },
+      port: ports[name],
+      logFile: join(logDir, `${name}.log`),
+      cwd: root,
+      unref: true, // the reaper ends it if a test file forgets stop()
+    });
+    this.handles.set(name, handle);
+    try {
+      await handle.waitReady(options.ready_timeout_ms ?? stack_ready_timeout_ms);
+    } catch (error) {
+      const log = relative(process.cwd(), join(logDir, `${name}.log`));
+      throw new Error(`${errorMessage(error)}\nlast lines of ${log}:\n${handle.tail(log_tail_lines).join('\n')}`);
+    }
+  }
+
+  async restart(name: ServiceName): Promise<void> {
+    await this.handles.get(name)?.stop();
+    await this.start(name);
+  }
+
+  async kill(name: ServiceName): Promise<void> {
+    await this.handles.get(name)?.kill();
+  }
+
+  async stopAll(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.handles.values()].map((handle) => handle.stop()));
+  }
+
+  describe(run: { natsUrl: string; natsPrefix: string; adminToken: string; database: TestDatabase }): Stack {
+    const { ports, logDir, options } = this.settings;
+    const urls = Object.fromEntries(serviceNames.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ServiceName, string>;
+    return {
+      urls,
+      adminToken: run.adminToken,
+      natsPrefix: run.natsPrefix,
+      natsUrl: run.natsUrl,
+      databaseUrl: run.database.url,
+      logDir,
+      services: options.services ?? serviceNames,
+      isRunning: (name) => this.handles.get(name)?.running ?? false,
+      logTail: (name, count = log_tail_lines) => this.handles.get(name)?.tail(count) ?? [],
+      restart: (name) => this.restart(name),
+      kill: (name) => this.kill(name),
+      stop: async () => {
+        await this.stopAll();
+        await run.database.drop();
+        await deleteNatsStreams(run.natsUrl, run.natsPrefix).catch(() => undefined); // best effort: leftovers only cost space
+      },
+    };
+  }
+}
