@@ -1,50 +1,27 @@
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AccountObject, PostTransferCommand, TransferReply } from '@paynet/contracts';
-import { createServiceApp, parseConfig, PrefixedClientNats, RpcClient } from '@paynet/platform';
-import { adminFetch, createTestDatabase, jsonFetch, type TestDatabase, testInfra, uniqueNatsPrefix } from '@paynet/testing';
-import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
 
 /** The accounts service in this process, over a database of its own and real NATS. */
 describe('accounts over real PostgreSQL and NATS', () => {
-  let database: TestDatabase;
-  let app: NestExpressApplication;
-  let rpc: RpcClient;
-  let stack: { urls: { accounts: string }; adminToken: string };
+  let stack: InProcessStack;
+  let rpc: InProcessStack['rpc'];
 
   beforeAll(async () => {
-    const { natsUrl } = await testInfra();
-    database = await createTestDatabase();
-    const config = parseConfig(accounts_config_schema, {
-      DATABASE_URL: database.url,
-      NATS_URL: natsUrl,
-      NATS_PREFIX: uniqueNatsPrefix(),
-      ADMIN_TOKEN: randomBytes(24).toString('hex'),
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      LOG_LEVEL: 'warn',
-    });
-    app = await createServiceApp({ service: 'accounts', config, port: 0, module: AppModule.forConfig(config) });
-    await app.startAllMicroservices();
-    await app.listen(0, '127.0.0.1');
-    const port = (app.getHttpServer().address() as AddressInfo).port;
-    stack = { urls: { accounts: `http://127.0.0.1:${port}` }, adminToken: config.ADMIN_TOKEN };
-    const client = new PrefixedClientNats({ url: natsUrl, prefix: config.NATS_PREFIX, queue: 'test', name: 'test-client' });
-    rpc = new RpcClient({ client, default_timeout_ms: 5_000 });
+    stack = await startInProcess([{ service: 'accounts', schema: accounts_config_schema, module: AppModule.forConfig }]);
+    rpc = stack.rpc;
   });
 
   afterAll(async () => {
-    await rpc?.onApplicationShutdown();
-    await app?.close();
-    await database?.drop();
+    await stack?.stop();
   });
 
   async function fundedWallet(amount: number): Promise<AccountObject> {
-    const created = await adminFetch<AccountObject>(stack as never, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Holder' });
+    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Holder' });
     expect(created.status).toBe(201);
     if (amount > 0) {
-      const deposit = await adminFetch(stack as never, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
+      const deposit = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
       expect(deposit.status).toBe(201);
     }
     return created.body;
@@ -125,7 +102,7 @@ describe('accounts over real PostgreSQL and NATS', () => {
       ],
     });
     expect(await balanceOf(shop)).toMatchObject({ posted: 990 });
-    const verify = await adminFetch(stack as never, 'accounts', 'GET', '/v1/ledger/verify');
+    const verify = await adminFetch(stack, 'accounts', 'GET', '/v1/ledger/verify');
     expect(verify.body).toMatchObject({ ok: true, problems: [] });
   });
 
@@ -141,14 +118,14 @@ describe('accounts over real PostgreSQL and NATS', () => {
   it('requires an Idempotency-Key on deposits and replays the first answer', async () => {
     const ann = await fundedWallet(0);
     const path = `/v1/accounts/${ann.id}/deposits`;
-    const missing = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 5 });
+    const missing = await adminFetch(stack, 'accounts', 'POST', path, { amount: 5 });
     expect(missing.status).toBe(400);
-    const first = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 5 }, { idempotencyKey: 'dep' });
-    const replay = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 5 }, { idempotencyKey: 'dep' });
+    const first = await adminFetch(stack, 'accounts', 'POST', path, { amount: 5 }, { idempotencyKey: 'dep' });
+    const replay = await adminFetch(stack, 'accounts', 'POST', path, { amount: 5 }, { idempotencyKey: 'dep' });
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.body).toEqual(first.body);
-    const reused = await adminFetch(stack as never, 'accounts', 'POST', path, { amount: 6 }, { idempotencyKey: 'dep' });
+    const reused = await adminFetch(stack, 'accounts', 'POST', path, { amount: 6 }, { idempotencyKey: 'dep' });
     expect(reused.status).toBe(422);
     expect(await balanceOf(ann)).toMatchObject({ posted: 5 });
   });

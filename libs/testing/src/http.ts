@@ -49,7 +49,7 @@ export interface AdminFetchOptions {
 
 /** A request as the operator (Bearer ADMIN_TOKEN) to one service of a stack. */
 export function adminFetch<T = JsonObject>(
-  stack: { urls: Readonly<Record<ServiceName, string>>; adminToken: string },
+  stack: { urls: Readonly<Partial<Record<ServiceName, string>>>; adminToken: string },
   service: ServiceName,
   method: string,
   path: string,
@@ -58,5 +58,7 @@ export function adminFetch<T = JsonObject>(
 ): Promise<FetchResult<T>> {
   const headers: Record<string, string> = { authorization: `Bearer ${stack.adminToken}`, ...options.headers };
   if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-  return jsonFetch<T>(`${stack.urls[service]}${path}`, { method, headers, body, timeout_ms: options.timeout_ms });
+  const base = stack.urls[service];
+  if (base === undefined) throw new Error(`${service} is not running in this stack`);
+  return jsonFetch<T>(`${base}${path}`, { method, headers, body, timeout_ms: options.timeout_ms });
 }

@@ -6,3 +6,4 @@ export { deleteNatsStreams } from './nats-cleanup.js';
 export { startStack, type Stack, type StartStackOptions } from './stack.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { workspaceRoot } from './workspace.js';
+export { startInProcess, type InProcessOptions, type InProcessStack, type ServiceDefinitionForTest } from './in-process.js';
