@@ -15,10 +15,9 @@ const input: SummaryInput = {
 };
 
 describe('the start summary', () => {
-  it('shows every URL, its docs, the dashboard, the operator token and the demo credentials', () => {
+  it('shows every URL, its docs, the operator token and the demo credentials', () => {
     const text = formatSummary(input).join('\n');
     for (const port of [3001, 3002, 3003, 3004]) expect(text).toContain(`http://127.0.0.1:${port}/docs`);
-    expect(text).toContain('http://127.0.0.1:3004/dashboard');
     for (const shown of ['the-operator-token', 'acct_1', 'at_1', 'mer_1', 'mk_1', 'sk_1', 'whsec_1', 'README.md']) expect(text).toContain(shown);
   });
 

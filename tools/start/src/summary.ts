@@ -16,7 +16,8 @@ export interface SummaryInput {
 export function formatSummary(input: SummaryInput): string[] {
   const lines = ['', 'paynet is running. Ctrl-C stops everything.', ''];
   for (const name of serviceNames) lines.push(`  ${name.padEnd(10)} ${input.urls[name].padEnd(24)} API docs ${input.urls[name]}/docs`);
-  lines.push(`  ${'dashboard'.padEnd(10)} ${input.urls.push}/dashboard`, '');
+  // The merchant dashboard (push, GET /dashboard) is listed here once it is served.
+  lines.push('');
   lines.push(`  operator token   ${input.adminToken}`, `                   (Authorization: Bearer <token>; kept in .data/admin-token unless ADMIN_TOKEN is set)`, '');
   lines.push(...formatDemo(input), '');
   lines.push(`  PostgreSQL  ${redactUrl(input.databaseUrl)}${input.paths.postgres ? `  (data in ${input.paths.postgres})` : ''}`);

@@ -2,6 +2,7 @@ import { type DynamicModule, Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 import type { BaseConfig } from '../config/config.js';
@@ -50,7 +51,20 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     { inheritAppConfig: true },
   );
   app.enableShutdownHooks();
+  serveOpenApi(app, service);
   return app;
+}
+
+/** OpenAPI at /docs (UI) and /docs-json, built from the routes and their zod bodies. */
+function serveOpenApi(app: NestExpressApplication, service: string): void {
+  const config = new DocumentBuilder()
+    .setTitle(`paynet ${service}`)
+    .setDescription(`The ${service} service of paynet. Errors answer { error: { type, code, message, param? } }.`)
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Operator token or a holder account token' }, 'bearer')
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'Merchant key; with X-Timestamp, X-Nonce, X-Signature' }, 'merchant')
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config), { jsonDocumentUrl: 'docs-json' });
 }
 
 export async function runService(definition: ServiceDefinition): Promise<NestExpressApplication | undefined> {

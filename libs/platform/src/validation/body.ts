@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ApiError, amount_minor_max, currencies, type Currency, ErrorCode } from '@paynet/contracts';
+import { ApiBody } from '@nestjs/swagger';
 import { z } from 'zod';
 
 /**
@@ -62,8 +63,16 @@ const query_decorator = createParamDecorator(({ zod_schema }: { zod_schema: z.Zo
   return parseInput(zod_schema, request.query ?? {});
 });
 
-/** `@ValidBody(schema) body: T`: the parsed, strict body. */
-export const ValidBody = (schema: z.ZodType): ParameterDecorator => body_decorator({ zod_schema: schema });
+/** `@ValidBody(schema) body: T`: the parsed, strict body, also described in the OpenAPI document. */
+export const ValidBody =
+  (schema: z.ZodType): ParameterDecorator =>
+  (target, key, index) => {
+    body_decorator({ zod_schema: schema })(target, key, index);
+    if (key === undefined) return;
+    const json_schema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete json_schema['$schema'];
+    ApiBody({ schema: json_schema })(target, key, Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor);
+  };
 
 /** `@ValidQuery(schema) query: T`. */
 export const ValidQuery = (schema: z.ZodType): ParameterDecorator => query_decorator({ zod_schema: schema });
