@@ -5,7 +5,8 @@ import { z } from 'zod';
  * validates the environment once at boot: a missing or bad variable stops
  * the service with one line naming it.
  */
-export const port = z.coerce.number().int().min(1).max(65_535);
+const port_error = { error: 'must be a port number, 1 to 65535' };
+export const port = z.coerce.number(port_error).int(port_error).min(1, port_error).max(65_535, port_error);
 
 export const base_config_schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
