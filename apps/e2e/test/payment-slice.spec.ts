@@ -3,7 +3,7 @@ import { PaynetClient, PaynetError } from '@paynet/sdk';
 import { adminFetch, jsonFetch, type Stack, startStack, waitFor } from '@paynet/testing';
 import { Webhook } from 'standardwebhooks';
 import { StreamClient } from './stream-client.js';
-import { WebhookReceiver } from './webhook-receiver.js';
+import { WebhookReceiver } from '@paynet/testing';
 
 /**
  * The first payment end to end, as users see it: the operator opens a wallet

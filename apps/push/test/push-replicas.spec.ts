@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { eventually, makeEvent, type PushHarness, startPush } from './support/push-app.js';
 import { StreamClient } from './support/stream-client.js';
-import { WebhookReceiver } from './support/webhook-receiver.js';
+import { WebhookReceiver } from '@paynet/testing';
 
 /** Two push replicas on one database and one NATS prefix, as in a scaled-out deployment. */
 jest.setTimeout(60_000);

@@ -2,11 +2,11 @@ import { jest } from '@jest/globals';
 import type { PlatformEvent } from '@paynet/contracts';
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import type { WebhookDeliveryObject } from '../src/webhooks/webhooks.dto.js';
+import type { WebhookDeliveryObject } from '@paynet/contracts';
 import type { FakeMerchant } from './support/fake-services.js';
 import { eventually, makeEvent, type PushHarness, startPush } from './support/push-app.js';
 import { StreamClient } from './support/stream-client.js';
-import { type Behaviour, WebhookReceiver } from './support/webhook-receiver.js';
+import { type Behaviour, WebhookReceiver } from '@paynet/testing';
 
 /**
  * push against real PostgreSQL and NATS JetStream; merchants and accounts are

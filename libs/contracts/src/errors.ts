@@ -114,7 +114,7 @@ export class ApiError extends Error {
   }
 }
 
-const error_types: readonly string[] = [
+export const error_types: readonly ErrorType[] = [
   'invalid_request_error',
   'authentication_error',
   'permission_error',
@@ -124,6 +124,10 @@ const error_types: readonly string[] = [
   'api_error',
 ];
 
+export function isErrorType(value: unknown): value is ErrorType {
+  return (error_types as readonly unknown[]).includes(value);
+}
+
 export function isErrorEnvelope(value: unknown): value is ErrorEnvelope {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<ErrorEnvelope>;
@@ -131,7 +135,7 @@ export function isErrorEnvelope(value: unknown): value is ErrorEnvelope {
     typeof candidate.status === 'number' &&
     typeof candidate.error === 'object' &&
     candidate.error !== null &&
-    error_types.includes(candidate.error.type) &&
+    isErrorType(candidate.error.type) &&
     typeof candidate.error.code === 'string' &&
     typeof candidate.error.message === 'string'
   );

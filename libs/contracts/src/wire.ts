@@ -92,3 +92,14 @@ export interface StreamTokenObject {
   token: string;
   expires_at: number;
 }
+
+/** API.md, push: webhooks. */
+export interface WebhookDeliveryObject {
+  id: string;
+  event: string;
+  url: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  last_status_code: number | null;
+  next_attempt_at: number | null;
+}

@@ -1,9 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ManagedChild } from './child.js';
-import { foundInfra, type InfraHandle } from './infra.js';
+import { foundInfra, type InfraHandle, startedInfra } from './infra.js';
 import { stopLeftover } from './leftover.js';
 import { isReachable, loopback_host, withPortRetry } from './ports.js';
 import { reaper_tiers } from './reaper.js';
@@ -102,16 +102,7 @@ async function startNats(binary: string, port: number, options: EnsureNatsOption
   });
   const url = `nats://${loopback_host}:${port}`;
   await waitUntilJetStream(child, url, options.ready_timeout_ms ?? nats_ready_timeout_ms);
-  return {
-    name: 'nats-server',
-    url,
-    started: true,
-    tail: (count) => child.tail(count),
-    stop: async () => {
-      await child.stop();
-      if (options.ephemeral) rmSync(options.dataDir, { recursive: true, force: true });
-    },
-  };
+  return startedInfra('nats-server', url, child, options.ephemeral ? options.dataDir : undefined);
 }
 
 async function waitUntilJetStream(child: ManagedChild, url: string, timeout_ms: number): Promise<void> {

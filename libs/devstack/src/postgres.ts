@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ManagedChild, runCommand } from './child.js';
 import { canConnect, redactUrl } from './database.js';
-import { foundInfra, type InfraHandle } from './infra.js';
+import { foundInfra, type InfraHandle, startedInfra } from './infra.js';
 import { stopLeftover } from './leftover.js';
 import { isReachable, loopback_host, withPortRetry } from './ports.js';
 import { reaper_tiers } from './reaper.js';
@@ -182,16 +182,7 @@ async function startServer(postgres: string, port: number, options: EnsurePostgr
   });
   const url = `postgres://postgres@${loopback_host}:${port}/postgres`;
   await waitUntilAccepting(child, url, options.ready_timeout_ms ?? postgres_ready_timeout_ms);
-  return {
-    name: 'PostgreSQL',
-    url,
-    started: true,
-    tail: (count) => child.tail(count),
-    stop: async () => {
-      await child.stop();
-      if (options.ephemeral) rmSync(options.dataDir, { recursive: true, force: true });
-    },
-  };
+  return startedInfra('PostgreSQL', url, child, options.ephemeral ? options.dataDir : undefined);
 }
 
 async function waitUntilAccepting(child: ManagedChild, url: string, timeout_ms: number): Promise<void> {

@@ -6,6 +6,7 @@ import type {
   MerchantObject,
   PaymentIntentObject,
   PaymentIntentStatus,
+  WebhookDeliveryObject,
 } from '@paynet/contracts';
 import { signRequest } from '@paynet/signatures';
 import { PaynetError } from './errors.js';
@@ -71,15 +72,6 @@ export interface StreamToken {
   expires_at: number;
 }
 
-export interface WebhookDeliveryObject {
-  id: string;
-  event: string;
-  url: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  last_status_code: number | null;
-  next_attempt_at: number | null;
-}
 
 /** Which service answers a path (API.md, Services). */
 const routes: readonly [prefix: string, service: keyof PaynetUrls][] = [

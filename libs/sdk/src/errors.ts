@@ -1,14 +1,5 @@
-import type { ErrorType } from '@paynet/contracts';
+import { type ErrorType, isErrorType } from '@paynet/contracts';
 
-const error_types: readonly string[] = [
-  'invalid_request_error',
-  'authentication_error',
-  'permission_error',
-  'idempotency_error',
-  'rate_limit_error',
-  'payment_error',
-  'api_error',
-];
 
 /** A non-2xx answer, with the API.md error envelope it carried. */
 export class PaynetError extends Error {
@@ -27,7 +18,7 @@ export class PaynetError extends Error {
 
   static fromResponse(status: number, body: unknown): PaynetError {
     const error = (body as { error?: Record<string, unknown> } | null)?.error;
-    if (typeof error === 'object' && error !== null && typeof error.code === 'string' && error_types.includes(String(error.type))) {
+    if (typeof error === 'object' && error !== null && typeof error.code === 'string' && isErrorType(error.type)) {
       const message = typeof error.message === 'string' ? error.message : error.code;
       const param = typeof error.param === 'string' ? error.param : undefined;
       return new PaynetError(status, error.type as ErrorType, error.code, message, param, body);

@@ -7,3 +7,4 @@ export { startStack, type Stack, type StartStackOptions } from './stack.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
 export { workspaceRoot } from './workspace.js';
 export { startInProcess, type InProcessOptions, type InProcessStack, type ServiceDefinitionForTest } from './in-process.js';
+export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook-receiver.js';

@@ -136,12 +136,15 @@ export class PaymentIntentsService {
   }
 
   /**
-   * A declined transfer puts the intent back to requires_payment with the
-   * reason, so the holder can try again. An unknown outcome (timeout) leaves
-   * it processing: paying again re-sends the same transfer id.
+   * A transfer accounts refused (any 4xx: insufficient funds, an account
+   * gone) was not applied, and never will be under this attempt's id: the
+   * intent goes back to requires_payment with the reason, so the holder can
+   * try again. An unknown outcome (timeout, 5xx) leaves it processing:
+   * paying again re-sends the same transfer id, which settles it.
    */
   private async payFailed(started: PaymentIntentRow, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
-    if (error instanceof RpcTimeoutError || !(error instanceof ApiError) || error.status !== 402) throw error;
+    const refused = error instanceof ApiError && !(error instanceof RpcTimeoutError) && error.status >= 400 && error.status < 500;
+    if (!refused) throw error;
     await withTransaction(this.dataSource, async (manager) => {
       const rows = await updateReturning<PaymentIntentRow>(
         manager,

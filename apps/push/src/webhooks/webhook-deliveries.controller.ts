@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import type { ListResponse, MerchantPrincipal } from '@paynet/contracts';
+import type { ListResponse, MerchantPrincipal, WebhookDeliveryObject } from '@paynet/contracts';
 import {
   Auth,
   CurrentPrincipal,
@@ -11,7 +11,7 @@ import {
   ValidQuery,
 } from '@paynet/platform';
 import { WebhookDeliveriesService } from './webhook-deliveries.service.js';
-import { list_deliveries_query, type ListDeliveriesQuery, redeliver_body, type WebhookDeliveryObject } from './webhooks.dto.js';
+import { list_deliveries_query, type ListDeliveriesQuery, redeliver_body } from './webhooks.dto.js';
 
 @Controller('v1')
 export class WebhookDeliveriesController {

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { ApiError, ErrorCode, type ListResponse, type MerchantPrincipal } from '@paynet/contracts';
+import { ApiError, ErrorCode, type ListResponse, type MerchantPrincipal, type WebhookDeliveryObject } from '@paynet/contracts';
 import { type IdempotencyClaim, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import { findEvent } from '../events/events.repository.js';
 import { type DeliveryRow, deliverySeq, insertDelivery, listDeliveries } from './webhook-deliveries.repository.js';
 import { WebhookDeliveryWorker } from './webhook-delivery.worker.js';
-import type { ListDeliveriesQuery, WebhookDeliveryObject } from './webhooks.dto.js';
+import type { ListDeliveriesQuery } from './webhooks.dto.js';
 
 @Injectable()
 export class WebhookDeliveriesService {

@@ -9,13 +9,3 @@ export type ListDeliveriesQuery = z.infer<typeof list_deliveries_query>;
 /** Redeliver takes no parameters; anything sent is refused as unknown. */
 export const redeliver_body = z.strictObject({});
 
-/** API.md, push: webhooks. */
-export interface WebhookDeliveryObject {
-  id: string;
-  event: string;
-  url: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  last_status_code: number | null;
-  next_attempt_at: number | null;
-}
