@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@paynet/platform';
 import { AccountsModule } from './accounts/accounts.module.js';
 import type { AccountsConfig } from './config.js';
-import { Initial1732300000000 } from './migrations/1732300000000-initial.js';
+import { migrations } from './migrations/index.js';
 
 @Module({})
 export class AppModule {
@@ -14,7 +14,7 @@ export class AppModule {
           service: 'accounts',
           config,
           entities: [],
-          migrations: [Initial1732300000000],
+          migrations,
           outbox: false,
           local_authenticators: ['holder'],
         }),

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { loadConfigOrExit, runService } from '@paynet/platform';
 import { AppModule } from './app.module.js';
+import { migrations } from './migrations/index.js';
 import { accounts_config_schema } from './config.js';
 
 const config = loadConfigOrExit(accounts_config_schema);
-await runService({ service: 'accounts', config, port: config.ACCOUNTS_PORT, module: AppModule.forConfig(config) });
+await runService({ service: 'accounts', config, port: config.ACCOUNTS_PORT, module: AppModule.forConfig(config), migrations });

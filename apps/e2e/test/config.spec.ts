@@ -1,5 +1,6 @@
 import { serviceEntry, serviceNames } from '@paynet/devstack';
-import { ensureBuilt, workspaceRoot } from '@paynet/testing';
+import { createTestDatabase, ensureBuilt, testInfra, workspaceRoot } from '@paynet/testing';
+import pg from 'pg';
 import { spawnSync } from 'node:child_process';
 
 const complete_env = {
@@ -30,5 +31,29 @@ describe('configuration at boot', () => {
     expect(boot('payments', { ...complete_env, PAYMENTS_PORT: 'abc' }).stderr.trim()).toBe('config: PAYMENTS_PORT must be a port number, 1 to 65535');
     expect(boot('accounts', { ...complete_env, SECRETS_KEY: 'short' }).stderr.trim()).toBe('config: SECRETS_KEY must be 32 bytes, base64 encoded');
     expect(boot('merchants', { ...complete_env, ADMIN_TOKEN: 'short' }).stderr.trim()).toBe('config: ADMIN_TOKEN must be at least 16 characters');
+  });
+});
+
+describe('migrations', () => {
+  it.each(serviceNames)('`%s migrate` applies the migrations to its own schema and exits', async (service) => {
+    const database = await createTestDatabase();
+    try {
+      const { natsUrl } = await testInfra();
+      const result = spawnSync(process.execPath, [serviceEntry(workspaceRoot(), service), 'migrate'], {
+        env: { PATH: process.env['PATH'] ?? '', ...complete_env, DATABASE_URL: database.url, NATS_URL: natsUrl, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(result.status).toBe(0);
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      const tables = await client.query('SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ($1, $2)', ['pg_catalog', 'information_schema']);
+      await client.end();
+      const schemas = new Set(tables.rows.map((row: { table_schema: string }) => row.table_schema));
+      expect([...schemas]).toEqual([service]);
+      expect(tables.rows.map((row: { table_name: string }) => row.table_name)).toContain('migrations');
+    } finally {
+      await database.drop();
+    }
   });
 });

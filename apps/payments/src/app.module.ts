@@ -1,7 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@paynet/platform';
 import type { PaymentsConfig } from './config.js';
-import { Initial1732300000000 } from './migrations/1732300000000-initial.js';
+import { migrations } from './migrations/index.js';
 import { PaymentIntentsModule } from './payment-intents/payment-intents.module.js';
 
 @Module({})
@@ -10,7 +10,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PlatformModule.forService({ service: 'payments', config, entities: [], migrations: [Initial1732300000000], outbox: true }),
+        PlatformModule.forService({ service: 'payments', config, entities: [], migrations, outbox: true }),
         PaymentIntentsModule,
       ],
     };

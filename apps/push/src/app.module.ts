@@ -2,7 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@paynet/platform';
 import type { PushConfig } from './config.js';
 import { EventsModule } from './events/events.module.js';
-import { Initial1732400000000 } from './migrations/1732400000000-initial.js';
+import { migrations } from './migrations/index.js';
 import { StreamModule } from './stream/stream.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
@@ -16,7 +16,7 @@ export class AppModule {
           service: 'push',
           config,
           entities: [],
-          migrations: [Initial1732400000000],
+          migrations,
           outbox: false,
         }),
         WebhooksModule,

@@ -41,6 +41,11 @@ export class PaymentIntentsService {
 
   async create(principal: MerchantPrincipal, body: CreatePaymentIntentBody, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     const merchant = principal.merchant;
+    if (body.capture_method === 'manual') {
+      // Holds (pay, then capture or cancel) are not built yet; capturing at once
+      // instead of holding would surprise the merchant, so refuse it plainly.
+      throw ApiError.badRequest(ErrorCode.parameter_invalid, "capture_method 'manual' is not available yet; use 'automatic'.", 'capture_method');
+    }
     if (body.currency !== merchant.currency) {
       throw ApiError.badRequest(ErrorCode.parameter_invalid, `currency must be the merchant's currency, ${merchant.currency}.`, 'currency');
     }

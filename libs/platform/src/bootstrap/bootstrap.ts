@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 import type { BaseConfig } from '../config/config.js';
-import { runMigrations } from '../database/database.js';
+import { dataSourceOptions, runMigrations, type ServiceDatabaseSettings } from '../database/database.js';
 import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
@@ -18,6 +18,8 @@ export interface ServiceDefinition {
   port: number;
   host?: string;
   module: DynamicModule;
+  /** The service's migrations, for `main.js migrate` (which boots nothing else). */
+  migrations?: ServiceDatabaseSettings['migrations'];
 }
 
 /**
@@ -79,9 +81,24 @@ export async function runService(definition: ServiceDefinition): Promise<NestExp
   return app;
 }
 
+/** Applies the migrations with a plain DataSource: no module starts, nothing listens or publishes. */
 async function migrateOnly(definition: ServiceDefinition): Promise<void> {
-  const app = await NestFactory.createApplicationContext(definition.module, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
-  await runMigrations(app.get(DataSource), definition.service);
-  await app.close();
+  const { config, service } = definition;
+  const dataSource = new DataSource(
+    dataSourceOptions({
+      url: config.DATABASE_URL,
+      schema: service,
+      pool_size: 2,
+      entities: [],
+      migrations: definition.migrations ?? [],
+      application_name: `paynet-${service}-migrate`,
+    }),
+  );
+  await dataSource.initialize();
+  try {
+    const applied = await runMigrations(dataSource, service);
+    process.stdout.write(`${service}: ${applied.length} migration(s) applied\n`);
+  } finally {
+    await dataSource.destroy();
+  }
 }
