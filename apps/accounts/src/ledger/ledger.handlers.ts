@@ -4,14 +4,18 @@ import { type GetTransferReply, type GetTransferRequest, type PostTransferComman
 import { parseInput } from '@paynet/platform';
 import { get_transfer_message, post_transfer_message } from './ledger.messages.js';
 import { LedgerService } from './ledger.service.js';
+import { TransferBatcher } from './transfer-batcher.js';
 
 @Controller()
 export class LedgerHandlers {
-  constructor(private readonly ledger: LedgerService) {}
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly batcher: TransferBatcher,
+  ) {}
 
   @MessagePattern(Subjects.accounts.transfersPost)
   post(@Payload() message: PostTransferCommand): Promise<TransferReply> {
-    return this.ledger.postTransfer(parseInput(post_transfer_message, message));
+    return this.batcher.submit(parseInput(post_transfer_message, message));
   }
 
   @MessagePattern(Subjects.accounts.transfersGet)

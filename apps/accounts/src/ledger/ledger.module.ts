@@ -3,10 +3,11 @@ import { LedgerVerifyService } from './ledger-verify.service.js';
 import { LedgerController } from './ledger.controller.js';
 import { LedgerHandlers } from './ledger.handlers.js';
 import { LedgerService } from './ledger.service.js';
+import { TransferBatcher } from './transfer-batcher.js';
 
 @Module({
   controllers: [LedgerController, LedgerHandlers],
-  providers: [LedgerService, LedgerVerifyService],
-  exports: [LedgerService],
+  providers: [LedgerService, LedgerVerifyService, TransferBatcher],
+  exports: [LedgerService, TransferBatcher],
 })
 export class LedgerModule {}

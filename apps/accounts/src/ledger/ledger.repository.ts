@@ -82,12 +82,22 @@ export async function readBalance(manager: EntityManager, id: string): Promise<A
   return rows[0] ? toBalance(rows[0]) : undefined;
 }
 
+/** Writes the new balances of many accounts in one statement. */
 export async function writeBalances(manager: EntityManager, balances: ReadonlyMap<string, AccountBalance>): Promise<void> {
-  for (const [account_id, balance] of balances) {
-    await manager.query(
-      `UPDATE balances SET debits_posted = $2, credits_posted = $3, debits_pending = $4, credits_pending = $5
-       WHERE account_id = $1`,
-      [account_id, balance.debits_posted, balance.credits_posted, balance.debits_pending, balance.credits_pending].map(String),
-    );
-  }
+  if (balances.size === 0) return;
+  const rows = [...balances];
+  await manager.query(
+    `UPDATE balances AS b SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
+       debits_pending = u.debits_pending, credits_pending = u.credits_pending
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+       AS u(account_id, debits_posted, credits_posted, debits_pending, credits_pending)
+     WHERE b.account_id = u.account_id`,
+    [
+      rows.map(([id]) => id),
+      rows.map(([, balance]) => balance.debits_posted.toString()),
+      rows.map(([, balance]) => balance.credits_posted.toString()),
+      rows.map(([, balance]) => balance.debits_pending.toString()),
+      rows.map(([, balance]) => balance.credits_pending.toString()),
+    ],
+  );
 }

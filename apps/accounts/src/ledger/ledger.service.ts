@@ -18,6 +18,7 @@ import {
   availableBalance,
   compareEntries,
   type AccountBalance,
+  type AppliedLine,
   type ApplyEntryError,
   type JournalEntry,
   type LedgerAccount,
@@ -35,26 +36,52 @@ import {
   writeBalances,
 } from './ledger.repository.js';
 
-/** A concurrent transfer with the same id committed first: retry to answer "already applied". */
-class TransferRaced extends Error {}
+/** The most transfers one database transaction applies (TigerBeetle batches 8,190; ours are bounded by statement size). */
+export const batch_transfers_max = 256;
+
+/** A concurrent transaction inserted one of this batch's transfer ids first: roll back and apply the batch again. */
+export class TransferRaced extends Error {}
+
+/** What one command of a batch came to: its reply, or the error it answers with. */
+export type TransferOutcome = { ok: true; reply: TransferReply } | { ok: false; error: ApiError };
+
+/** Within a batch: done, applied now, or the same id as one applied earlier in the batch. */
+type Outcome = TransferOutcome | AppliedTransfer | { same_as: AppliedTransfer };
+
+interface AppliedTransfer {
+  command: PostTransferCommand;
+  entry: JournalEntry;
+  lines: AppliedLine[];
+  line_ids: string[];
+}
 
 /**
- * Persists @paynet/ledger: every transfer is one PostgreSQL transaction that
- * locks the touched balance rows in a fixed order, applies the pure model,
- * appends the entry and its postings, and writes the new balances. A transfer
- * id is applied at most once, whoever re-sends it and however often.
+ * Persists @paynet/ledger. A batch of transfers is one PostgreSQL
+ * transaction: lock every touched balance row once, in account-id order (no
+ * deadlocks); only then look for transfer ids already applied (a concurrent
+ * duplicate touched the same rows, so it has committed and is visible);
+ * apply each transfer in memory, in order, with the pure model, each
+ * succeeding or failing on its own; append entries and postings and write
+ * the balances in bulk. A transfer id is applied at most once, whoever
+ * re-sends it and however often.
  */
 @Injectable()
 export class LedgerService {
+  private readonly platform_accounts = new Map<string, string>();
+
   constructor(private readonly dataSource: DataSource) {}
 
-  postTransfer(command: PostTransferCommand, manager?: EntityManager): Promise<TransferReply> {
-    if (manager) return this.postIn(manager, command);
-    return this.retryRaces(() => withTransaction(this.dataSource, (tx) => this.postIn(tx, command)));
+  /** One transfer, in the caller's transaction (deposits) or its own. */
+  async postTransfer(command: PostTransferCommand, manager?: EntityManager): Promise<TransferReply> {
+    const run = (tx: EntityManager) => this.applyBatch(tx, [command]);
+    const [outcome] = manager ? await run(manager) : await retryRaces(() => withTransaction(this.dataSource, run));
+    if (!outcome) throw new Error('a batch of one answered nothing');
+    if (!outcome.ok) throw outcome.error;
+    return outcome.reply;
   }
 
   async getTransfer(transfer_id: string): Promise<GetTransferReply> {
-    const existing = await this.loadEntry(this.dataSource.manager, transfer_id);
+    const existing = (await this.loadEntries(this.dataSource.manager, [transfer_id])).get(transfer_id);
     if (!existing) return { found: false };
     return { found: true, ...existing.reply, result: 'already_applied' };
   }
@@ -70,101 +97,150 @@ export class LedgerService {
     };
   }
 
-  private async retryRaces<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof TransferRaced) return work();
-      throw error;
-    }
+  /** Applies `commands` in order inside `manager`'s transaction; one outcome per command. */
+  async applyBatch(manager: EntityManager, commands: readonly PostTransferCommand[]): Promise<TransferOutcome[]> {
+    assert(commands.length > 0 && commands.length <= batch_transfers_max, 'batch size out of bounds');
+    const entries = await Promise.all(commands.map((command) => this.resolveEntry(manager, command)));
+    const account_ids = entries.flatMap((entry) => (entry instanceof ApiError ? [] : entry.lines.map((line) => line.account_id)));
+    const balances = await lockBalances(manager, account_ids);
+    const existing = await this.loadEntries(manager, commands.map((command) => command.transfer_id));
+    const rows = await findAccounts(manager, account_ids);
+    const accounts = new Map([...rows.values()].map((row) => [row.id, toLedgerAccount(row)]));
+    const applied = new Map<string, AppliedTransfer>();
+    const touched = new Set<string>();
+    const outcomes = commands.map((command, index): Outcome => {
+      const entry = entries[index] as JournalEntry | ApiError;
+      if (entry instanceof ApiError) return { ok: false, error: entry };
+      const stored = existing.get(entry.id);
+      if (stored) return sameTransfer(stored.entry, entry) ?? { ok: true, reply: { ...stored.reply, result: 'already_applied' } };
+      const earlier = applied.get(entry.id);
+      if (earlier) return sameTransfer(earlier.entry, entry) ?? { same_as: earlier };
+      const result = applyEntry(entry, accounts, balances);
+      if (!result.ok) return { ok: false, error: rejectionError(result.error, result.account_id) };
+      for (const [account_id, balance] of result.balances) {
+        balances.set(account_id, balance);
+        touched.add(account_id);
+      }
+      const transfer: AppliedTransfer = { command, entry, lines: result.lines, line_ids: result.lines.map(() => newId(IdPrefix.transaction)) };
+      applied.set(entry.id, transfer);
+      return transfer;
+    });
+    const created = await this.append(manager, [...applied.values()]);
+    await writeBalances(manager, new Map([...touched].map((id) => [id, balances.get(id) as AccountBalance])));
+    return outcomes.map((outcome) => {
+      if ('ok' in outcome) return outcome;
+      if ('same_as' in outcome) {
+        return { ok: true, reply: { transfer_id: outcome.same_as.entry.id, result: 'already_applied', created, line_ids: outcome.same_as.line_ids } };
+      }
+      return { ok: true, reply: { transfer_id: outcome.entry.id, result: 'applied', created, line_ids: outcome.line_ids } };
+    });
   }
 
-  private async postIn(manager: EntityManager, command: PostTransferCommand): Promise<TransferReply> {
-    const entry = await this.resolveEntry(manager, command);
-    const existing = await this.loadEntry(manager, entry.id);
-    if (existing) return this.alreadyApplied(existing.entry, entry, existing.reply);
-    const ids = entry.lines.map((line) => line.account_id);
-    const balances = await lockBalances(manager, ids);
-    const rows = await findAccounts(manager, ids);
-    const accounts = new Map([...rows.values()].map((row) => [row.id, toLedgerAccount(row)]));
-    const result = applyEntry(entry, accounts, balances);
-    if (!result.ok) throw rejectionError(result.error, result.account_id);
+  /** Appends entries and postings in bulk; answers their creation time (the transaction's). */
+  private async append(manager: EntityManager, transfers: readonly AppliedTransfer[]): Promise<number> {
+    if (transfers.length === 0) return Math.floor(Date.now() / 1000);
     const inserted: { created: string }[] = await manager.query(
-      `INSERT INTO journal_entries (id, currency, description, payment_intent) VALUES ($1, $2, $3, $4)
+      `INSERT INTO journal_entries (id, currency, description, payment_intent)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
        ON CONFLICT (id) DO NOTHING RETURNING floor(extract(epoch FROM created_at))::bigint AS created`,
-      [entry.id, entry.currency, command.description, command.payment_intent ?? null],
+      [
+        transfers.map((transfer) => transfer.entry.id),
+        transfers.map((transfer) => transfer.entry.currency),
+        transfers.map((transfer) => transfer.command.description),
+        transfers.map((transfer) => transfer.command.payment_intent ?? null),
+      ],
     );
-    if (inserted.length === 0) throw new TransferRaced();
-    const line_ids = result.lines.map(() => newId(IdPrefix.transaction));
+    if (inserted.length !== transfers.length) throw new TransferRaced();
+    const postings = transfers.flatMap((transfer) => transfer.lines.map((line, index) => ({ transfer, line, index })));
     await manager.query(
       `INSERT INTO postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[])`,
       [
-        line_ids,
-        result.lines.map(() => entry.id),
-        result.lines.map((_, index) => index),
-        result.lines.map((line) => line.account_id),
-        result.lines.map((line) => line.direction),
-        result.lines.map((line) => line.amount_minor.toString()),
-        result.lines.map(() => entry.currency),
-        result.lines.map((line) => line.balance_after.toString()),
+        postings.map(({ transfer, index }) => transfer.line_ids[index]),
+        postings.map(({ transfer }) => transfer.entry.id),
+        postings.map(({ index }) => index),
+        postings.map(({ line }) => line.account_id),
+        postings.map(({ line }) => line.direction),
+        postings.map(({ line }) => line.amount_minor.toString()),
+        postings.map(({ transfer }) => transfer.entry.currency),
+        postings.map(({ line }) => line.balance_after.toString()),
       ],
     );
-    await writeBalances(manager, result.balances);
-    return { transfer_id: entry.id, result: 'applied', created: Number(inserted[0]?.created), line_ids };
-  }
-
-  private alreadyApplied(existing: JournalEntry, incoming: JournalEntry, reply: TransferReply): TransferReply {
-    const comparison = compareEntries(existing, incoming);
-    if (!comparison.same) {
-      throw ApiError.conflict(
-        ErrorCode.transfer_exists_with_different_fields,
-        `Transfer ${incoming.id} exists with different ${comparison.field}.`,
-      );
-    }
-    return { ...reply, result: 'already_applied' };
+    return Number(inserted[0]?.created);
   }
 
   /** Turns the wire command into a ledger entry: amounts parsed, platform roles resolved. */
-  private async resolveEntry(manager: EntityManager, command: PostTransferCommand): Promise<JournalEntry> {
+  private async resolveEntry(manager: EntityManager, command: PostTransferCommand): Promise<JournalEntry | ApiError> {
     const lines = [];
     for (const line of command.lines) {
-      lines.push({
-        account_id: await this.resolveAccount(manager, line.account, command.currency),
-        direction: line.direction,
-        amount_minor: amountFromWire(line.amount_minor),
-      });
+      const account_id = await this.resolveAccount(manager, line.account, command.currency);
+      if (account_id instanceof ApiError) return account_id;
+      lines.push({ account_id, direction: line.direction, amount_minor: amountFromWire(line.amount_minor) });
     }
     return { id: command.transfer_id, currency: command.currency, lines };
   }
 
-  private async resolveAccount(manager: EntityManager, account: string, currency: string): Promise<string> {
-    if (account === PlatformAccount.funding || account === PlatformAccount.fees) {
-      const kind = account === PlatformAccount.funding ? 'funding' : 'fees';
-      const id = await findPlatformAccountId(manager, kind, currency);
-      if (!id) throw ApiError.badRequest(ErrorCode.currency_mismatch, `No platform ${kind} account in ${currency}.`, 'currency');
-      return id;
-    }
-    return account;
+  /** Platform accounts never change, so their ids are looked up once per process. */
+  private async resolveAccount(manager: EntityManager, account: string, currency: string): Promise<string | ApiError> {
+    if (account !== PlatformAccount.funding && account !== PlatformAccount.fees) return account;
+    const kind = account === PlatformAccount.funding ? 'funding' : 'fees';
+    const key = `${kind}:${currency}`;
+    const cached = this.platform_accounts.get(key);
+    if (cached) return cached;
+    const id = await findPlatformAccountId(manager, kind, currency);
+    if (!id) return ApiError.badRequest(ErrorCode.currency_mismatch, `No platform ${kind} account in ${currency}.`, 'currency');
+    this.platform_accounts.set(key, id);
+    return id;
   }
 
-  private async loadEntry(manager: EntityManager, id: string): Promise<{ entry: JournalEntry; reply: TransferReply } | undefined> {
-    const rows: { currency: string; created: string; line_id: string; account_id: string; direction: 'debit' | 'credit'; amount: string }[] =
+  private async loadEntries(manager: EntityManager, ids: readonly string[]): Promise<Map<string, { entry: JournalEntry; reply: TransferReply }>> {
+    const rows: { id: string; currency: string; created: string; line_id: string; account_id: string; direction: 'debit' | 'credit'; amount: string }[] =
       await manager.query(
-        `SELECT e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created, p.id AS line_id, p.account_id, p.direction, p.amount
-         FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.id = $1 ORDER BY p.line_index`,
-        [id],
+        `SELECT e.id, e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created, p.id AS line_id, p.account_id, p.direction, p.amount
+         FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.id = ANY($1::text[]) ORDER BY e.id, p.line_index`,
+        [ids],
       );
-    const first = rows[0];
-    if (!first) return undefined;
-    const entry: JournalEntry = {
-      id,
-      currency: first.currency.trim(),
-      lines: rows.map((row) => ({ account_id: row.account_id, direction: row.direction, amount_minor: BigInt(row.amount) })),
-    };
-    const reply: TransferReply = { transfer_id: id, result: 'already_applied', created: Number(first.created), line_ids: rows.map((row) => row.line_id) };
-    return { entry, reply };
+    const found = new Map<string, { entry: JournalEntry; reply: TransferReply }>();
+    for (const row of rows) {
+      let item = found.get(row.id);
+      if (!item) {
+        item = {
+          entry: { id: row.id, currency: row.currency.trim(), lines: [] },
+          reply: { transfer_id: row.id, result: 'already_applied', created: Number(row.created), line_ids: [] },
+        };
+        found.set(row.id, item);
+      }
+      item.entry.lines.push({ account_id: row.account_id, direction: row.direction, amount_minor: BigInt(row.amount) });
+      item.reply.line_ids.push(row.line_id);
+    }
+    return found;
   }
+}
+
+/** A transfer id seen before with other content is refused naming the field; the same content answers undefined. */
+function sameTransfer(existing: JournalEntry, incoming: JournalEntry): TransferOutcome | undefined {
+  const comparison = compareEntries(existing, incoming);
+  if (comparison.same) return undefined;
+  return {
+    ok: false,
+    error: ApiError.conflict(ErrorCode.transfer_exists_with_different_fields, `Transfer ${incoming.id} exists with different ${comparison.field}.`),
+  };
+}
+
+export async function retryRaces<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof TransferRaced) || attempt >= race_attempts_max) throw error;
+    }
+  }
+}
+
+const race_attempts_max = 3;
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
 }
 
 /** Every ledger rejection mapped to its API error; a new one cannot go unmapped (the switch is exhaustive). */
