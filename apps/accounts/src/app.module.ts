@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@paynet/platform';
 import { AccountsModule } from './accounts/accounts.module.js';
 import type { AccountsConfig } from './config.js';
+import { HoldsModule } from './holds/holds.module.js';
 import { migrations } from './migrations/index.js';
 
 @Module({})
@@ -19,6 +20,7 @@ export class AppModule {
           local_authenticators: ['holder'],
         }),
         AccountsModule,
+        HoldsModule,
       ],
     };
   }

@@ -47,6 +47,11 @@ export const ErrorCode = {
   // ledger commands (NATS)
   transfer_exists_with_different_fields: 'transfer_exists_with_different_fields',
   account_missing: 'account_missing',
+  // hold commands (NATS), all 409
+  hold_exists_with_different_fields: 'hold_exists_with_different_fields',
+  hold_expired: 'hold_expired',
+  hold_already_posted: 'hold_already_posted',
+  hold_already_voided: 'hold_already_voided',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -80,6 +80,104 @@ export interface GetTransferRequest {
 }
 export type GetTransferReply = { found: false } | ({ found: true } & TransferReply);
 
+// ---- accounts: holds (two-phase transfers) ---------------------------------
+
+export type HoldState = 'pending' | 'posted' | 'voided';
+/** Why a hold was voided: asked to (`requested`), or at or after its `expires_at` (`expired`). */
+export type HoldVoidReason = 'requested' | 'expired';
+
+/**
+ * Holds `amount_minor` of `debit_account` for `credit_account` until
+ * `expires_at` (Unix seconds): it counts against the debit account's
+ * available balance at once. `hold_id` is the caller's id (e.g.
+ * `pi_123:hold:1`); a re-send with the same content answers
+ * `already_applied`, with other content 409 `hold_exists_with_different_fields`.
+ */
+export interface PlaceHoldCommand {
+  hold_id: string;
+  currency: Currency;
+  debit_account: string;
+  credit_account: string;
+  amount_minor: string;
+  expires_at: number;
+  /** Used for the statement lines when the hold is posted. */
+  description: string;
+  payment_intent?: string;
+}
+export interface PlaceHoldReply {
+  hold_id: string;
+  result: 'applied' | 'already_applied';
+  /** The hold's state now: a re-send after a post or void says so. */
+  state: HoldState;
+  amount_minor: string;
+  expires_at: number;
+}
+
+/**
+ * Posts `amount_minor` (1 ..= the held amount) from the debit to the credit
+ * account as journal entry `hold_id`, and releases the rest. A `fee_minor`
+ * above zero (at most `amount_minor`) moves on, in the same transaction,
+ * from the credit account to the platform fee account as entry
+ * `<hold_id>:fee`. The same post again answers the same reply, `already_applied`.
+ */
+export interface PostHoldCommand {
+  hold_id: string;
+  amount_minor: string;
+  fee_minor?: string;
+}
+export interface PostHoldReply {
+  hold_id: string;
+  result: 'applied' | 'already_applied';
+  state: 'posted';
+  /** The amount that was held. */
+  amount_minor: string;
+  posted_amount_minor: string;
+  /** Held but not posted: back in the debit account's available balance. */
+  released_minor: string;
+  fee_minor: string;
+  created: number;
+  /** Statement line ids of entry `hold_id`: the debit, then the credit. */
+  line_ids: string[];
+  /** Statement line ids of entry `<hold_id>:fee`; empty without a fee. */
+  fee_line_ids: string[];
+}
+
+/** Releases a pending hold; voiding a voided hold answers `already_applied`. */
+export interface VoidHoldCommand {
+  hold_id: string;
+}
+export interface VoidHoldReply {
+  hold_id: string;
+  result: 'applied' | 'already_applied';
+  state: 'voided';
+  amount_minor: string;
+  released_minor: string;
+  void_reason: HoldVoidReason;
+}
+
+/** A hold as it stands, for settling a command whose answer was lost. */
+export interface HoldWire {
+  hold_id: string;
+  currency: Currency;
+  debit_account: string;
+  credit_account: string;
+  amount_minor: string;
+  expires_at: number;
+  state: HoldState;
+  posted_amount_minor: string;
+  fee_minor: string;
+  void_reason: HoldVoidReason | null;
+  description: string;
+  payment_intent?: string;
+  created: number;
+  updated: number;
+}
+
+export interface GetHoldRequest {
+  hold_id: string;
+}
+export type GetHoldReply = { found: false } | ({ found: true } & HoldWire);
+
 // ---- merchants ------------------------------------------------------------
 
 /** What other services know of a merchant; never a secret. */

@@ -15,6 +15,10 @@ export const Subjects = {
     balancesGet: 'accounts.balances.get',
     transfersPost: 'accounts.transfers.post',
     transfersGet: 'accounts.transfers.get',
+    holdsPlace: 'accounts.holds.place',
+    holdsPost: 'accounts.holds.post',
+    holdsVoid: 'accounts.holds.void',
+    holdsGet: 'accounts.holds.get',
   },
   merchants: {
     requestsAuthenticate: 'merchants.requests.authenticate',

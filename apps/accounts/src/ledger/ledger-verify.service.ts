@@ -13,7 +13,7 @@ export const verify_problems_max = 100;
 /**
  * Recomputes the ledger from its postings (API.md `GET /v1/ledger/verify`):
  * every entry balances to zero per currency, every balance row equals the sum
- * of its account's postings, no limited account is below zero, and the
+ * of its account's postings (and its pending columns the sum of its pending holds), no limited account is below zero, and the
  * platform as a whole is conserved per currency.
  */
 @Injectable()
@@ -42,6 +42,24 @@ export class LedgerVerifyService {
              FROM postings GROUP BY account_id) s ON s.account_id = b.account_id
            WHERE b.debits_posted <> coalesce(s.debits, 0) OR b.credits_posted <> coalesce(s.credits, 0)`,
           'account $account_id balance ($debits_posted debits, $credits_posted credits) differs from its postings ($debits, $credits)',
+        ],
+        [
+          `SELECT b.account_id, b.debits_pending, b.credits_pending, coalesce(d.held, 0) AS held_debits, coalesce(c.held, 0) AS held_credits
+           FROM balances b
+           LEFT JOIN (SELECT debit_account_id AS account_id, sum(amount) AS held FROM holds WHERE state = 'pending' GROUP BY debit_account_id) d
+             ON d.account_id = b.account_id
+           LEFT JOIN (SELECT credit_account_id AS account_id, sum(amount) AS held FROM holds WHERE state = 'pending' GROUP BY credit_account_id) c
+             ON c.account_id = b.account_id
+           WHERE b.debits_pending <> coalesce(d.held, 0) OR b.credits_pending <> coalesce(c.held, 0)`,
+          'account $account_id pending ($debits_pending debits, $credits_pending credits) differs from its pending holds ($held_debits, $held_credits)',
+        ],
+        [
+          `SELECT h.id AS hold_id, h.posted_amount, h.fee_amount, coalesce(e.amount, 0) AS entry_amount, coalesce(f.amount, 0) AS fee_entry_amount
+           FROM holds h
+           LEFT JOIN postings e ON e.entry_id = h.id AND e.line_index = 0
+           LEFT JOIN postings f ON f.entry_id = h.id || ':fee' AND f.line_index = 0
+           WHERE h.state = 'posted' AND (coalesce(e.amount, 0) <> h.posted_amount OR coalesce(f.amount, 0) <> h.fee_amount)`,
+          'posted hold $hold_id ($posted_amount, fee $fee_amount) differs from its entries ($entry_amount, fee $fee_entry_amount)',
         ],
         [
           `SELECT account_id, credits_posted - debits_posted - debits_pending AS available

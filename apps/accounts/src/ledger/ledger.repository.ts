@@ -1,5 +1,5 @@
 import type { Currency } from '@paynet/contracts';
-import { type AccountBalance, type AccountKind, type LedgerAccount, type Side } from '@paynet/ledger';
+import { type AccountBalance, type AccountKind, type AppliedLine, type JournalEntry, type LedgerAccount, type Side } from '@paynet/ledger';
 import type { EntityManager } from 'typeorm';
 
 /** Row mapping for the ledger tables; SQL lives here, rules live in @paynet/ledger. */
@@ -100,4 +100,43 @@ export async function writeBalances(manager: EntityManager, balances: ReadonlyMa
       rows.map(([, balance]) => balance.credits_pending.toString()),
     ],
   );
+}
+
+export interface EntryToAppend {
+  entry: JournalEntry;
+  lines: AppliedLine[];
+  line_ids: string[];
+  description: string;
+  payment_intent: string | null;
+}
+
+/**
+ * Appends journal entries and their postings, as the transfer path does;
+ * answers their creation time (the transaction's), or undefined when an entry
+ * id was taken first: the caller must then roll back.
+ */
+export async function appendEntries(manager: EntityManager, entries: readonly EntryToAppend[]): Promise<number | undefined> {
+  const inserted: { created: string }[] = await manager.query(
+    `INSERT INTO journal_entries (id, currency, description, payment_intent)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     ON CONFLICT (id) DO NOTHING RETURNING floor(extract(epoch FROM created_at))::bigint AS created`,
+    [entries.map((item) => item.entry.id), entries.map((item) => item.entry.currency), entries.map((item) => item.description), entries.map((item) => item.payment_intent)],
+  );
+  if (inserted.length !== entries.length) return undefined;
+  const postings = entries.flatMap((item) => item.lines.map((line, index) => ({ item, line, index })));
+  await manager.query(
+    `INSERT INTO postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[])`,
+    [
+      postings.map(({ item, index }) => item.line_ids[index]),
+      postings.map(({ item }) => item.entry.id),
+      postings.map(({ index }) => index),
+      postings.map(({ line }) => line.account_id),
+      postings.map(({ line }) => line.direction),
+      postings.map(({ line }) => line.amount_minor.toString()),
+      postings.map(({ item }) => item.entry.currency),
+      postings.map(({ line }) => line.balance_after.toString()),
+    ],
+  );
+  return Number(inserted[0]?.created);
 }

@@ -28,6 +28,7 @@ import {
 import { withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
+  appendEntries,
   findAccounts,
   findPlatformAccountId,
   lockBalances,
@@ -139,34 +140,18 @@ export class LedgerService {
   /** Appends entries and postings in bulk; answers their creation time (the transaction's). */
   private async append(manager: EntityManager, transfers: readonly AppliedTransfer[]): Promise<number> {
     if (transfers.length === 0) return Math.floor(Date.now() / 1000);
-    const inserted: { created: string }[] = await manager.query(
-      `INSERT INTO journal_entries (id, currency, description, payment_intent)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-       ON CONFLICT (id) DO NOTHING RETURNING floor(extract(epoch FROM created_at))::bigint AS created`,
-      [
-        transfers.map((transfer) => transfer.entry.id),
-        transfers.map((transfer) => transfer.entry.currency),
-        transfers.map((transfer) => transfer.command.description),
-        transfers.map((transfer) => transfer.command.payment_intent ?? null),
-      ],
+    const created = await appendEntries(
+      manager,
+      transfers.map((transfer) => ({
+        entry: transfer.entry,
+        lines: transfer.lines,
+        line_ids: transfer.line_ids,
+        description: transfer.command.description,
+        payment_intent: transfer.command.payment_intent ?? null,
+      })),
     );
-    if (inserted.length !== transfers.length) throw new TransferRaced();
-    const postings = transfers.flatMap((transfer) => transfer.lines.map((line, index) => ({ transfer, line, index })));
-    await manager.query(
-      `INSERT INTO postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[])`,
-      [
-        postings.map(({ transfer, index }) => transfer.line_ids[index]),
-        postings.map(({ transfer }) => transfer.entry.id),
-        postings.map(({ index }) => index),
-        postings.map(({ line }) => line.account_id),
-        postings.map(({ line }) => line.direction),
-        postings.map(({ line }) => line.amount_minor.toString()),
-        postings.map(({ transfer }) => transfer.entry.currency),
-        postings.map(({ line }) => line.balance_after.toString()),
-      ],
-    );
-    return Number(inserted[0]?.created);
+    if (created === undefined) throw new TransferRaced();
+    return created;
   }
 
   /** Turns the wire command into a ledger entry: amounts parsed, platform roles resolved. */

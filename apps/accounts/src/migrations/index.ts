@@ -1,4 +1,5 @@
 import { Initial1732300000000 } from './1732300000000-initial.js';
+import { Holds1732500000000 } from './1732500000000-holds.js';
 
 /** Every migration of this service, in order. */
-export const migrations = [Initial1732300000000];
+export const migrations = [Initial1732300000000, Holds1732500000000];
