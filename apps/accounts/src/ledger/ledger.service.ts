@@ -178,11 +178,13 @@ export class LedgerService {
     return id;
   }
 
+  /** Both sides filtered by id, so the plan uses the indexes even before the tables were ever analyzed. */
   private async loadEntries(manager: EntityManager, ids: readonly string[]): Promise<Map<string, { entry: JournalEntry; reply: TransferReply }>> {
     const rows: { id: string; currency: string; created: string; line_id: string; account_id: string; direction: 'debit' | 'credit'; amount: string }[] =
       await manager.query(
         `SELECT e.id, e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created, p.id AS line_id, p.account_id, p.direction, p.amount
-         FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.id = ANY($1::text[]) ORDER BY e.id, p.line_index`,
+         FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+         WHERE e.id = ANY($1::text[]) AND p.entry_id = ANY($1::text[]) ORDER BY e.id, p.line_index`,
         [ids],
       );
     const found = new Map<string, { entry: JournalEntry; reply: TransferReply }>();
