@@ -52,6 +52,7 @@ import {
   markVoided,
   toHold,
 } from './holds.repository.js';
+import { accountRejectionError, assertUnreachable } from '../ledger/account-rejection.js';
 
 /** A concurrent place inserted the same hold id first: roll back and run again, and it is then seen as existing. */
 class HoldRaced extends Error {}
@@ -282,14 +283,11 @@ function voidedError(row: HoldRow): ApiError {
 function placeRejection(error: ApplyHoldError, account_id: string | undefined): ApiError {
   switch (error) {
     case 'insufficient_funds':
-      return ApiError.payment(ErrorCode.insufficient_funds, `Insufficient funds in account ${account_id}.`);
     case 'account_missing':
-      return ApiError.notFound('account', account_id ?? '', 'account');
     case 'currency_mismatch':
-      return ApiError.payment(ErrorCode.currency_mismatch, `Account ${account_id} is in another currency.`);
     case 'credits_exceed_debits':
     case 'balance_overflow':
-      return ApiError.conflict(ErrorCode.parameter_invalid, `The hold would break a limit of account ${account_id} (${error}).`);
+      return accountRejectionError(error, account_id, 'hold');
     case 'expires_at_invalid':
       return ApiError.badRequest(ErrorCode.parameter_invalid, 'expires_at must be in the future.', 'expires_at');
     case 'accounts_must_be_different':
@@ -318,9 +316,6 @@ function postRejection(error: PostHoldError, row: HoldRow): ApiError {
   }
 }
 
-function assertUnreachable(value: never): never {
-  throw new Error(`unmapped hold error: ${String(value)}`);
-}
 
 export function mapHold(row: HoldRow): HoldWire {
   const wire: HoldWire = {

@@ -36,6 +36,7 @@ import {
   toLedgerAccount,
   writeBalances,
 } from './ledger.repository.js';
+import { accountRejectionError, assertUnreachable } from './account-rejection.js';
 
 /** The most transfers one database transaction applies (TigerBeetle batches 8,190; ours are bounded by statement size). */
 export const batch_transfers_max = 256;
@@ -234,14 +235,11 @@ function assert(condition: boolean, message: string): asserts condition {
 function rejectionError(error: ApplyEntryError, account_id: string | undefined): ApiError {
   switch (error) {
     case 'insufficient_funds':
-      return ApiError.payment(ErrorCode.insufficient_funds, `Insufficient funds in account ${account_id}.`);
     case 'account_missing':
-      return ApiError.notFound('account', account_id ?? '', 'account');
     case 'currency_mismatch':
-      return ApiError.payment(ErrorCode.currency_mismatch, `Account ${account_id} is in another currency.`);
     case 'credits_exceed_debits':
     case 'balance_overflow':
-      return ApiError.conflict(ErrorCode.parameter_invalid, `The transfer would break a limit of account ${account_id} (${error}).`);
+      return accountRejectionError(error, account_id, 'transfer');
     case 'id_invalid':
     case 'currency_invalid':
     case 'too_few_lines':
@@ -257,6 +255,3 @@ function rejectionError(error: ApplyEntryError, account_id: string | undefined):
   }
 }
 
-function assertUnreachable(value: never): never {
-  throw new Error(`unmapped ledger error: ${String(value)}`);
-}
