@@ -1,10 +1,11 @@
-import type { AccountObject, PostTransferCommand, TransferReply } from '@paynet/contracts';
+import type { AccountObject, TransferReply } from '@paynet/contracts';
 import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
 import { ledger_batch_size } from '../src/ledger/ledger.metrics.js';
 import { TransferBatcher } from '../src/ledger/transfer-batcher.js';
+import { fundedWallet, transferCommand } from './support.js';
 
 const wallets_count = 4;
 const transfers_count = 96;
@@ -22,36 +23,18 @@ describe('the ledger under concurrent transfers', () => {
     await stack?.stop();
   });
 
-  async function wallet(amount: number): Promise<AccountObject> {
-    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'W' });
-    if (amount > 0) await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `f-${created.body.id}` });
-    return created.body;
-  }
-
   async function posted(account: AccountObject): Promise<number> {
     return (await jsonFetch<{ posted: number }>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, { headers: { authorization: `Bearer ${account.token}` } })).body.posted;
   }
 
-  function transfer(id: string, from: string, to: string, amount: number): PostTransferCommand {
-    return {
-      transfer_id: id,
-      currency: 'USD',
-      description: 'concurrent',
-      lines: [
-        { account: from, direction: 'debit', amount_minor: String(amount) },
-        { account: to, direction: 'credit', amount_minor: String(amount) },
-      ],
-    };
-  }
-
   it('applies every transfer id exactly once among a few wallets and one hot merchant, and the ledger verifies', async () => {
-    const wallets = await Promise.all(Array.from({ length: wallets_count }, () => wallet(funding_per_wallet)));
-    const hot = await wallet(0);
+    const wallets = await Promise.all(Array.from({ length: wallets_count }, () => fundedWallet(stack, funding_per_wallet)));
+    const hot = await fundedWallet(stack, 0);
     const commands = Array.from({ length: transfers_count }, (_, index) => {
       const from = wallets[index % wallets_count] as AccountObject;
       // Most go to the hot merchant; some between wallets (both directions, so lock order matters).
       const to = index % 3 === 0 ? (wallets[(index + 1) % wallets_count] as AccountObject) : hot;
-      return transfer(`c-${index}`, from.id, to.id, 100 + (index % 7));
+      return transferCommand(`c-${index}`, from.id, to.id, 100 + (index % 7));
     });
     // Every command is sent, and a third of them a second time at once, as a client whose first answer timed out would.
     const sends = [...commands, ...commands.filter((_, index) => index % 3 === 1)];
@@ -79,23 +62,23 @@ describe('the ledger under concurrent transfers', () => {
   });
 
   it('applies transfers submitted together in one database transaction', async () => {
-    const [payer, shop] = [await wallet(10_000), await wallet(0)];
+    const [payer, shop] = [await fundedWallet(stack, 10_000), await fundedWallet(stack, 0)];
     const batcher = stack.apps['accounts']?.get(TransferBatcher) as TransferBatcher;
     const before = await batchCount();
-    const replies = await Promise.all(Array.from({ length: 64 }, (_, index) => batcher.submit(transfer(`b-${index}`, payer.id, shop.id, 10))));
+    const replies = await Promise.all(Array.from({ length: 64 }, (_, index) => batcher.submit(transferCommand(`b-${index}`, payer.id, shop.id, 10))));
     expect(replies.every((reply) => reply.result === 'applied')).toBe(true);
     expect((await batchCount()) - before).toBe(1);
     expect(await posted(shop)).toBe(640);
   });
 
   it('fails an insufficient-funds transfer alone: its neighbours in the batch are applied', async () => {
-    const [rich, poor, shop] = [await wallet(1_000), await wallet(50), await wallet(0)];
+    const [rich, poor, shop] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 50), await fundedWallet(stack, 0)];
     const batcher = stack.apps['accounts']?.get(TransferBatcher) as TransferBatcher;
     const results = await Promise.allSettled([
-      batcher.submit(transfer('n-1', rich.id, shop.id, 100)),
-      batcher.submit(transfer('n-2', poor.id, shop.id, 51)),
-      batcher.submit(transfer('n-3', rich.id, shop.id, 200)),
-      batcher.submit(transfer('n-4', poor.id, shop.id, 50)),
+      batcher.submit(transferCommand('n-1', rich.id, shop.id, 100)),
+      batcher.submit(transferCommand('n-2', poor.id, shop.id, 51)),
+      batcher.submit(transferCommand('n-3', rich.id, shop.id, 200)),
+      batcher.submit(transferCommand('n-4', poor.id, shop.id, 50)),
     ]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ status: 402, code: 'insufficient_funds' });

@@ -7,7 +7,6 @@ import {
   type PlaceHoldCommand,
   type PlaceHoldReply,
   type PostHoldReply,
-  type PostTransferCommand,
   type StatementLineObject,
   type ListResponse,
   type VoidHoldReply,
@@ -16,6 +15,7 @@ import { adminFetch, type InProcessStack, jsonFetch, startInProcess, waitFor } f
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
+import { fundedWallet, transferCommand } from './support.js';
 
 const hour_seconds = 3_600;
 /** Short, so the sweeper test waits a fraction of a second past expiry, not the default 2 s. */
@@ -37,16 +37,6 @@ describe('holds over real PostgreSQL and NATS', () => {
   afterAll(async () => {
     await stack?.stop();
   });
-
-  async function fundedWallet(amount: number): Promise<AccountObject> {
-    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Holder' });
-    expect(created.status).toBe(201);
-    if (amount > 0) {
-      const deposit = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
-      expect(deposit.status).toBe(201);
-    }
-    return created.body;
-  }
 
   async function merchantAccount(): Promise<string> {
     const account_id = newId(IdPrefix.account);
@@ -106,18 +96,6 @@ describe('holds over real PostgreSQL and NATS', () => {
     return rpc.request<GetHoldReply>('accounts.holds.get', { hold_id });
   }
 
-  function transfer(id: string, from: string, to: string, amount: number): PostTransferCommand {
-    return {
-      transfer_id: id,
-      currency: 'USD',
-      description: 'transfer',
-      lines: [
-        { account: from, direction: 'debit', amount_minor: String(amount) },
-        { account: to, direction: 'credit', amount_minor: String(amount) },
-      ],
-    };
-  }
-
   /** A plain connection to the service's schema, for what only SQL can show. */
   async function withDatabase(work: (client: pg.Client) => Promise<void>): Promise<void> {
     const client = new pg.Client({ connectionString: stack.databaseUrl, options: '-c search_path=accounts' });
@@ -135,7 +113,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   }
 
   it('places a hold that shows as pending and lowers available, then posts all of it with statement lines', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const placed = await place(hold('h-all', ann.id, shop, 600));
     expect(placed).toMatchObject({ hold_id: 'h-all', result: 'applied', state: 'pending', amount_minor: '600' });
     expect(await walletBalance(ann)).toEqual({ object: 'balance', currency: 'USD', posted: 1_000, pending: 600, available: 400 });
@@ -153,7 +131,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('posts part of a hold and releases the rest, to the minor unit', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     await place(hold('h-part', ann.id, shop, 600));
     const posted = await post('h-part', 250);
     expect(posted).toMatchObject({ result: 'applied', amount_minor: '600', posted_amount_minor: '250', released_minor: '350' });
@@ -163,7 +141,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('refuses to post more than was held, and changes nothing', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     await place(hold('h-over', ann.id, shop, 600));
     await expect(post('h-over', 601)).rejects.toMatchObject({ status: 400, code: 'amount_too_large', param: 'amount_minor' });
     await expect(post('h-over', 100, 101)).rejects.toMatchObject({ status: 400, param: 'fee_minor' });
@@ -177,7 +155,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('voids a hold: the money is available again, a second void answers the same, and a post is refused', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const command = hold('h-void', ann.id, shop, 700);
     await place(command);
     const voided = await voidHold('h-void');
@@ -192,7 +170,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('moves a fee on post from the merchant to the platform fee account, in the same transaction', async () => {
-    const [ann, shop] = [await fundedWallet(5_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 5_000), await merchantAccount()];
     const fees_before = await balanceOf('acct_feesUSD');
     await place(hold('h-fee', ann.id, shop, 1_000));
     const posted = await post('h-fee', 800, 24);
@@ -207,7 +185,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('answers re-sends of place and post the same, without a second effect', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const command = hold('h-again', ann.id, shop, 300);
     const first = await place(command);
     expect(await place(command)).toEqual({ ...first, result: 'already_applied' });
@@ -221,7 +199,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('places a hold once and posts it once even when each is sent many times at once', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const fees_before = await balanceOf('acct_feesUSD');
     const command = hold('h-race', ann.id, shop, 400);
     const placed = await Promise.all(Array.from({ length: concurrent_sends }, () => place(command)));
@@ -238,7 +216,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('never lets concurrent holds together exceed the balance', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const answers = await Promise.allSettled(Array.from({ length: 10 }, (_, index) => place(hold(`h-many-${index}`, ann.id, shop, 150))));
     const applied = answers.filter((answer) => answer.status === 'fulfilled');
     const refused = answers.filter((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
@@ -248,7 +226,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('refuses a hold beyond the available balance with 402, and changes nothing', async () => {
-    const [ann, shop] = [await fundedWallet(500), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 500), await merchantAccount()];
     await place(hold('h-first', ann.id, shop, 300));
     await expect(place(hold('h-poor', ann.id, shop, 201))).rejects.toMatchObject({ status: 402, code: 'insufficient_funds' });
     expect(await getHold('h-poor')).toEqual({ found: false });
@@ -259,13 +237,13 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('refuses a transfer that would spend held money with 402', async () => {
-    const [ann, bob, shop] = [await fundedWallet(1_000), await fundedWallet(0), await merchantAccount()];
+    const [ann, bob, shop] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 0), await merchantAccount()];
     await place(hold('h-spend', ann.id, shop, 700));
-    await expect(rpc.request('accounts.transfers.post', transfer('t-spend-held', ann.id, bob.id, 301))).rejects.toMatchObject({
+    await expect(rpc.request('accounts.transfers.post', transferCommand('t-spend-held', ann.id, bob.id, 301))).rejects.toMatchObject({
       status: 402,
       code: 'insufficient_funds',
     });
-    await rpc.request('accounts.transfers.post', transfer('t-spend-free', ann.id, bob.id, 300));
+    await rpc.request('accounts.transfers.post', transferCommand('t-spend-free', ann.id, bob.id, 300));
     expect(await walletBalance(ann)).toEqual({ object: 'balance', currency: 'USD', posted: 700, pending: 700, available: 0 });
     // The hold is still whole and can be posted in full.
     await post('h-spend', 700);
@@ -273,7 +251,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('refuses the same hold id with other content, naming the field', async () => {
-    const [ann, bob, shop] = [await fundedWallet(1_000), await fundedWallet(0), await merchantAccount()];
+    const [ann, bob, shop] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 0), await merchantAccount()];
     const command = hold('h-differ', ann.id, shop, 100);
     await place(command);
     const differing: [Partial<PlaceHoldCommand>, string][] = [
@@ -287,12 +265,12 @@ describe('holds over real PostgreSQL and NATS', () => {
     }
     expect(await walletBalance(ann)).toMatchObject({ pending: 100, available: 900 });
     // A hold may not take a transfer's journal id either.
-    await rpc.request('accounts.transfers.post', transfer('t-not-a-hold', ann.id, bob.id, 1));
+    await rpc.request('accounts.transfers.post', transferCommand('t-not-a-hold', ann.id, bob.id, 1));
     await expect(place(hold('t-not-a-hold', ann.id, shop, 1))).rejects.toMatchObject({ status: 409, code: 'hold_exists_with_different_fields' });
   });
 
   it('refuses bad holds with 400 or 404: past expiry, same accounts, unknown account, other currency', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     await expect(place(hold('h-bad-1', ann.id, shop, 1, { expires_at: nowSeconds() - 1 }))).rejects.toMatchObject({ status: 400, param: 'expires_at' });
     await expect(place(hold('h-bad-2', ann.id, ann.id, 1))).rejects.toMatchObject({ status: 400, param: 'credit_account' });
     await expect(place(hold('h-bad-3', ann.id, 'acct_nobody00', 1))).rejects.toMatchObject({ status: 404, code: 'resource_missing' });
@@ -303,7 +281,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('refuses to post an expired hold (409 hold_expired); it can only be voided', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const expires_at = nowSeconds() + 2;
     await place(hold('h-late', ann.id, shop, 500, { expires_at }));
     await untilPast(expires_at);
@@ -316,7 +294,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('releases an expired hold by the sweeper, without anyone asking', async () => {
-    const [ann, shop] = [await fundedWallet(1_000), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
     const expires_at = nowSeconds() + 2;
     await place(hold('h-swept', ann.id, shop, 800, { expires_at }));
     await place(hold('h-kept', ann.id, shop, 100));
@@ -329,7 +307,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('keeps every sum exact when places, posts, voids and transfers over the same accounts run at once', async () => {
-    const [ann, bob, shop] = [await fundedWallet(10_000), await fundedWallet(10_000), await merchantAccount()];
+    const [ann, bob, shop] = [await fundedWallet(stack, 10_000), await fundedWallet(stack, 10_000), await merchantAccount()];
     const fees_before = await balanceOf('acct_feesUSD');
     const wallets = [ann, bob];
     const ids = (wallet: AccountObject, index: number) => `h-mix-${wallet.id}-${index}`;
@@ -343,8 +321,8 @@ describe('holds over real PostgreSQL and NATS', () => {
       }
     }
     for (let index = 0; index < 10; index++) {
-      work.push(rpc.request('accounts.transfers.post', transfer(`t-mix-ab-${index}`, ann.id, bob.id, 10)));
-      work.push(rpc.request('accounts.transfers.post', transfer(`t-mix-ba-${index}`, bob.id, ann.id, 20)));
+      work.push(rpc.request('accounts.transfers.post', transferCommand(`t-mix-ab-${index}`, ann.id, bob.id, 10)));
+      work.push(rpc.request('accounts.transfers.post', transferCommand(`t-mix-ba-${index}`, bob.id, ann.id, 20)));
     }
     const answers = await Promise.allSettled(work);
     expect(answers.filter((answer) => answer.status === 'rejected')).toEqual([]);
@@ -355,7 +333,7 @@ describe('holds over real PostgreSQL and NATS', () => {
   });
 
   it('has the database refuse an impossible hold or balance even if the code had a bug', async () => {
-    const [ann, shop] = [await fundedWallet(100), await merchantAccount()];
+    const [ann, shop] = [await fundedWallet(stack, 100), await merchantAccount()];
     await place(hold('h-guarded', ann.id, shop, 60));
     const refused: [string, unknown[], RegExp][] = [
       // More pending than the wallet holds.

@@ -1,7 +1,8 @@
-import type { AccountObject, PostTransferCommand, TransferReply } from '@paynet/contracts';
+import type { AccountObject, TransferReply } from '@paynet/contracts';
 import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
+import { fundedWallet, transferCommand } from './support.js';
 
 /** The accounts service in this process, over a database of its own and real NATS. */
 describe('accounts over real PostgreSQL and NATS', () => {
@@ -17,36 +18,14 @@ describe('accounts over real PostgreSQL and NATS', () => {
     await stack?.stop();
   });
 
-  async function fundedWallet(amount: number): Promise<AccountObject> {
-    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Holder' });
-    expect(created.status).toBe(201);
-    if (amount > 0) {
-      const deposit = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
-      expect(deposit.status).toBe(201);
-    }
-    return created.body;
-  }
-
   async function balanceOf(account: AccountObject) {
     return (await jsonFetch(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, { headers: { authorization: `Bearer ${account.token}` } })).body;
   }
 
-  function transfer(id: string, from: string, to: string, amount: number): PostTransferCommand {
-    return {
-      transfer_id: id,
-      currency: 'USD',
-      description: 'test',
-      lines: [
-        { account: from, direction: 'debit', amount_minor: String(amount) },
-        { account: to, direction: 'credit', amount_minor: String(amount) },
-      ],
-    };
-  }
-
   it('applies a transfer id once; the same id again answers already_applied with the same lines', async () => {
-    const [ann, bob] = [await fundedWallet(1_000), await fundedWallet(0)];
-    const first = await rpc.request<TransferReply>('accounts.transfers.post', transfer('t-once', ann.id, bob.id, 300));
-    const again = await rpc.request<TransferReply>('accounts.transfers.post', transfer('t-once', ann.id, bob.id, 300));
+    const [ann, bob] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 0)];
+    const first = await rpc.request<TransferReply>('accounts.transfers.post', transferCommand('t-once', ann.id, bob.id, 300));
+    const again = await rpc.request<TransferReply>('accounts.transfers.post', transferCommand('t-once', ann.id, bob.id, 300));
     expect(first.result).toBe('applied');
     expect(again).toEqual({ ...first, result: 'already_applied' });
     expect(await balanceOf(ann)).toMatchObject({ posted: 700, available: 700 });
@@ -56,9 +35,9 @@ describe('accounts over real PostgreSQL and NATS', () => {
   });
 
   it('refuses the same transfer id with other content, naming what differs', async () => {
-    const [ann, bob] = [await fundedWallet(1_000), await fundedWallet(0)];
-    await rpc.request('accounts.transfers.post', transfer('t-differ', ann.id, bob.id, 100));
-    await expect(rpc.request('accounts.transfers.post', transfer('t-differ', ann.id, bob.id, 101))).rejects.toMatchObject({
+    const [ann, bob] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 0)];
+    await rpc.request('accounts.transfers.post', transferCommand('t-differ', ann.id, bob.id, 100));
+    await expect(rpc.request('accounts.transfers.post', transferCommand('t-differ', ann.id, bob.id, 101))).rejects.toMatchObject({
       status: 409,
       code: 'transfer_exists_with_different_fields',
     });
@@ -66,9 +45,9 @@ describe('accounts over real PostgreSQL and NATS', () => {
   });
 
   it('applies a transfer id once even when sent many times at once', async () => {
-    const [ann, bob] = [await fundedWallet(1_000), await fundedWallet(0)];
+    const [ann, bob] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 0)];
     const replies = await Promise.all(
-      Array.from({ length: 16 }, () => rpc.request<TransferReply>('accounts.transfers.post', transfer('t-race', ann.id, bob.id, 250))),
+      Array.from({ length: 16 }, () => rpc.request<TransferReply>('accounts.transfers.post', transferCommand('t-race', ann.id, bob.id, 250))),
     );
     expect(replies.filter((reply) => reply.result === 'applied')).toHaveLength(1);
     expect(new Set(replies.map((reply) => reply.line_ids.join()))).toHaveProperty('size', 1);
@@ -77,20 +56,20 @@ describe('accounts over real PostgreSQL and NATS', () => {
   });
 
   it('refuses a transfer the wallet cannot cover with 402, and changes nothing', async () => {
-    const [ann, bob] = [await fundedWallet(100), await fundedWallet(0)];
-    await expect(rpc.request('accounts.transfers.post', transfer('t-poor', ann.id, bob.id, 101))).rejects.toMatchObject({
+    const [ann, bob] = [await fundedWallet(stack, 100), await fundedWallet(stack, 0)];
+    await expect(rpc.request('accounts.transfers.post', transferCommand('t-poor', ann.id, bob.id, 101))).rejects.toMatchObject({
       status: 402,
       code: 'insufficient_funds',
     });
     expect(await rpc.request('accounts.transfers.get', { transfer_id: 't-poor' })).toEqual({ found: false });
     expect(await balanceOf(ann)).toMatchObject({ posted: 100 });
     // Exactly the balance is fine.
-    await rpc.request('accounts.transfers.post', transfer('t-exact', ann.id, bob.id, 100));
+    await rpc.request('accounts.transfers.post', transferCommand('t-exact', ann.id, bob.id, 100));
     expect(await balanceOf(ann)).toMatchObject({ posted: 0, available: 0 });
   });
 
   it('splits a payment with a fee to the platform fee account, and the ledger verifies', async () => {
-    const [ann, shop] = [await fundedWallet(5_000), await fundedWallet(0)];
+    const [ann, shop] = [await fundedWallet(stack, 5_000), await fundedWallet(stack, 0)];
     await rpc.request('accounts.transfers.post', {
       transfer_id: 't-fee',
       currency: 'USD',
@@ -107,7 +86,7 @@ describe('accounts over real PostgreSQL and NATS', () => {
   });
 
   it('keeps holders to their own accounts: another holder\'s account is 404', async () => {
-    const [ann, bob] = [await fundedWallet(10), await fundedWallet(10)];
+    const [ann, bob] = [await fundedWallet(stack, 10), await fundedWallet(stack, 10)];
     const peek = await jsonFetch(`${stack.urls.accounts}/v1/accounts/${bob.id}/balance`, { headers: { authorization: `Bearer ${ann.token}` } });
     expect(peek.status).toBe(404);
     expect(peek.body).toMatchObject({ error: { code: 'resource_missing' } });
@@ -116,7 +95,7 @@ describe('accounts over real PostgreSQL and NATS', () => {
   });
 
   it('requires an Idempotency-Key on deposits and replays the first answer', async () => {
-    const ann = await fundedWallet(0);
+    const ann = await fundedWallet(stack, 0);
     const path = `/v1/accounts/${ann.id}/deposits`;
     const missing = await adminFetch(stack, 'accounts', 'POST', path, { amount: 5 });
     expect(missing.status).toBe(400);
