@@ -7,8 +7,12 @@ import { ledger_batch_size, ledger_transfers_total } from './ledger.metrics.js';
 
 /** How long the first transfer of a batch waits for company. */
 export const batch_window_ms = 2;
-/** Batches in flight at once; the next batch fills while these commit. */
-export const batch_flushes_in_flight_max = 2;
+/**
+ * Batches in flight at once; the next batch fills while this one commits.
+ * One: on a hot account batches serialize on its row anyway, so one larger
+ * batch per commit (fsync) beats two half-size ones (docs/BENCHMARKS.md).
+ */
+export const batch_flushes_in_flight_max = 1;
 /** Transfers waiting at most; beyond this a caller is told to retry (503) rather than queue without bound. */
 export const batch_queue_max = 16 * batch_transfers_max;
 
