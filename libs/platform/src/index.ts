@@ -19,3 +19,4 @@ export * from './observability/request-context.js';
 export * from './outbox/outbox.js';
 export * from './platform.module.js';
 export * from './validation/body.js';
+export * from './bootstrap/periodic-task.js';

@@ -1,5 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { CONFIG } from '@paynet/platform';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { CONFIG, PeriodicTask } from '@paynet/platform';
 import type { AccountsConfig } from '../config.js';
 import { HoldsService } from './holds.service.js';
 
@@ -17,28 +17,22 @@ export const hold_sweep_batches_per_tick_max = 10;
  */
 @Injectable()
 export class HoldSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(HoldSweeper.name);
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly holds: HoldsService,
-    @Inject(CONFIG) private readonly config: AccountsConfig,
-  ) {}
+    @Inject(CONFIG) config: AccountsConfig,
+  ) {
+    this.task = new PeriodicTask('hold expiry sweep', config.HOLD_SWEEP_INTERVAL_MS, () => this.sweep());
+  }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep()
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'hold expiry sweep failed'))
-        .finally(() => (this.running = undefined));
-    }, this.config.HOLD_SWEEP_INTERVAL_MS);
+    this.task.start();
   }
 
   /** Before the database closes: no new sweep, and the one running finishes. */
-  async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** Voids expired holds, batch by batch, until a batch comes back short or the tick's bound is reached. */
@@ -47,7 +41,7 @@ export class HoldSweeper implements OnApplicationBootstrap, BeforeApplicationShu
     for (let batch = 0; batch < hold_sweep_batches_per_tick_max; batch++) {
       const count = await this.holds.voidExpired(hold_sweep_batch_max);
       voided += count;
-      if (count < hold_sweep_batch_max || this.timer === undefined) break;
+      if (count < hold_sweep_batch_max || this.task.stopping) break;
     }
     return voided;
   }

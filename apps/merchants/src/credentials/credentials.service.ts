@@ -1,6 +1,6 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken } from '@paynet/contracts';
-import { SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
+import { PeriodicTask, SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
 import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 
@@ -23,9 +23,8 @@ export interface IssuedKey {
  * this service.
  */
 @Injectable()
-export class CredentialsService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(CredentialsService.name);
-  private sweeper: NodeJS.Timeout | undefined;
+export class CredentialsService implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly sweeper = new PeriodicTask('nonce sweep', nonce_sweep_interval_ms, () => this.sweepNonces());
 
   constructor(
     private readonly dataSource: DataSource,
@@ -33,12 +32,11 @@ export class CredentialsService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.sweeper = setInterval(() => this.sweepNonces().catch((error) => this.logger.warn({ err: error }, 'nonce sweep failed')), nonce_sweep_interval_ms);
-    this.sweeper.unref();
+    this.sweeper.start();
   }
 
-  onApplicationShutdown(): void {
-    clearInterval(this.sweeper);
+  beforeApplicationShutdown(): Promise<void> {
+    return this.sweeper.stop();
   }
 
   async issueKey(manager: EntityManager, merchant_id: string): Promise<IssuedKey> {

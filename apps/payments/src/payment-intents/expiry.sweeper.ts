@@ -1,5 +1,5 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { CONFIG, OutboxWriter, updateReturning, withTransaction } from '@paynet/platform';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { CONFIG, OutboxWriter, PeriodicTask, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
@@ -13,28 +13,24 @@ export const expiry_batch_max = 500;
  * state it reads is the database.
  */
 @Injectable()
-export class ExpirySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger(ExpirySweeper.name);
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+export class ExpirySweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: OutboxWriter,
-    @Inject(CONFIG) private readonly config: PaymentsConfig,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweepOnce()
-        .catch((error) => this.logger.warn({ err: error }, 'expiry sweep failed'))
-        .finally(() => (this.running = undefined));
-    }, this.config.EXPIRY_SWEEP_INTERVAL_MS);
+    @Inject(CONFIG) config: PaymentsConfig,
+  ) {
+    this.task = new PeriodicTask('payment intent expiry sweep', config.EXPIRY_SWEEP_INTERVAL_MS, () => this.sweepOnce());
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onApplicationBootstrap(): void {
+    this.task.start();
+  }
+
+  /** Before the database closes: no new sweep, and the one running finishes. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   async sweepOnce(): Promise<number> {

@@ -1,0 +1,40 @@
+import { Logger } from '@nestjs/common';
+
+/**
+ * Background work on a fixed interval (sweepers): a pass never overlaps the
+ * previous one, a failed pass is logged and the next tick tries again, and
+ * stop() lets a running pass finish before the database closes.
+ */
+export class PeriodicTask {
+  private readonly logger: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly name: string,
+    private readonly interval_ms: number,
+    private readonly work: () => Promise<unknown>,
+  ) {
+    this.logger = new Logger(name);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.work()
+        .catch((error: unknown) => this.logger.warn({ err: error }, `${this.name} failed; the next tick tries again`))
+        .finally(() => (this.running = undefined));
+    }, this.interval_ms);
+    this.timer.unref();
+  }
+
+  /** True once stop() was called: a long pass may check it between batches. */
+  get stopping(): boolean {
+    return this.timer === undefined;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
