@@ -4,6 +4,7 @@ import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
 import { ledger_batch_size } from '../src/ledger/ledger.metrics.js';
+import { LedgerService } from '../src/ledger/ledger.service.js';
 import { TransferBatcher } from '../src/ledger/transfer-batcher.js';
 import { fundedWallet, transferCommand } from './support.js';
 
@@ -84,6 +85,19 @@ describe('the ledger under concurrent transfers', () => {
     expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ status: 402, code: 'insufficient_funds' });
     expect(await posted(shop)).toBe(350);
     expect(await posted(poor)).toBe(0);
+  });
+
+  it('applies a transfer id once when separate transactions race to apply it (replicas, re-sends)', async () => {
+    const [payer, shop] = [await fundedWallet(stack, 10_000), await fundedWallet(stack, 0)];
+    const ledger = stack.apps['accounts']?.get(LedgerService) as LedgerService;
+    // Each postTransfer is a transaction of its own, as on two replicas: they wait on the same balance rows,
+    // and all but the first find the id taken (seen at once, or when their insert falls short and they run again).
+    const replies = await Promise.all(Array.from({ length: 12 }, () => ledger.postTransfer(transferCommand('race-1', payer.id, shop.id, 250))));
+    expect(replies.filter((reply) => reply.result === 'applied')).toHaveLength(1);
+    expect(replies.filter((reply) => reply.result === 'already_applied')).toHaveLength(11);
+    expect(new Set(replies.map((reply) => reply.line_ids.join()))).toHaveProperty('size', 1);
+    expect(await posted(shop)).toBe(250);
+    expect(await posted(payer)).toBe(9_750);
   });
 
   async function batchCount(): Promise<number> {

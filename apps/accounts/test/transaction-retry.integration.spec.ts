@@ -1,4 +1,4 @@
-import { withTransaction } from '@paynet/platform';
+import { dataSourceOptions, withTransaction } from '@paynet/platform';
 import { createTestDatabase, type TestDatabase } from '@paynet/testing';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
@@ -50,5 +50,25 @@ describe('transactions under deadlock', () => {
       { id: 1, value: 11 },
       { id: 2, value: 11 },
     ]);
+  });
+
+  it('runs READ COMMITTED as every service connection sets it, whatever the database default', async () => {
+    await dataSource.query(`ALTER DATABASE "${database.name}" SET default_transaction_isolation = 'serializable'`);
+    const service = new DataSource(
+      dataSourceOptions({ url: database.url, schema: 'public', pool_size: 1, entities: [], migrations: [], application_name: 'isolation-test' }),
+    );
+    await service.initialize();
+    const plain = new pg.Client({ connectionString: database.url });
+    await plain.connect();
+    try {
+      const inside: { transaction_isolation: string }[] = await withTransaction(service, (manager) => manager.query('SHOW transaction_isolation'));
+      expect(inside[0]?.transaction_isolation).toBe('read committed');
+      // The database default did change: a connection without our settings gets it.
+      expect((await plain.query('SHOW transaction_isolation')).rows[0]).toEqual({ transaction_isolation: 'serializable' });
+    } finally {
+      await plain.end();
+      await service.destroy();
+      await dataSource.query(`ALTER DATABASE "${database.name}" RESET default_transaction_isolation`);
+    }
   });
 });

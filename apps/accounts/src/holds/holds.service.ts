@@ -29,13 +29,13 @@ import {
 import { withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
-  appendEntries,
   type EntryToAppend,
   findAccounts,
   findPlatformAccountId,
   lockBalances,
   toLedgerAccount,
   writeBalances,
+  writeBatch,
 } from '../ledger/ledger.repository.js';
 import type { PlaceHoldInput, PostHoldInput } from './holds.messages.js';
 import { holds_commands_total, holds_expired_total } from './holds.metrics.js';
@@ -151,10 +151,9 @@ export class HoldsService {
     const next = new Map([...balances, ...posted.balances]);
     const entries: EntryToAppend[] = [journalItem(posted.entry, posted.lines, row.description, row)];
     if (fee_account_id) entries.push(feeItem(row, fee_minor, fee_account_id, accounts, next));
-    const created = await appendEntries(manager, entries);
+    const created = await writeBatch(manager, entries, next);
     if (created === undefined) throw ApiError.conflict(ErrorCode.hold_exists_with_different_fields, `A transfer took the journal id of hold ${row.id}.`);
     const updated = await markPosted(manager, hold.id, input.amount_minor, fee_minor);
-    await writeBalances(manager, next);
     return mapPostReply(updated, 'applied', created, entries[0]?.line_ids ?? [], entries[1]?.line_ids ?? []);
   }
 

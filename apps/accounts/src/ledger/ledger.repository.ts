@@ -110,24 +110,145 @@ export interface EntryToAppend {
   payment_intent: string | null;
 }
 
+/** What a transfer batch reads under its locks, in one round trip. */
+export interface LockedBatch {
+  accounts: Map<string, LedgerAccount>;
+  balances: Map<string, AccountBalance>;
+  /** Transfers already in the journal among the batch's ids, their lines in order. */
+  existing: Map<string, StoredEntry>;
+}
+
+export interface StoredEntry {
+  entry: JournalEntry;
+  created: number;
+  line_ids: string[];
+}
+
+interface LockedBatchRow {
+  row_kind: 'account' | 'posting';
+  id: string;
+  currency: string;
+  normal_side: Side | null;
+  debits_must_not_exceed_credits: boolean | null;
+  credits_must_not_exceed_debits: boolean | null;
+  debits_posted: string | null;
+  credits_posted: string | null;
+  debits_pending: string | null;
+  credits_pending: string | null;
+  created: string | null;
+  line_id: string | null;
+  line_index: number | null;
+  account_id: string | null;
+  direction: Side | null;
+  amount: string | null;
+}
+
 /**
- * Appends journal entries and their postings, as the transfer path does;
- * answers their creation time (the transaction's), or undefined when an entry
- * id was taken first: the caller must then roll back.
+ * One statement for the transfer batch's reads: locks the balance rows in
+ * account-id order (no deadlocks) with their accounts, and finds which of the
+ * batch's transfer ids are in the journal already. The journal is read in the
+ * statement's snapshot, taken before the lock wait, so a duplicate committed
+ * while we waited is not seen here; the entries insert (ON CONFLICT DO NOTHING)
+ * then falls short and the batch runs again (`TransferRaced`), seeing it.
  */
-export async function appendEntries(manager: EntityManager, entries: readonly EntryToAppend[]): Promise<number | undefined> {
-  const inserted: { created: string }[] = await manager.query(
-    `INSERT INTO journal_entries (id, currency, description, payment_intent)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-     ON CONFLICT (id) DO NOTHING RETURNING floor(extract(epoch FROM created_at))::bigint AS created`,
-    [entries.map((item) => item.entry.id), entries.map((item) => item.entry.currency), entries.map((item) => item.description), entries.map((item) => item.payment_intent)],
+export async function lockBatch(manager: EntityManager, account_ids: readonly string[], entry_ids: readonly string[]): Promise<LockedBatch> {
+  const rows: LockedBatchRow[] = await manager.query(
+    `WITH locked AS MATERIALIZED (
+       SELECT account_id, debits_posted, credits_posted, debits_pending, credits_pending
+       FROM balances WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE
+     )
+     SELECT 'account' AS row_kind, a.id, a.currency, a.normal_side, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits,
+       l.debits_posted, l.credits_posted, l.debits_pending, l.credits_pending,
+       NULL::bigint AS created, NULL::text AS line_id, NULL::smallint AS line_index, NULL::text AS account_id, NULL::text AS direction, NULL::bigint AS amount
+     FROM locked l JOIN ledger_accounts a ON a.id = l.account_id
+     UNION ALL
+     SELECT 'posting', e.id, e.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       floor(extract(epoch FROM e.created_at))::bigint, p.id, p.line_index, p.account_id, p.direction, p.amount
+     FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+     WHERE e.id = ANY($2::text[]) AND p.entry_id = ANY($2::text[])`,
+    [[...new Set(account_ids)].sort(), entry_ids],
   );
-  if (inserted.length !== entries.length) return undefined;
+  const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map() };
+  const lines: LockedBatchRow[] = [];
+  for (const row of rows) {
+    if (row.row_kind === 'posting') lines.push(row);
+    else readLockedAccount(batch, row);
+  }
+  lines.sort((left, right) => (left.id === right.id ? (left.line_index ?? 0) - (right.line_index ?? 0) : left.id < right.id ? -1 : 1));
+  for (const row of lines) readStoredLine(batch.existing, row);
+  return batch;
+}
+
+function readLockedAccount(batch: LockedBatch, row: LockedBatchRow): void {
+  batch.accounts.set(row.id, {
+    id: row.id,
+    currency: row.currency.trim(),
+    normal_side: row.normal_side as Side,
+    flags: {
+      debits_must_not_exceed_credits: row.debits_must_not_exceed_credits as boolean,
+      credits_must_not_exceed_debits: row.credits_must_not_exceed_debits as boolean,
+    },
+  });
+  batch.balances.set(row.id, {
+    debits_posted: BigInt(row.debits_posted as string),
+    credits_posted: BigInt(row.credits_posted as string),
+    debits_pending: BigInt(row.debits_pending as string),
+    credits_pending: BigInt(row.credits_pending as string),
+  });
+}
+
+function readStoredLine(existing: Map<string, StoredEntry>, row: LockedBatchRow): void {
+  let stored = existing.get(row.id);
+  if (!stored) {
+    stored = { entry: { id: row.id, currency: row.currency.trim(), lines: [] }, created: Number(row.created), line_ids: [] };
+    existing.set(row.id, stored);
+  }
+  stored.entry.lines.push({ account_id: row.account_id as string, direction: row.direction as Side, amount_minor: BigInt(row.amount as string) });
+  stored.line_ids.push(row.line_id as string);
+}
+
+/**
+ * One statement for the transfer batch's writes: its journal entries, their
+ * postings and the new balances. Postings and balances are written only if
+ * every entry was inserted; answers the entries' creation time, or undefined
+ * when an entry id was taken first (the caller rolls back and runs again).
+ */
+export async function writeBatch(
+  manager: EntityManager,
+  entries: readonly EntryToAppend[],
+  balances: ReadonlyMap<string, AccountBalance>,
+): Promise<number | undefined> {
   const postings = entries.flatMap((item) => item.lines.map((line, index) => ({ item, line, index })));
-  await manager.query(
-    `INSERT INTO postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[])`,
+  const balance_rows = [...balances];
+  const rows: { complete: boolean; created: string | null; postings: string; balances: string }[] = await manager.query(
+    `WITH inserted_entries AS (
+       INSERT INTO journal_entries (id, currency, description, payment_intent)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT (id) DO NOTHING RETURNING created_at
+     ), outcome AS (
+       SELECT count(*) = $18::int AS complete, floor(extract(epoch FROM min(created_at)))::bigint AS created FROM inserted_entries
+     ), inserted_postings AS (
+       INSERT INTO postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
+       SELECT u.* FROM unnest($5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
+         AS u(id, entry_id, line_index, account_id, direction, amount, currency, balance_after), outcome
+       WHERE outcome.complete
+       RETURNING 1
+     ), updated_balances AS (
+       UPDATE balances AS b SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
+         debits_pending = u.debits_pending, credits_pending = u.credits_pending
+       FROM unnest($13::text[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[])
+         AS u(account_id, debits_posted, credits_posted, debits_pending, credits_pending), outcome
+       WHERE b.account_id = u.account_id AND outcome.complete
+       RETURNING 1
+     )
+     SELECT outcome.complete, outcome.created,
+       (SELECT count(*) FROM inserted_postings) AS postings, (SELECT count(*) FROM updated_balances) AS balances
+     FROM outcome`,
     [
+      entries.map((item) => item.entry.id),
+      entries.map((item) => item.entry.currency),
+      entries.map((item) => item.description),
+      entries.map((item) => item.payment_intent),
       postings.map(({ item, index }) => item.line_ids[index]),
       postings.map(({ item }) => item.entry.id),
       postings.map(({ index }) => index),
@@ -136,7 +257,19 @@ export async function appendEntries(manager: EntityManager, entries: readonly En
       postings.map(({ line }) => line.amount_minor.toString()),
       postings.map(({ item }) => item.entry.currency),
       postings.map(({ line }) => line.balance_after.toString()),
+      balance_rows.map(([id]) => id),
+      balance_rows.map(([, balance]) => balance.debits_posted.toString()),
+      balance_rows.map(([, balance]) => balance.credits_posted.toString()),
+      balance_rows.map(([, balance]) => balance.debits_pending.toString()),
+      balance_rows.map(([, balance]) => balance.credits_pending.toString()),
+      entries.length,
     ],
   );
-  return Number(inserted[0]?.created);
+  const outcome = rows[0];
+  if (!outcome?.complete) return undefined;
+  // Every row we meant to write was written, or the batch is not what we think it is.
+  if (Number(outcome.postings) !== postings.length || Number(outcome.balances) !== balance_rows.length) {
+    throw new Error(`assertion failed: batch wrote ${outcome.postings}/${postings.length} postings, ${outcome.balances}/${balance_rows.length} balances`);
+  }
+  return Number(outcome.created);
 }

@@ -27,15 +27,7 @@ import {
 } from '@paynet/ledger';
 import { withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
-import {
-  appendEntries,
-  findAccounts,
-  findPlatformAccountId,
-  lockBalances,
-  readBalance,
-  toLedgerAccount,
-  writeBalances,
-} from './ledger.repository.js';
+import { findPlatformAccountId, lockBatch, readBalance, type StoredEntry, writeBatch } from './ledger.repository.js';
 import { accountRejectionError, assertUnreachable } from './account-rejection.js';
 
 /** The most transfers one database transaction applies (TigerBeetle batches 8,190; ours are bounded by statement size). */
@@ -99,22 +91,19 @@ export class LedgerService {
     };
   }
 
-  /** Applies `commands` in order inside `manager`'s transaction; one outcome per command. */
+  /** Applies `commands` in order inside `manager`'s transaction; one outcome per command. Two statements: read under lock, write. */
   async applyBatch(manager: EntityManager, commands: readonly PostTransferCommand[]): Promise<TransferOutcome[]> {
     assert(commands.length > 0 && commands.length <= batch_transfers_max, 'batch size out of bounds');
     const entries = await Promise.all(commands.map((command) => this.resolveEntry(manager, command)));
     const account_ids = entries.flatMap((entry) => (entry instanceof ApiError ? [] : entry.lines.map((line) => line.account_id)));
-    const balances = await lockBalances(manager, account_ids);
-    const existing = await this.loadEntries(manager, commands.map((command) => command.transfer_id));
-    const rows = await findAccounts(manager, account_ids);
-    const accounts = new Map([...rows.values()].map((row) => [row.id, toLedgerAccount(row)]));
+    const { accounts, balances, existing } = await lockBatch(manager, account_ids, commands.map((command) => command.transfer_id));
     const applied = new Map<string, AppliedTransfer>();
     const touched = new Set<string>();
     const outcomes = commands.map((command, index): Outcome => {
       const entry = entries[index] as JournalEntry | ApiError;
       if (entry instanceof ApiError) return { ok: false, error: entry };
       const stored = existing.get(entry.id);
-      if (stored) return sameTransfer(stored.entry, entry) ?? { ok: true, reply: { ...stored.reply, result: 'already_applied' } };
+      if (stored) return sameTransfer(stored.entry, entry) ?? { ok: true, reply: storedReply(stored) };
       const earlier = applied.get(entry.id);
       if (earlier) return sameTransfer(earlier.entry, entry) ?? { same_as: earlier };
       const result = applyEntry(entry, accounts, balances);
@@ -127,8 +116,7 @@ export class LedgerService {
       applied.set(entry.id, transfer);
       return transfer;
     });
-    const created = await this.append(manager, [...applied.values()]);
-    await writeBalances(manager, new Map([...touched].map((id) => [id, balances.get(id) as AccountBalance])));
+    const created = await this.write(manager, [...applied.values()], new Map([...touched].map((id) => [id, balances.get(id) as AccountBalance])));
     return outcomes.map((outcome) => {
       if ('ok' in outcome) return outcome;
       if ('same_as' in outcome) {
@@ -138,10 +126,10 @@ export class LedgerService {
     });
   }
 
-  /** Appends entries and postings in bulk; answers their creation time (the transaction's). */
-  private async append(manager: EntityManager, transfers: readonly AppliedTransfer[]): Promise<number> {
+  /** Writes entries, postings and balances in one statement; answers their creation time (the transaction's). */
+  private async write(manager: EntityManager, transfers: readonly AppliedTransfer[], balances: ReadonlyMap<string, AccountBalance>): Promise<number> {
     if (transfers.length === 0) return Math.floor(Date.now() / 1000);
-    const created = await appendEntries(
+    const created = await writeBatch(
       manager,
       transfers.map((transfer) => ({
         entry: transfer.entry,
@@ -150,6 +138,7 @@ export class LedgerService {
         description: transfer.command.description,
         payment_intent: transfer.command.payment_intent ?? null,
       })),
+      balances,
     );
     if (created === undefined) throw new TransferRaced();
     return created;
@@ -203,6 +192,10 @@ export class LedgerService {
     }
     return found;
   }
+}
+
+function storedReply(stored: StoredEntry): TransferReply {
+  return { transfer_id: stored.entry.id, result: 'already_applied', created: stored.created, line_ids: stored.line_ids };
 }
 
 /** A transfer id seen before with other content is refused naming the field; the same content answers undefined. */

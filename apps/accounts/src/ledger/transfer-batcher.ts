@@ -3,16 +3,17 @@ import { ApiError, type PostTransferCommand, type TransferReply } from '@paynet/
 import { withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import { batch_transfers_max, LedgerService, retryRaces } from './ledger.service.js';
-import { ledger_batch_size, ledger_transfers_total } from './ledger.metrics.js';
+import { ledger_batch_duration_seconds, ledger_batch_size, ledger_transfers_total } from './ledger.metrics.js';
 
 /** How long the first transfer of a batch waits for company. */
 export const batch_window_ms = 2;
 /**
- * Batches in flight at once; the next batch fills while this one commits.
- * One: on a hot account batches serialize on its row anyway, so one larger
- * batch per commit (fsync) beats two half-size ones (docs/BENCHMARKS.md).
+ * Batches in flight at once. Two: while one holds its rows and commits, the
+ * next is already read and waiting for them (or, over other accounts, runs
+ * beside it), so neither PostgreSQL nor this process idles while the other
+ * works (docs/BENCHMARKS.md).
  */
-export const batch_flushes_in_flight_max = 1;
+export const batch_flushes_in_flight_max = 2;
 /** Transfers waiting at most; beyond this a caller is told to retry (503) rather than queue without bound. */
 export const batch_queue_max = 16 * batch_transfers_max;
 
@@ -49,7 +50,10 @@ export class TransferBatcher implements BeforeApplicationShutdown {
     return new Promise((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
       if (this.queue.length >= batch_transfers_max) this.drain();
-      else this.timer ??= setTimeout(() => this.drain(), batch_window_ms);
+      // The window opens with the first command of an empty queue. Commands left
+      // waiting after their window (both batches were in flight) have no timer:
+      // the next batch to finish flushes them.
+      else if (this.queue.length === 1) this.timer = setTimeout(() => this.drain(), batch_window_ms);
     });
   }
 
@@ -60,6 +64,7 @@ export class TransferBatcher implements BeforeApplicationShutdown {
     await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
+  /** Flushes what waits, as far as the in-flight bound allows; called when the window ends, a batch fills, or a batch finishes. */
   private drain(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -68,14 +73,16 @@ export class TransferBatcher implements BeforeApplicationShutdown {
       this.in_flight += 1;
       this.flush(batch).finally(() => {
         this.in_flight -= 1;
-        if (this.queue.length > 0) this.drain();
-        else if (this.in_flight === 0) this.idle.splice(0).forEach((resolve) => resolve());
+        // Waiting commands whose window has not run out yet keep filling; the timer flushes them.
+        if (this.queue.length > 0 && this.timer === undefined) this.drain();
+        else if (this.in_flight === 0 && this.queue.length === 0) this.idle.splice(0).forEach((resolve) => resolve());
       });
     }
   }
 
   private async flush(batch: Waiting[]): Promise<void> {
     ledger_batch_size.observe(batch.length);
+    const stop_timer = ledger_batch_duration_seconds.startTimer();
     try {
       const outcomes = await retryRaces(() =>
         withTransaction(this.dataSource, (manager) => this.ledger.applyBatch(manager, batch.map((waiting) => waiting.command))),
@@ -95,6 +102,8 @@ export class TransferBatcher implements BeforeApplicationShutdown {
         return;
       }
       await Promise.all(batch.map((waiting) => this.ledger.postTransfer(waiting.command).then(waiting.resolve, waiting.reject)));
+    } finally {
+      stop_timer();
     }
   }
 }
