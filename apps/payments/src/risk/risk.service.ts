@@ -92,8 +92,8 @@ export class RiskService {
   /**
    * Takes the account's lock (held until the caller's transaction ends) and
    * reads what it admitted in the window. Every earlier holder of the lock
-   * has committed, and each statement sees the latest commits (READ
-   * COMMITTED), so nothing admitted concurrently is missed.
+   * has ended (committed or rolled back), and each statement sees the latest
+   * commits (READ COMMITTED), so nothing admitted concurrently is missed.
    */
   private async lockedWindow(manager: EntityManager, account: string): Promise<VelocityWindow> {
     if (!velocityEnabled(this.limits)) return empty_window;
@@ -111,8 +111,8 @@ export class RiskService {
   private record(verdict: RiskVerdict, outcome: VerifierOutcome, payment_intent: string, account: string): void {
     if (verdict.outcome === 'declined') {
       risk_decisions_total.inc({ rule: verdict.rule, outcome: 'declined' });
-      const reason = outcome.kind === 'decline' ? outcome.reason : outcome.kind === 'unavailable' ? outcome.detail : null;
-      this.logger.warn({ payment_intent, account, rule: verdict.rule, verifier_reason: reason }, 'payment declined by risk rules');
+      const verifier = verdict.rule === 'external' || verdict.rule === 'external_unavailable' ? { verifier: verifierDetail(outcome) } : {};
+      this.logger.warn({ payment_intent, account, rule: verdict.rule, ...verifier }, 'payment declined by risk rules');
       return;
     }
     if (verdict.failed_open && outcome.kind === 'unavailable') {
@@ -121,5 +121,18 @@ export class RiskService {
       return;
     }
     risk_decisions_total.inc({ rule: 'none', outcome: 'allowed' });
+  }
+}
+
+/** What the verifier said or why it said nothing, for the log (operators only; never shown to the holder). */
+function verifierDetail(outcome: VerifierOutcome): string | null {
+  switch (outcome.kind) {
+    case 'decline':
+      return outcome.reason;
+    case 'unavailable':
+      return outcome.detail;
+    case 'allow':
+    case 'not_configured':
+      return null;
   }
 }
