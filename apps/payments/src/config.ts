@@ -1,9 +1,35 @@
 import { base_config_schema, port } from '@paynet/platform';
 import { z } from 'zod';
 
+/** An optional limit in minor units: unset means no limit; a bigint, never a float. */
+const minor_units_limit = z
+  .string()
+  .regex(/^[1-9][0-9]{0,17}$/, 'must be a positive integer of minor units (at most 18 digits)')
+  .transform((value) => BigInt(value))
+  .optional();
+
+const risk_settings = {
+  /** Per-payment maximum; unset: no maximum. */
+  RISK_MAX_AMOUNT_MINOR: minor_units_limit,
+  /** Per paying account, over a rolling 60 s; unset: no limit. */
+  RISK_VELOCITY_COUNT_PER_MINUTE: z.coerce.number().int().min(1, 'must be at least 1').max(1_000_000).optional(),
+  RISK_VELOCITY_AMOUNT_MINOR_PER_MINUTE: minor_units_limit,
+  /** The external verifier (docs/ARCHITECTURE.md, Risk); unset: none is asked. */
+  RISK_VERIFY_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  RISK_VERIFY_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(800),
+  /** When the verifier fails, times out or its circuit is open: allow (open) or decline (closed). */
+  RISK_VERIFY_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+  /** Consecutive failures that open the circuit, and how long it stays open before one trial call. */
+  RISK_VERIFY_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
+  RISK_VERIFY_BREAKER_OPEN_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** How often admissions older than the velocity window are deleted. */
+  RISK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(10_000),
+};
+
 export const payments_config_schema = base_config_schema.extend({
   PAYMENTS_PORT: port.default(3003),
   /** How often expired intents are canceled for good (reads show them canceled at once anyway). */
   EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  ...risk_settings,
 });
 export type PaymentsConfig = ReturnType<typeof payments_config_schema.parse>;

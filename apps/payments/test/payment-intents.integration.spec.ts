@@ -1,8 +1,8 @@
-import type { AccountObject, MerchantObject, PaymentIntentObject } from '@paynet/contracts';
-import { PaynetClient } from '@paynet/sdk';
+import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
 import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
+import { availableBalance, fundedHolder, payIntent, testMerchant } from './support.js';
 
 /** payments in process; accounts and merchants beside it as processes on the same database and NATS prefix. */
 describe('payment intents over real PostgreSQL and NATS', () => {
@@ -18,39 +18,10 @@ describe('payment intents over real PostgreSQL and NATS', () => {
     await stack?.stop();
   });
 
-  async function merchant(currency = 'USD', fee_bps = 0): Promise<PaynetClient & { id: string }> {
-    const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name: 'Shop', currency, fee_bps });
-    expect(created.status).toBe(201);
-    const client = new PaynetClient({
-      apiKey: created.body.api_key as string,
-      apiSecret: created.body.api_secret as string,
-      urls: { merchants: stack.urls.merchants as string, payments: stack.urls.payments as string, push: 'http://127.0.0.1:9' },
-    });
-    return Object.assign(client, { id: created.body.id });
-  }
-
-  async function holder(amount: number, currency = 'USD'): Promise<AccountObject> {
-    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency, owner_name: 'Holder' });
-    if (amount > 0) {
-      await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
-    }
-    return created.body;
-  }
-
-  function pay(intent_id: string, payer: AccountObject, key: string, account = payer.id) {
-    return jsonFetch<PaymentIntentObject>(`${stack.urls.payments}/v1/payment-intents/${intent_id}/pay`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${payer.token}`, 'idempotency-key': key },
-      body: { account },
-    });
-  }
-
-  async function available(account: AccountObject): Promise<number> {
-    const balance = await jsonFetch<{ available: number }>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, {
-      headers: { authorization: `Bearer ${account.token}` },
-    });
-    return balance.body.available;
-  }
+  const merchant = (currency = 'USD', fee_bps = 0) => testMerchant(stack, currency, fee_bps);
+  const holder = (amount: number, currency = 'USD') => fundedHolder(stack, amount, currency);
+  const pay = (intent_id: string, payer: AccountObject, key: string, account = payer.id) => payIntent(stack.urls.payments as string, intent_id, payer, key, account);
+  const available = (account: AccountObject) => availableBalance(stack, account);
 
   it('creates one intent when the same request is sent many times at once', async () => {
     const shop = await merchant();

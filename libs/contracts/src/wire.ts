@@ -62,9 +62,14 @@ export type PaymentIntentStatus =
 
 export type CaptureMethod = 'automatic' | 'manual';
 
+/** Which risk rule declined a payment (`last_payment_error.rule`, with code `risk_declined`). */
+export type RiskRule = 'max_amount' | 'velocity_count' | 'velocity_amount' | 'external' | 'external_unavailable';
+
 export interface PaymentErrorObject {
   code: string;
   message: string;
+  /** Present on risk declines only. */
+  rule?: RiskRule;
 }
 
 export interface PaymentIntentObject {

@@ -28,6 +28,14 @@ export interface InProcessStack {
   apps: Record<string, NestExpressApplication>;
   /** A NATS client on the stack's prefix, as another service would call. */
   rpc: RpcClient;
+  /**
+   * Another replica of a service, in process, on the same database, NATS
+   * prefix and secrets (its own `env` on top): replicas with different
+   * settings, or several behind one "load balancer" in a test. Stopped with the stack.
+   * (@nestjs/typeorm warns that the default data source name is registered
+   * twice; each app still has its own data source.)
+   */
+  startReplica(definition: ServiceDefinitionForTest): Promise<{ url: string; app: NestExpressApplication }>;
   stop(): Promise<void>;
 }
 
@@ -66,9 +74,10 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     default_timeout_ms: rpc_timeout_ms,
   });
   const neighbours: ServiceHandle[] = [];
+  const replicas: NestExpressApplication[] = [];
   const stop = async () => {
     await rpc.onApplicationShutdown();
-    for (const app of Object.values(apps).reverse()) await app.close();
+    for (const app of [...Object.values(apps), ...replicas].reverse()) await app.close();
     await Promise.all(neighbours.map((neighbour) => neighbour.stop()));
     await database.drop();
   };
@@ -79,18 +88,33 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
       urls[name] = neighbour.url;
     }
     for (const definition of definitions) {
-      const config = parseConfig(definition.schema, { ...common, ...definition.env });
-      const app = await createServiceApp({ service: definition.service, config, port: 0, module: definition.module(config as never) });
-      apps[definition.service] = app;
-      await app.startAllMicroservices();
-      await app.listen(0, '127.0.0.1');
-      urls[definition.service] = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+      const started = await startApp(definition, common);
+      apps[definition.service] = started.app;
+      urls[definition.service] = started.url;
     }
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
   }
-  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, apps, rpc, stop };
+  const startReplica = async (definition: ServiceDefinitionForTest) => {
+    const started = await startApp(definition, common);
+    replicas.push(started.app);
+    return started;
+  };
+  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, apps, rpc, startReplica, stop };
+}
+
+async function startApp(definition: ServiceDefinitionForTest, common: Record<string, string>): Promise<{ url: string; app: NestExpressApplication }> {
+  const config = parseConfig(definition.schema, { ...common, ...definition.env });
+  const app = await createServiceApp({ service: definition.service, config, port: 0, module: definition.module(config as never) });
+  try {
+    await app.startAllMicroservices();
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw error;
+  }
+  return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}` };
 }
 
 async function startNeighbour(name: ServiceName, env: Record<string, string>): Promise<ServiceHandle> {

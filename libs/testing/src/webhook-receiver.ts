@@ -7,10 +7,13 @@ export interface ReceivedWebhook {
   at_ms: number;
 }
 
-/** What the endpoint does with the n-th request (0-based): answer a status, or hang for a while first. */
-export type Behaviour = (n: number) => { status: number; delay_ms?: number };
+/**
+ * What the endpoint does with the n-th request (0-based): answer a status,
+ * with a JSON `body` if given (else the text "ok"), or hang for a while first.
+ */
+export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown };
 
-/** A merchant's webhook endpoint on 127.0.0.1 that records every request. */
+/** An HTTP endpoint on 127.0.0.1 that records every request: a merchant's webhook endpoint, a risk verifier. */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
 
@@ -25,8 +28,9 @@ export class WebhookReceiver {
       request.on('end', () => {
         const n = receiver.received.length;
         receiver.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at_ms: Date.now() });
-        const { status, delay_ms } = behaviour(n);
-        setTimeout(() => response.writeHead(status, { 'content-type': 'text/plain' }).end('ok'), delay_ms ?? 0);
+        const { status, delay_ms, body } = behaviour(n);
+        const [content_type, text] = body === undefined ? ['text/plain', 'ok'] : ['application/json', JSON.stringify(body)];
+        setTimeout(() => response.writeHead(status, { 'content-type': content_type }).end(text), delay_ms ?? 0);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

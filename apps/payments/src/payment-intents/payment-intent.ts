@@ -64,12 +64,18 @@ export function mapPaymentIntent(row: PaymentIntentRow): PaymentIntentObject {
     amount_received: amountToJson(BigInt(row.amount_received)),
     amount_refunded: amountToJson(BigInt(row.amount_refunded)),
     payer_account: row.payer_account,
-    last_payment_error: row.last_payment_error,
+    last_payment_error: mapPaymentError(row.last_payment_error),
     cancellation_reason: row.cancellation_reason,
     created: Number(row.created),
     expires_at: Number(row.expires_at),
     qr_payload: qrPayload(row.id, BigInt(row.amount), currency, row.merchant_name),
   };
+}
+
+/** The stored error as answered: `rule` only on risk declines; nothing else stored leaks out. */
+export function mapPaymentError(error: PaymentErrorObject | null): PaymentErrorObject | null {
+  if (error === null) return null;
+  return { code: error.code, message: error.message, ...(error.rule === undefined ? {} : { rule: error.rule }) };
 }
 
 /**

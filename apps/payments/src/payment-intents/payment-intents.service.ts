@@ -15,6 +15,8 @@ import {
 } from '@paynet/contracts';
 import { type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, RpcTimeoutError, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
+import { RiskDeclinedError } from '../risk/risk-declined.error.js';
+import { RiskService } from '../risk/risk.service.js';
 import { effectiveIntent, intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
 
@@ -37,6 +39,7 @@ export class PaymentIntentsService {
     private readonly dataSource: DataSource,
     private readonly rpc: RpcClient,
     private readonly outbox: OutboxWriter,
+    private readonly risk: RiskService,
   ) {}
 
   async create(principal: MerchantPrincipal, body: CreatePaymentIntentBody, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
@@ -95,7 +98,8 @@ export class PaymentIntentsService {
    */
   async pay(principal: HolderPrincipal, id: string, account_id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     if (account_id !== principal.account_id) throw ApiError.notFound('account', account_id, 'account');
-    const started = await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id));
+    const started = await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id))
+      .catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim));
     let reply: TransferReply;
     try {
       reply = await this.rpc.request<TransferReply>(Subjects.accounts.transfersPost, payTransfer(started));
@@ -119,7 +123,10 @@ export class PaymentIntentsService {
     });
   }
 
-  /** Locks the intent; a payable one becomes `processing` with a new attempt, one already processing for this payer is re-driven. */
+  /**
+   * Locks the intent; a payable one the risk rules admit becomes `processing` with a new attempt, one already processing for this payer
+   * is re-driven (it was admitted when it started).
+   */
   private async startAttempt(manager: EntityManager, principal: HolderPrincipal, id: string): Promise<PaymentIntentRow> {
     const locked = await this.find(manager, id, true);
     if (!locked) throw ApiError.notFound('payment_intent', id);
@@ -131,6 +138,7 @@ export class PaymentIntentsService {
     if (principal.currency !== row.currency.trim()) {
       throw ApiError.payment(ErrorCode.currency_mismatch, `The account is in ${principal.currency}; this payment is in ${row.currency.trim()}.`, 'account');
     }
+    await this.risk.admit(manager, row, principal.account_id);
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
       `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2
@@ -161,6 +169,25 @@ export class PaymentIntentsService {
         const intent = mapPaymentIntent(rows[0]);
         await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, started.payer_account)]);
       }
+      await claim?.complete(manager, error.status, error.toBody());
+    });
+    throw error;
+  }
+
+  /**
+   * A risk decline rolled back its attempt (the intent is still
+   * requires_payment, nothing was admitted): record the reason with its
+   * event and the idempotent answer, then answer 402. Other errors pass.
+   */
+  private async riskDeclined(id: string, account: string, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
+    if (!(error instanceof RiskDeclinedError)) throw error;
+    await withTransaction(this.dataSource, async (manager) => {
+      const rows = await updateReturning<PaymentIntentRow>(
+        manager,
+        `UPDATE payment_intents SET last_payment_error = $2 WHERE id = $1 AND status = 'requires_payment' RETURNING ${intent_columns}`,
+        [id, JSON.stringify(error.paymentError())],
+      );
+      if (rows[0]) await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', mapPaymentIntent(rows[0]), account)]);
       await claim?.complete(manager, error.status, error.toBody());
     });
     throw error;
