@@ -1,4 +1,5 @@
 import { Initial1732300000000 } from './1732300000000-initial.js';
+import { HoldsAndRefunds1733000000000 } from './1733000000000-holds-and-refunds.js';
 
 /** Every migration of this service, in order. */
-export const migrations = [Initial1732300000000];
+export const migrations = [Initial1732300000000, HoldsAndRefunds1733000000000];

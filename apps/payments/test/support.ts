@@ -1,0 +1,102 @@
+import type { AccountObject, BalanceObject, MerchantObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
+import { PaynetClient } from '@paynet/sdk';
+import { adminFetch, type FetchResult, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import pg from 'pg';
+import { AppModule } from '../src/app.module.js';
+import { payments_config_schema } from '../src/config.js';
+
+/** Shared by the capture and refund specs: payments in process, accounts and merchants beside it, and what a user checks. */
+export interface PaymentsWorld {
+  stack: InProcessStack;
+  /** Reads what payments published (its outbox) and holds locks in accounts' tables, as a fault. */
+  database: pg.Pool;
+  stop(): Promise<void>;
+}
+
+export type Shop = PaynetClient & { id: string };
+
+export async function startPayments(env: Record<string, string>): Promise<PaymentsWorld> {
+  const stack = await startInProcess([{ service: 'payments', schema: payments_config_schema, module: AppModule.forConfig, env }], {
+    neighbours: ['accounts', 'merchants'],
+  });
+  const database = new pg.Pool({ connectionString: stack.databaseUrl, max: 4 });
+  return {
+    stack,
+    database,
+    stop: async () => {
+      await database.end();
+      await stack.stop();
+    },
+  };
+}
+
+export async function merchant(stack: InProcessStack, fee_bps = 0, currency = 'USD'): Promise<Shop> {
+  const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name: 'Shop', currency, fee_bps });
+  expect(created.status).toBe(201);
+  const client = new PaynetClient({
+    apiKey: created.body.api_key as string,
+    apiSecret: created.body.api_secret as string,
+    urls: { merchants: stack.urls.merchants as string, payments: stack.urls.payments as string, push: 'http://127.0.0.1:9' },
+  });
+  return Object.assign(client, { id: created.body.id });
+}
+
+export async function holder(stack: InProcessStack, amount: number, currency = 'USD'): Promise<AccountObject> {
+  const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency, owner_name: 'Holder' });
+  expect(created.status).toBe(201);
+  if (amount > 0) {
+    const deposit = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
+    expect(deposit.status).toBe(201);
+  }
+  return created.body;
+}
+
+export function pay(stack: InProcessStack, intent_id: string, payer: AccountObject, key: string): Promise<FetchResult<PaymentIntentObject>> {
+  return jsonFetch<PaymentIntentObject>(`${stack.urls.payments}/v1/payment-intents/${intent_id}/pay`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${payer.token}`, 'idempotency-key': key },
+    body: { account: payer.id },
+  });
+}
+
+/** The holder's balance, as the holder reads it. */
+export async function balance(stack: InProcessStack, account: AccountObject): Promise<BalanceObject> {
+  const answer = await jsonFetch<BalanceObject>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, { headers: { authorization: `Bearer ${account.token}` } });
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+/** The platform's fee account, as the operator reads it. */
+export async function feeBalance(stack: InProcessStack, currency = 'USD'): Promise<BalanceObject> {
+  const answer = await adminFetch<BalanceObject>(stack, 'accounts', 'GET', `/v1/accounts/acct_fees${currency}/balance`);
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+export async function expectLedgerVerifies(stack: InProcessStack): Promise<void> {
+  const answer = await adminFetch<{ ok: boolean; problems: unknown[] }>(stack, 'accounts', 'GET', '/v1/ledger/verify');
+  expect(answer.body).toMatchObject({ ok: true, problems: [] });
+}
+
+/** Every event payments wrote about one object (intent or refund), in order. */
+export async function eventsAbout(world: PaymentsWorld, object_id: string): Promise<PlatformEvent<{ id: string } & Record<string, unknown>>[]> {
+  const rows: { payload: string }[] = (
+    await world.database.query(`SELECT payload FROM payments.outbox WHERE payload::jsonb #>> '{data,object,id}' = $1 ORDER BY seq`, [object_id])
+  ).rows;
+  return rows.map((row) => JSON.parse(row.payload));
+}
+
+/**
+ * A fault: holds the row lock of an account's balance in accounts, so every
+ * command touching that account waits, and payments' call times out with its
+ * outcome unknown. Released, the waiting commands are applied.
+ */
+export async function blockAccount(world: PaymentsWorld, account_id: string): Promise<() => Promise<void>> {
+  const client = await world.database.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT 1 FROM accounts.balances WHERE account_id = $1 FOR UPDATE', [account_id]);
+  return async () => {
+    await client.query('COMMIT');
+    client.release();
+  };
+}
