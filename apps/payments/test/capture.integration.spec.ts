@@ -1,41 +1,19 @@
 import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
 import { type InProcessStack, waitFor } from '@paynet/testing';
-import {
-  balance,
-  blockAccount,
-  eventsAbout,
-  expectLedgerVerifies,
-  feeBalance,
-  holder,
-  merchant,
-  pay,
-  type PaymentsWorld,
-  type Shop,
-  startPayments,
-} from './support.js';
+import { balance, blockAccount, eventsAbout, expectLedgerVerifies, feeBalance, holder, merchant, nats_request_timeout_ms, pay, type Shop, usePayments } from './support.js';
 
 /** Long enough for the capture tests (one waits out several timeouts), short enough to wait for in the expiry test. */
 const hold_ttl_seconds = 12;
-/** Short, so a blocked call to accounts times out quickly; long enough for unblocked calls on a busy machine. */
-const nats_timeout_ms = 1_500;
 
 /** Manual capture over real PostgreSQL and NATS: pay holds, capture posts (with the fee), cancel and expiry release. */
 describe('manual capture', () => {
-  let world: PaymentsWorld;
+  const world = usePayments({
+    HOLD_TTL_SECONDS: String(hold_ttl_seconds),
+    EXPIRY_SWEEP_INTERVAL_MS: '200',
+    NATS_REQUEST_TIMEOUT_MS: String(nats_request_timeout_ms),
+  });
   let stack: InProcessStack;
-
-  beforeAll(async () => {
-    world = await startPayments({
-      HOLD_TTL_SECONDS: String(hold_ttl_seconds),
-      EXPIRY_SWEEP_INTERVAL_MS: '200',
-      NATS_REQUEST_TIMEOUT_MS: String(nats_timeout_ms),
-    });
-    stack = world.stack;
-  });
-
-  afterAll(async () => {
-    await world?.stop();
-  });
+  beforeAll(() => (stack = world.stack));
 
   async function heldIntent(shop: Shop, payer: AccountObject, amount: number): Promise<PaymentIntentObject> {
     const intent = await shop.createPaymentIntent({ amount, currency: 'USD', reference: `held-${amount}`, capture_method: 'manual' });

@@ -15,7 +15,22 @@ export interface PaymentsWorld {
 
 export type Shop = PaynetClient & { id: string };
 
-export async function startPayments(env: Record<string, string>): Promise<PaymentsWorld> {
+/** payments' NATS timeout in these specs: short, so a blocked call to accounts times out quickly; long enough for unblocked calls on a busy machine. */
+export const nats_request_timeout_ms = 1_500;
+
+/** Starts the world before the spec's tests and stops it after them; its fields are set once beforeAll has run. */
+export function usePayments(env: Record<string, string>): PaymentsWorld {
+  const world = {} as PaymentsWorld;
+  beforeAll(async () => {
+    Object.assign(world, await startPayments(env));
+  });
+  afterAll(async () => {
+    await world.stop?.();
+  });
+  return world;
+}
+
+async function startPayments(env: Record<string, string>): Promise<PaymentsWorld> {
   const stack = await startInProcess([{ service: 'payments', schema: payments_config_schema, module: AppModule.forConfig, env }], {
     neighbours: ['accounts', 'merchants'],
   });
