@@ -203,6 +203,33 @@ describe('manual capture', () => {
     await expectLedgerVerifies(stack);
   });
 
+  it('gives up a capture that accounts could not apply before the hold expired: canceled (expired), nothing charged', async () => {
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 1_000);
+    const intent = await heldIntent(shop, payer, 400);
+    const hold_expired_at_ms = (intent.created + hold_ttl_seconds + 1) * 1_000;
+    const release = await blockAccount(world, payer.id);
+    try {
+      const lost = await shop.request('POST', `/v1/payment-intents/${intent.id}/capture`, {}, { idempotencyKey: 'late-cap' });
+      expect(lost.status).toBe(503);
+      // A capture was sent: its outcome, not the clock, decides what the intent is.
+      expect(await shop.retrievePaymentIntent(intent.id)).toMatchObject({ status: 'requires_capture' });
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, hold_expired_at_ms - Date.now())));
+    } finally {
+      await release();
+    }
+    await waitFor(async () => (await eventTypes(intent.id)).includes('payment_intent.canceled'), {
+      timeout_ms: 15_000,
+      interval_ms: 250,
+      description: 'the hold expiry sweep to give up the capture and cancel the intent',
+    });
+    expect(await shop.retrievePaymentIntent(intent.id)).toMatchObject({ status: 'canceled', cancellation_reason: 'expired', amount_received: 0 });
+    expect(await balance(stack, payer)).toMatchObject({ posted: 1_000, pending: 0 });
+    expect(await shop.getMerchantBalance(shop.id)).toMatchObject({ posted: 0 });
+    expect(await eventTypes(intent.id)).not.toContain('payment_intent.succeeded');
+    await expectLedgerVerifies(stack);
+  });
+
   it('still cancels an unpaid intent for good when it expires, with its event', async () => {
     const shop = await merchant(stack);
     const intent = await shop.createPaymentIntent({ amount: 10, currency: 'USD', reference: 'late', expires_in: 1 });
