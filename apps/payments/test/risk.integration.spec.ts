@@ -3,7 +3,7 @@ import { type Behaviour, type InProcessStack, jsonFetch, startInProcess, waitFor
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
-import { availableBalance, fundedHolder, payIntent, type TestMerchant, testMerchant } from './support.js';
+import { availableBalance, holder, merchant, payIntent, type Shop } from './support.js';
 
 const amount_max = 10_000;
 const velocity_count_max = 5;
@@ -63,7 +63,7 @@ describe('risk rules on pay', () => {
   const nextKey = () => `risk-${++key_counter}`;
 
   /** A new intent of `amount` and a funded holder, paid once through `replica`. */
-  async function payNew(shop: TestMerchant, payer: AccountObject, amount: number, replica = open_url) {
+  async function payNew(shop: Shop, payer: AccountObject, amount: number, replica = open_url) {
     const intent = await shop.createPaymentIntent({ amount, currency: 'USD', reference: `r-${amount}` });
     const answer = await payIntent(replica, intent.id, payer, nextKey());
     return { intent, answer };
@@ -81,7 +81,7 @@ describe('risk rules on pay', () => {
   }
 
   /** 402 risk_declined, and the intent, still payable, says which rule. */
-  async function expectDeclined(shop: TestMerchant, intent_id: string, result: { status: number; body: unknown }, rule: string) {
+  async function expectDeclined(shop: Shop, intent_id: string, result: { status: number; body: unknown }, rule: string) {
     expect(result.status).toBe(402);
     expect(result.body).toMatchObject({ error: { type: 'payment_error', code: 'risk_declined' } });
     expect(await shop.retrievePaymentIntent(intent_id)).toMatchObject({
@@ -92,8 +92,8 @@ describe('risk rules on pay', () => {
   }
 
   it('allows a payment at the per-payment maximum and declines one minor unit over: recorded, evented, replayed, no money moved', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 50_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 50_000);
     const declined_before = await declines('max_amount');
     const at_limit = await payNew(shop, payer, amount_max);
     expect(at_limit.answer.status).toBe(200);
@@ -115,15 +115,15 @@ describe('risk rules on pay', () => {
   });
 
   it('allows N payments per account in a minute and declines the next; admissions older than a minute stop counting and are swept', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 50_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 50_000);
     for (let i = 0; i < velocity_count_max; i++) {
       expect((await payNew(shop, payer, 100, i % 2 === 0 ? open_url : closed_url)).answer.status).toBe(200);
     }
     const sixth = await payNew(shop, payer, 100, closed_url);
     await expectDeclined(shop, sixth.intent.id, sixth.answer, 'velocity_count');
     // Another account is not affected.
-    expect((await payNew(shop, await fundedHolder(stack, 1_000), 100)).answer.status).toBe(200);
+    expect((await payNew(shop, await holder(stack, 1_000), 100)).answer.status).toBe(200);
 
     // 59 s old still counts; 61 s old does not (the rolling minute, without waiting a minute).
     await database.query("UPDATE risk_admissions SET admitted_at = clock_timestamp() - interval '59 seconds' WHERE account = $1", [payer.id]);
@@ -142,8 +142,8 @@ describe('risk rules on pay', () => {
   });
 
   it('allows reaching the amount limit in a minute exactly and declines one minor unit more', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 100_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 100_000);
     for (let i = 0; i < velocity_amount_max / amount_max; i++) expect((await payNew(shop, payer, amount_max)).answer.status).toBe(200);
     const one_more = await payNew(shop, payer, 1, closed_url);
     await expectDeclined(shop, one_more.intent.id, one_more.answer, 'velocity_amount');
@@ -151,8 +151,8 @@ describe('risk rules on pay', () => {
   });
 
   it('never admits more than the velocity limit, even for 20 concurrent pays across two replicas', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 100_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 100_000);
     const intents: PaymentIntentObject[] = [];
     for (let i = 0; i < 20; i++) intents.push(await shop.createPaymentIntent({ amount: 100, currency: 'USD', reference: `burst-${i}` }));
     const answers = await Promise.all(intents.map((intent, i) => payIntent(i % 2 === 0 ? open_url : closed_url, intent.id, payer, `burst-${i}`)));
@@ -166,8 +166,8 @@ describe('risk rules on pay', () => {
   });
 
   it('sends the external verifier the intent, amount, currency, account and merchant, and takes its decline', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 10_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 10_000);
     const calls_before = verifier.received.length;
     const allowed = await payNew(shop, payer, 1_250);
     expect(allowed.answer.status).toBe(200);
@@ -187,8 +187,8 @@ describe('risk rules on pay', () => {
   });
 
   it('allows when the verifier is too slow on a fail-open replica, and declines on a fail-closed one', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 10_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 10_000);
     answer = () => ({ ...allow, delay_ms: verifier_timeout_ms * 4 });
     const started = Date.now();
     const open = await payNew(shop, payer, 100, open_url);
@@ -201,8 +201,8 @@ describe('risk rules on pay', () => {
   });
 
   it('opens the circuit after repeated failures: the verifier is not called while open, and is again after the open period', async () => {
-    const shop = await testMerchant(stack);
-    const payer = await fundedHolder(stack, 10_000);
+    const shop = await merchant(stack);
+    const payer = await holder(stack, 10_000);
     const calls = () => verifier.received.length;
     // A success first: the breaker counts consecutive failures.
     expect((await payNew(shop, payer, 10, closed_url)).answer.status).toBe(200);

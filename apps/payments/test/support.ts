@@ -1,13 +1,52 @@
-import type { AccountObject, MerchantObject, PaymentIntentObject } from '@paynet/contracts';
+import type { AccountObject, BalanceObject, MerchantObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
 import { PaynetClient } from '@paynet/sdk';
-import { adminFetch, type FetchResult, type InProcessStack, jsonFetch } from '@paynet/testing';
+import { adminFetch, type FetchResult, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import pg from 'pg';
+import { AppModule } from '../src/app.module.js';
+import { payments_config_schema } from '../src/config.js';
 
-/** Shared by the payments integration tests: merchants, funded holders, pay, balances. */
+/** Shared by the capture and refund specs: payments in process, accounts and merchants beside it, and what a user checks. */
+export interface PaymentsWorld {
+  stack: InProcessStack;
+  /** Reads what payments published (its outbox) and holds locks in accounts' tables, as a fault. */
+  database: pg.Pool;
+  stop(): Promise<void>;
+}
 
-export type TestMerchant = PaynetClient & { id: string };
+export type Shop = PaynetClient & { id: string };
+
+/** payments' NATS timeout in these specs: short, so a blocked call to accounts times out quickly; long enough for unblocked calls on a busy machine. */
+export const nats_request_timeout_ms = 1_500;
+
+/** Starts the world before the spec's tests and stops it after them; its fields are set once beforeAll has run. */
+export function usePayments(env: Record<string, string>): PaymentsWorld {
+  const world = {} as PaymentsWorld;
+  beforeAll(async () => {
+    Object.assign(world, await startPayments(env));
+  });
+  afterAll(async () => {
+    await world.stop?.();
+  });
+  return world;
+}
+
+async function startPayments(env: Record<string, string>): Promise<PaymentsWorld> {
+  const stack = await startInProcess([{ service: 'payments', schema: payments_config_schema, module: AppModule.forConfig, env }], {
+    neighbours: ['accounts', 'merchants'],
+  });
+  const database = new pg.Pool({ connectionString: stack.databaseUrl, max: 4 });
+  return {
+    stack,
+    database,
+    stop: async () => {
+      await database.end();
+      await stack.stop();
+    },
+  };
+}
 
 /** A merchant made by the operator, with an SDK client signing as it (payments at `payments_url`, default the stack's). */
-export async function testMerchant(stack: InProcessStack, currency = 'USD', fee_bps = 0, payments_url = stack.urls.payments): Promise<TestMerchant> {
+export async function merchant(stack: InProcessStack, fee_bps = 0, currency = 'USD', payments_url = stack.urls.payments): Promise<Shop> {
   const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name: 'Shop', currency, fee_bps });
   expect(created.status).toBe(201);
   const client = new PaynetClient({
@@ -18,16 +57,21 @@ export async function testMerchant(stack: InProcessStack, currency = 'USD', fee_
   return Object.assign(client, { id: created.body.id });
 }
 
-/** A wallet made by the operator, funded by a deposit when `amount` > 0. */
-export async function fundedHolder(stack: InProcessStack, amount: number, currency = 'USD'): Promise<AccountObject> {
+export async function holder(stack: InProcessStack, amount: number, currency = 'USD'): Promise<AccountObject> {
   const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency, owner_name: 'Holder' });
+  expect(created.status).toBe(201);
   if (amount > 0) {
-    await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
+    const deposit = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
+    expect(deposit.status).toBe(201);
   }
   return created.body;
 }
 
-/** POST .../pay as the holder, to the payments replica at `payments_url`. */
+export function pay(stack: InProcessStack, intent_id: string, payer: AccountObject, key: string): Promise<FetchResult<PaymentIntentObject>> {
+  return payIntent(stack.urls.payments as string, intent_id, payer, key);
+}
+
+/** POST .../pay as the holder, to the payments replica at `payments_url`, from `account` (default the holder's own). */
 export function payIntent(payments_url: string, intent_id: string, payer: AccountObject, key: string, account = payer.id): Promise<FetchResult<PaymentIntentObject>> {
   return jsonFetch<PaymentIntentObject>(`${payments_url}/v1/payment-intents/${intent_id}/pay`, {
     method: 'POST',
@@ -36,9 +80,48 @@ export function payIntent(payments_url: string, intent_id: string, payer: Accoun
   });
 }
 
+/** The holder's balance, as the holder reads it. */
+export async function balance(stack: InProcessStack, account: AccountObject): Promise<BalanceObject> {
+  const answer = await jsonFetch<BalanceObject>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, { headers: { authorization: `Bearer ${account.token}` } });
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
 export async function availableBalance(stack: InProcessStack, account: AccountObject): Promise<number> {
-  const balance = await jsonFetch<{ available: number }>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, {
-    headers: { authorization: `Bearer ${account.token}` },
-  });
-  return balance.body.available;
+  return (await balance(stack, account)).available;
+}
+
+/** The platform's fee account, as the operator reads it. */
+export async function feeBalance(stack: InProcessStack, currency = 'USD'): Promise<BalanceObject> {
+  const answer = await adminFetch<BalanceObject>(stack, 'accounts', 'GET', `/v1/accounts/acct_fees${currency}/balance`);
+  expect(answer.status).toBe(200);
+  return answer.body;
+}
+
+export async function expectLedgerVerifies(stack: InProcessStack): Promise<void> {
+  const answer = await adminFetch<{ ok: boolean; problems: unknown[] }>(stack, 'accounts', 'GET', '/v1/ledger/verify');
+  expect(answer.body).toMatchObject({ ok: true, problems: [] });
+}
+
+/** Every event payments wrote about one object (intent or refund), in order. */
+export async function eventsAbout(world: PaymentsWorld, object_id: string): Promise<PlatformEvent<{ id: string } & Record<string, unknown>>[]> {
+  const rows: { payload: string }[] = (
+    await world.database.query(`SELECT payload FROM payments.outbox WHERE payload::jsonb #>> '{data,object,id}' = $1 ORDER BY seq`, [object_id])
+  ).rows;
+  return rows.map((row) => JSON.parse(row.payload));
+}
+
+/**
+ * A fault: holds the row lock of an account's balance in accounts, so every
+ * command touching that account waits, and payments' call times out with its
+ * outcome unknown. Released, the waiting commands are applied.
+ */
+export async function blockAccount(world: PaymentsWorld, account_id: string): Promise<() => Promise<void>> {
+  const client = await world.database.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT 1 FROM accounts.balances WHERE account_id = $1 FOR UPDATE', [account_id]);
+  return async () => {
+    await client.query('COMMIT');
+    client.release();
+  };
 }

@@ -64,6 +64,8 @@ export type CaptureMethod = 'automatic' | 'manual';
 
 /** Which risk rule declined a payment (`last_payment_error.rule`, with code `risk_declined`). */
 export type RiskRule = 'max_amount' | 'velocity_count' | 'velocity_amount' | 'external' | 'external_unavailable';
+/** Why an intent is canceled (API.md, payments). */
+export type CancellationReason = 'requested_by_merchant' | 'expired';
 
 export interface PaymentErrorObject {
   code: string;
@@ -86,10 +88,29 @@ export interface PaymentIntentObject {
   amount_refunded: number;
   payer_account: string | null;
   last_payment_error: PaymentErrorObject | null;
-  cancellation_reason: 'requested_by_merchant' | 'expired' | null;
+  cancellation_reason: CancellationReason | null;
   created: number;
   expires_at: number;
   qr_payload: string;
+}
+
+/**
+ * A refund's life: `pending` while its ledger transfer's outcome is not yet
+ * known, then `succeeded`, or `failed` when accounts refused it (nothing moved).
+ * The API answers only succeeded refunds.
+ */
+export type RefundStatus = 'pending' | 'succeeded' | 'failed';
+
+/** API.md, payments: `POST /v1/payment-intents/{id}/refunds`. */
+export interface RefundObject {
+  id: string;
+  object: 'refund';
+  amount: number;
+  payment_intent: string;
+  status: RefundStatus;
+  created: number;
+  /** Present when the merchant gave one (as Stripe does). */
+  reason?: string;
 }
 
 export interface StreamTokenObject {

@@ -195,6 +195,36 @@ describe('typed helpers', () => {
     expect(keys[2]).toBe('mine');
   });
 
+  it('captures, cancels and refunds with a fresh idempotency key each time, or the one given', async () => {
+    await client.capturePaymentIntent('pi_1', { amount: 600 });
+    await client.capturePaymentIntent('pi_1');
+    await client.cancelPaymentIntent('pi_2');
+    await client.createRefund('pi_3', { amount: 50, reason: 'requested_by_customer' });
+    await client.createRefund('pi_3', {}, { idempotencyKey: 'refund-mine' });
+    const keys = received.map((request) => request.headers['idempotency-key']);
+    expect(keys.slice(0, 4).every((key) => typeof key === 'string' && /^[0-9a-f-]{36}$/.test(key))).toBe(true);
+    expect(new Set(keys.slice(0, 4)).size).toBe(4);
+    expect(keys[4]).toBe('refund-mine');
+    expect(received.map((request) => request.body.toString('utf8'))).toEqual([
+      '{"amount":600}',
+      '{}',
+      '',
+      '{"amount":50,"reason":"requested_by_customer"}',
+      '{}',
+    ]);
+    expect(received.every((request) => request.verification.ok)).toBe(true);
+  });
+
+  it('answers a refund as the API returns it, and a refused one as a PaynetError', async () => {
+    const refund = { id: 're_1', object: 'refund', amount: 50, payment_intent: 'pi_3', status: 'succeeded', created: 1_732_300_000 };
+    replies = [{ status: 201, body: refund }];
+    expect(await client.createRefund('pi_3', { amount: 50 })).toEqual(refund);
+    replies = [{ status: 402, body: { error: { type: 'payment_error', code: 'insufficient_funds', message: 'Not enough' } } }];
+    await expect(client.createRefund('pi_3', { amount: 5_000 })).rejects.toMatchObject({ status: 402, code: 'insufficient_funds' });
+    replies = [{ status: 409, body: { error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: 'paid' } } }];
+    await expect(client.cancelPaymentIntent('pi_3')).rejects.toMatchObject({ status: 409, code: 'payment_intent_unexpected_state' });
+  });
+
   it('throws a PaynetError carrying the API error envelope', async () => {
     const envelope = { error: { type: 'payment_error', code: 'insufficient_funds', message: 'Not enough money', param: 'amount' } };
     replies = [{ status: 402, body: envelope }];

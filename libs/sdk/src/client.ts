@@ -6,6 +6,7 @@ import type {
   MerchantObject,
   PaymentIntentObject,
   PaymentIntentStatus,
+  RefundObject,
   WebhookDeliveryObject,
 } from '@paynet/contracts';
 import { signRequest } from '@paynet/signatures';
@@ -56,15 +57,6 @@ export interface ListPaymentIntentsParams {
   limit?: number;
   starting_after?: string;
   status?: PaymentIntentStatus;
-}
-
-export interface RefundObject {
-  id: string;
-  object: 'refund';
-  amount: number;
-  payment_intent: string;
-  status: 'succeeded';
-  created: number;
 }
 
 export interface StreamToken {

@@ -1,15 +1,18 @@
 import {
   amountToJson,
+  ApiError,
+  type CancellationReason,
   type CaptureMethod,
   type Currency,
   type EventType,
-  IdPrefix,
-  newId,
   type PaymentErrorObject,
   type PaymentIntentObject,
   type PaymentIntentStatus,
   type PlatformEvent,
 } from '@paynet/contracts';
+import type { Principal } from '@paynet/platform';
+import type { EntityManager } from 'typeorm';
+import { newEvent } from '../events.js';
 
 /** A payment intent as stored; `mapPaymentIntent` is the one place its wire shape is made. */
 export interface PaymentIntentRow {
@@ -28,25 +31,71 @@ export interface PaymentIntentRow {
   amount_refunded: string;
   payer_account: string | null;
   last_payment_error: PaymentErrorObject | null;
-  cancellation_reason: 'requested_by_merchant' | 'expired' | null;
+  cancellation_reason: CancellationReason | null;
+  /** The attempt number of the transfer `<id>:pay:<attempt>` or hold `<id>:hold:<attempt>` last sent. */
   attempt: number;
   created: string;
   expires_at: string;
+  /** Manual capture: the hold's expires_at (Unix seconds), fixed when the attempt starts. */
+  hold_expires_at: string | null;
+  /** Set before the hold's post is sent: the amount it posts. */
+  capture_amount: string | null;
+  /** Set before the hold's void is sent: becomes cancellation_reason once accounts answers. */
+  void_reason: CancellationReason | null;
+  /** Refunds sent whose outcome is not recorded yet. */
+  amount_refund_reserved: string;
 }
 
 export const intent_columns = `id, merchant_id, merchant_name, merchant_account_id, fee_bps, amount, currency, reference, description,
   capture_method, status, amount_received, amount_refunded, payer_account, last_payment_error, cancellation_reason, attempt,
-  floor(extract(epoch FROM created_at))::bigint AS created, floor(extract(epoch FROM expires_at))::bigint AS expires_at`;
+  floor(extract(epoch FROM created_at))::bigint AS created, floor(extract(epoch FROM expires_at))::bigint AS expires_at,
+  floor(extract(epoch FROM hold_expires_at))::bigint AS hold_expires_at, capture_amount, void_reason, amount_refund_reserved`;
 
 /**
  * API.md: an intent awaiting payment reads canceled (expired) from the moment
- * expires_at has passed, whether or not the sweeper has written it yet.
+ * expires_at has passed, whether or not the sweeper has written it yet. So
+ * does an uncaptured hold past its expiry (accounts refuses to post it from
+ * then on), unless a capture or void was sent: its outcome decides.
  */
 export function effectiveIntent(row: PaymentIntentRow, now_seconds: number): PaymentIntentRow {
-  if (row.status === 'requires_payment' && Number(row.expires_at) <= now_seconds) {
-    return { ...row, status: 'canceled', cancellation_reason: 'expired' };
-  }
+  const expired = row.status === 'requires_payment' && Number(row.expires_at) <= now_seconds;
+  if (expired || isHoldExpired(row, now_seconds)) return { ...row, status: 'canceled', cancellation_reason: 'expired' };
   return row;
+}
+
+function isHoldExpired(row: PaymentIntentRow, now_seconds: number): boolean {
+  const untouched = row.capture_amount === null && row.void_reason === null;
+  return row.status === 'requires_capture' && untouched && row.hold_expires_at !== null && Number(row.hold_expires_at) <= now_seconds;
+}
+
+/** The status as a reader sees it, in SQL (see effectiveIntent). */
+export const effective_status_sql = `CASE
+  WHEN status = 'requires_payment' AND expires_at <= now() THEN 'canceled'
+  WHEN status = 'requires_capture' AND capture_amount IS NULL AND void_reason IS NULL AND hold_expires_at <= now() THEN 'canceled'
+  ELSE status END`;
+
+export async function findIntent(manager: EntityManager, id: string, lock: boolean): Promise<PaymentIntentRow | undefined> {
+  const rows: PaymentIntentRow[] = await manager.query(`SELECT ${intent_columns} FROM payment_intents WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0];
+}
+
+/** Locks the merchant's own intent, as it reads now; another merchant's does not exist for it. */
+export async function lockMerchantIntent(manager: EntityManager, merchant_id: string, id: string): Promise<PaymentIntentRow> {
+  const row = await findIntent(manager, id, true);
+  if (!row || row.merchant_id !== merchant_id) throw ApiError.notFound('payment_intent', id);
+  return effectiveIntent(row, Math.floor(Date.now() / 1000));
+}
+
+/** The owning merchant, or the holder who paid it; to anyone else it does not exist. */
+export function canSee(principal: Principal, row: PaymentIntentRow): boolean {
+  switch (principal.kind) {
+    case 'operator':
+      return true;
+    case 'merchant':
+      return principal.merchant.merchant_id === row.merchant_id;
+    case 'holder':
+      return row.payer_account === principal.account_id;
+  }
 }
 
 export function mapPaymentIntent(row: PaymentIntentRow): PaymentIntentObject {
@@ -88,13 +137,10 @@ export function qrPayload(id: string, amount_minor: bigint, currency: Currency, 
 }
 
 export function intentEvent(type: EventType, intent: PaymentIntentObject, account: string | null): PlatformEvent<PaymentIntentObject> {
-  return {
-    id: newId(IdPrefix.event),
-    object: 'event',
-    type,
-    created: Math.floor(Date.now() / 1000),
-    merchant: intent.merchant,
-    account,
-    data: { object: intent },
-  };
+  return newEvent(type, intent, intent.merchant, account);
+}
+
+/** What a statement line says of a payment (the pay transfer and the hold alike). */
+export function paymentDescription(row: PaymentIntentRow): string {
+  return `Payment to ${row.merchant_name} (${row.reference})`;
 }

@@ -2,7 +2,15 @@ import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { ListResponse, PaymentIntentObject } from '@paynet/contracts';
 import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
 import type { z } from 'zod';
-import { create_payment_intent_body, type CreatePaymentIntentBody, list_payment_intents_query, pay_body } from './payment-intents.dto.js';
+import { CaptureService } from './capture.service.js';
+import {
+  cancel_body,
+  capture_body,
+  create_payment_intent_body,
+  type CreatePaymentIntentBody,
+  list_payment_intents_query,
+  pay_body,
+} from './payment-intents.dto.js';
 import { PaymentIntentsService } from './payment-intents.service.js';
 
 type Merchant = Extract<Principal, { kind: 'merchant' }>;
@@ -10,7 +18,10 @@ type Holder = Extract<Principal, { kind: 'holder' }>;
 
 @Controller('v1/payment-intents')
 export class PaymentIntentsController {
-  constructor(private readonly intents: PaymentIntentsService) {}
+  constructor(
+    private readonly intents: PaymentIntentsService,
+    private readonly captures: CaptureService,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -50,5 +61,31 @@ export class PaymentIntentsController {
     @IdempotencyKey() claim?: IdempotencyClaim,
   ): Promise<PaymentIntentObject> {
     return this.intents.pay(principal, id, body.account, claim);
+  }
+
+  @Post(':id/capture')
+  @HttpCode(200)
+  @Auth('merchant')
+  @Idempotent({ required: true })
+  capture(
+    @CurrentPrincipal() principal: Merchant,
+    @Param('id') id: string,
+    @ValidBody(capture_body) body: z.infer<typeof capture_body>,
+    @IdempotencyKey() claim?: IdempotencyClaim,
+  ): Promise<PaymentIntentObject> {
+    return this.captures.capture(principal, id, body.amount, claim);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @Auth('merchant')
+  @Idempotent({ required: false })
+  cancel(
+    @CurrentPrincipal() principal: Merchant,
+    @Param('id') id: string,
+    @ValidBody(cancel_body) _body: z.infer<typeof cancel_body>,
+    @IdempotencyKey() claim?: IdempotencyClaim,
+  ): Promise<PaymentIntentObject> {
+    return this.captures.cancel(principal, id, claim);
   }
 }

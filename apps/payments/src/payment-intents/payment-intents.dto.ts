@@ -21,3 +21,9 @@ export const list_payment_intents_query = z.strictObject({
   starting_after: z.string().min(1).max(128).optional(),
   status: z.enum(['requires_payment', 'processing', 'requires_capture', 'succeeded', 'canceled']).optional(),
 });
+
+/** Capture: `amount` defaults to all that is held. */
+export const capture_body = z.strictObject({ amount: amount_minor.optional() });
+
+/** Cancel takes no parameters; anything sent is refused as unknown. */
+export const cancel_body = z.strictObject({});

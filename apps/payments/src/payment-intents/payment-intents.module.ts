@@ -1,12 +1,14 @@
 import { Module } from '@nestjs/common';
 import { RiskModule } from '../risk/risk.module.js';
+import { CaptureService } from './capture.service.js';
 import { ExpirySweeper } from './expiry.sweeper.js';
+import { HoldExpirySweeper } from './hold-expiry.sweeper.js';
 import { PaymentIntentsController } from './payment-intents.controller.js';
 import { PaymentIntentsService } from './payment-intents.service.js';
 
 @Module({
   imports: [RiskModule],
   controllers: [PaymentIntentsController],
-  providers: [PaymentIntentsService, ExpirySweeper],
+  providers: [PaymentIntentsService, CaptureService, ExpirySweeper, HoldExpirySweeper],
 })
 export class PaymentIntentsModule {}

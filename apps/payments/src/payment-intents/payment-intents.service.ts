@@ -1,23 +1,41 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ApiError,
+  type Currency,
   ErrorCode,
   feeMinor,
   IdPrefix,
   type ListResponse,
   newId,
   type PaymentIntentObject,
+  type PaymentIntentStatus,
+  type EventType,
+  type PlaceHoldCommand,
+  type PlaceHoldReply,
   PlatformAccount,
   type PostTransferCommand,
   Subjects,
   type TransferLine,
   type TransferReply,
 } from '@paynet/contracts';
-import { type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, RpcTimeoutError, updateReturning, withTransaction } from '@paynet/platform';
+import { CONFIG, type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { RiskDeclinedError } from '../risk/risk-declined.error.js';
 import { RiskService } from '../risk/risk.service.js';
-import { effectiveIntent, intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
+import { isRefusal } from '../accounts-calls.js';
+import { assertUnreachable } from '../unreachable.js';
+import type { PaymentsConfig } from '../config.js';
+import {
+  canSee,
+  effective_status_sql,
+  effectiveIntent,
+  findIntent,
+  intent_columns,
+  intentEvent,
+  mapPaymentIntent,
+  paymentDescription,
+  type PaymentIntentRow,
+} from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
 
 type HolderPrincipal = Extract<Principal, { kind: 'holder' }>;
@@ -27,9 +45,10 @@ const now_seconds = () => Math.floor(Date.now() / 1000);
 
 /**
  * The payment flow. Money moves only in accounts; an intent records which
- * transfer id it asked for (`<intent>:pay:<attempt>`), so an answer lost to a
- * timeout is settled by sending the same transfer again: accounts applies a
- * transfer id at most once.
+ * command it sent (`attemptCommand(row)`: the transfer `<intent>:pay:<attempt>`,
+ * or for manual capture the hold `<intent>:hold:<attempt>`), so an answer lost
+ * to a timeout is settled by sending the same command again: accounts applies
+ * a transfer or hold id at most once.
  */
 @Injectable()
 export class PaymentIntentsService {
@@ -40,15 +59,11 @@ export class PaymentIntentsService {
     private readonly rpc: RpcClient,
     private readonly outbox: OutboxWriter,
     private readonly risk: RiskService,
+    @Inject(CONFIG) private readonly config: PaymentsConfig,
   ) {}
 
   async create(principal: MerchantPrincipal, body: CreatePaymentIntentBody, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     const merchant = principal.merchant;
-    if (body.capture_method === 'manual') {
-      // Holds (pay, then capture or cancel) are not built yet; capturing at once
-      // instead of holding would surprise the merchant, so refuse it plainly.
-      throw ApiError.badRequest(ErrorCode.parameter_invalid, "capture_method 'manual' is not available yet; use 'automatic'.", 'capture_method');
-    }
     if (body.currency !== merchant.currency) {
       throw ApiError.badRequest(ErrorCode.parameter_invalid, `currency must be the merchant's currency, ${merchant.currency}.`, 'currency');
     }
@@ -69,7 +84,7 @@ export class PaymentIntentsService {
   }
 
   async retrieve(principal: Principal, id: string): Promise<PaymentIntentObject> {
-    const row = await this.find(this.dataSource.manager, id, false);
+    const row = await findIntent(this.dataSource.manager, id, false);
     if (!row || !canSee(principal, row)) throw ApiError.notFound('payment_intent', id);
     return mapPaymentIntent(effectiveIntent(row, now_seconds()));
   }
@@ -79,7 +94,7 @@ export class PaymentIntentsService {
     const cursor = page.starting_after ? await this.cursorSeq(merchant_id, page.starting_after) : null;
     const rows: PaymentIntentRow[] = await this.dataSource.query(
       `SELECT ${intent_columns} FROM payment_intents
-       WHERE merchant_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR ${status_sql} = $3)
+       WHERE merchant_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR ${effective_status_sql} = $3)
        ORDER BY seq DESC LIMIT $4`,
       [merchant_id, cursor, page.status ?? null, page.limit + 1],
     );
@@ -93,34 +108,41 @@ export class PaymentIntentsService {
 
   /**
    * Pays an intent from the holder's wallet: (1) mark it processing with a
-   * new attempt, (2) ask accounts to post that attempt's transfer, (3) record
-   * the outcome with its event and the idempotent answer in one transaction.
+   * new attempt, (2) ask accounts to apply that attempt's command (a transfer,
+   * or a hold for manual capture), (3) record the outcome with its event and
+   * the idempotent answer in one transaction.
    */
   async pay(principal: HolderPrincipal, id: string, account_id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     if (account_id !== principal.account_id) throw ApiError.notFound('account', account_id, 'account');
     const started = await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id))
       .catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim));
-    let reply: TransferReply;
+    const attempt = attemptCommand(started);
+    let reply: TransferReply | PlaceHoldReply;
     try {
-      reply = await this.rpc.request<TransferReply>(Subjects.accounts.transfersPost, payTransfer(started));
+      reply = await this.rpc.request<TransferReply | PlaceHoldReply>(attempt.subject, attempt.command);
     } catch (error) {
       return this.payFailed(started, error, claim);
     }
-    this.logger.log({ payment_intent: id, transfer_id: reply.transfer_id, result: reply.result }, 'payment posted');
-    return withTransaction(this.dataSource, async (manager) => {
-      const rows = await updateReturning<PaymentIntentRow>(
-        manager,
-        `UPDATE payment_intents SET status = 'succeeded', amount_received = amount, last_payment_error = NULL
-         WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-        [id, started.attempt],
-      );
-      // Settled already by a concurrent re-drive of the same attempt: answer what it recorded.
-      const row = rows[0] ?? ((await this.find(manager, id, false)) as PaymentIntentRow);
-      const intent = mapPaymentIntent(row);
-      if (rows[0]) await this.outbox.add(manager, [intentEvent('payment_intent.succeeded', intent, row.payer_account)]);
-      await claim?.complete(manager, 200, intent);
-      return intent;
-    });
+    this.logger.log({ payment_intent: id, subject: attempt.subject, result: reply.result }, 'payment attempt applied');
+    return withTransaction(this.dataSource, (manager) => this.recordAttempt(manager, started, claim));
+  }
+
+  /** The attempt was applied: automatic intents have succeeded, manual ones now hold the money until capture. */
+  private async recordAttempt(manager: EntityManager, started: PaymentIntentRow, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
+    const outcome = attemptOutcome(started);
+    const rows = await updateReturning<PaymentIntentRow>(
+      manager,
+      `UPDATE payment_intents SET status = $3, last_payment_error = NULL,
+         amount_received = CASE WHEN $3 = 'succeeded' THEN amount ELSE amount_received END
+       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
+      [started.id, started.attempt, outcome.status],
+    );
+    // Settled already by a concurrent re-drive of the same attempt: answer what it recorded.
+    const row = rows[0] ?? ((await findIntent(manager, started.id, false)) as PaymentIntentRow);
+    const intent = mapPaymentIntent(row);
+    if (rows[0]) await this.outbox.add(manager, [intentEvent(outcome.event, intent, row.payer_account)]);
+    await claim?.complete(manager, 200, intent);
+    return intent;
   }
 
   /**
@@ -128,7 +150,7 @@ export class PaymentIntentsService {
    * is re-driven (it was admitted when it started).
    */
   private async startAttempt(manager: EntityManager, principal: HolderPrincipal, id: string): Promise<PaymentIntentRow> {
-    const locked = await this.find(manager, id, true);
+    const locked = await findIntent(manager, id, true);
     if (!locked) throw ApiError.notFound('payment_intent', id);
     const row = effectiveIntent(locked, now_seconds());
     if (row.status === 'processing' && row.payer_account === principal.account_id) return row;
@@ -139,29 +161,30 @@ export class PaymentIntentsService {
       throw ApiError.payment(ErrorCode.currency_mismatch, `The account is in ${principal.currency}; this payment is in ${row.currency.trim()}.`, 'account');
     }
     await this.risk.admit(manager, row, principal.account_id);
+    // The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at.
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2
+      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2,
+         hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + $3) END
        WHERE id = $1 RETURNING ${intent_columns}`,
-      [id, principal.account_id],
+      [id, principal.account_id, this.config.HOLD_TTL_SECONDS],
     );
     return rows[0] as PaymentIntentRow;
   }
 
   /**
-   * A transfer accounts refused (any 4xx: insufficient funds, an account
-   * gone) was not applied, and never will be under this attempt's id: the
-   * intent goes back to requires_payment with the reason, so the holder can
-   * try again. An unknown outcome (timeout, 5xx) leaves it processing:
-   * paying again re-sends the same transfer id, which settles it.
+   * A transfer or hold accounts refused (any 4xx: insufficient funds, an
+   * account gone) was not applied, and never will be under this attempt's id:
+   * the intent goes back to requires_payment with the reason, so the holder
+   * can try again. An unknown outcome (timeout, 5xx) leaves it processing:
+   * paying again re-sends the same command (attemptCommand), which settles it.
    */
   private async payFailed(started: PaymentIntentRow, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
-    const refused = error instanceof ApiError && !(error instanceof RpcTimeoutError) && error.status >= 400 && error.status < 500;
-    if (!refused) throw error;
+    if (!isRefusal(error)) throw error;
     await withTransaction(this.dataSource, async (manager) => {
       const rows = await updateReturning<PaymentIntentRow>(
         manager,
-        `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, last_payment_error = $3
+        `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, hold_expires_at = NULL, last_payment_error = $3
          WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
         [started.id, started.attempt, JSON.stringify({ code: error.code, message: error.message })],
       );
@@ -193,33 +216,10 @@ export class PaymentIntentsService {
     throw error;
   }
 
-  private async find(manager: EntityManager, id: string, lock: boolean): Promise<PaymentIntentRow | undefined> {
-    const rows: PaymentIntentRow[] = await manager.query(
-      `SELECT ${intent_columns} FROM payment_intents WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
-      [id],
-    );
-    return rows[0];
-  }
-
   private async cursorSeq(merchant_id: string, id: string): Promise<string> {
     const rows: { seq: string }[] = await this.dataSource.query('SELECT seq FROM payment_intents WHERE id = $1 AND merchant_id = $2', [id, merchant_id]);
     if (!rows[0]) throw ApiError.badRequest(ErrorCode.parameter_invalid, `No such payment_intent: '${id}'`, 'starting_after');
     return rows[0].seq;
-  }
-}
-
-/** The status as a reader sees it, in SQL: expired intents read canceled. */
-const status_sql = `CASE WHEN status = 'requires_payment' AND expires_at <= now() THEN 'canceled' ELSE status END`;
-
-/** The owning merchant, or the holder who paid it; to anyone else it does not exist. */
-function canSee(principal: Principal, row: PaymentIntentRow): boolean {
-  switch (principal.kind) {
-    case 'operator':
-      return true;
-    case 'merchant':
-      return principal.merchant.merchant_id === row.merchant_id;
-    case 'holder':
-      return row.payer_account === principal.account_id;
   }
 }
 
@@ -232,9 +232,60 @@ export function payTransfer(row: PaymentIntentRow): PostTransferCommand {
   if (fee > 0n) lines.push({ account: PlatformAccount.fees, direction: 'credit', amount_minor: fee.toString() });
   return {
     transfer_id: `${row.id}:pay:${row.attempt}`,
-    currency: row.currency.trim() as PostTransferCommand['currency'],
-    description: `Payment to ${row.merchant_name} (${row.reference})`,
+    currency: row.currency.trim() as Currency,
+    description: paymentDescription(row),
     payment_intent: row.id,
     lines,
   };
+}
+
+/** The hold of a manual-capture attempt; posting or voiding it names the same id. */
+export function holdId(row: PaymentIntentRow): string {
+  return `${row.id}:hold:${row.attempt}`;
+}
+
+/**
+ * Manual capture: the payer's money is held for the merchant until capture,
+ * cancel or hold_expires_at. The fee is charged when the hold is posted.
+ */
+export function placeHoldCommand(row: PaymentIntentRow): PlaceHoldCommand {
+  if (row.payer_account === null || row.hold_expires_at === null) throw new Error(`intent ${row.id} has no hold attempt to send`);
+  return {
+    hold_id: holdId(row),
+    currency: row.currency.trim() as Currency,
+    debit_account: row.payer_account,
+    credit_account: row.merchant_account_id,
+    amount_minor: row.amount,
+    expires_at: Number(row.hold_expires_at),
+    description: paymentDescription(row),
+    payment_intent: row.id,
+  };
+}
+
+export type AttemptCommand =
+  | { subject: typeof Subjects.accounts.transfersPost; command: PostTransferCommand }
+  | { subject: typeof Subjects.accounts.holdsPlace; command: PlaceHoldCommand };
+
+/** The command of the intent's current attempt, rebuilt from its row alone: re-sending it settles a lost answer. */
+export function attemptCommand(row: PaymentIntentRow): AttemptCommand {
+  switch (row.capture_method) {
+    case 'automatic':
+      return { subject: Subjects.accounts.transfersPost, command: payTransfer(row) };
+    case 'manual':
+      return { subject: Subjects.accounts.holdsPlace, command: placeHoldCommand(row) };
+    default:
+      return assertUnreachable(row.capture_method);
+  }
+}
+
+/** Where an applied attempt leaves the intent, and the event that says so. */
+export function attemptOutcome(row: PaymentIntentRow): { status: PaymentIntentStatus; event: EventType } {
+  switch (row.capture_method) {
+    case 'automatic':
+      return { status: 'succeeded', event: 'payment_intent.succeeded' };
+    case 'manual':
+      return { status: 'requires_capture', event: 'payment_intent.requires_capture' };
+    default:
+      return assertUnreachable(row.capture_method);
+  }
 }
