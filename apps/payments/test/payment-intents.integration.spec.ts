@@ -1,6 +1,6 @@
-import type { AccountObject, MerchantObject, PaymentIntentObject } from '@paynet/contracts';
-import { PaynetClient } from '@paynet/sdk';
-import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
+import type { PaynetClient } from '@paynet/sdk';
+import { adminFetch, createMerchantClient, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
 
@@ -18,15 +18,8 @@ describe('payment intents over real PostgreSQL and NATS', () => {
     await stack?.stop();
   });
 
-  async function merchant(currency = 'USD', fee_bps = 0): Promise<PaynetClient & { id: string }> {
-    const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name: 'Shop', currency, fee_bps });
-    expect(created.status).toBe(201);
-    const client = new PaynetClient({
-      apiKey: created.body.api_key as string,
-      apiSecret: created.body.api_secret as string,
-      urls: { merchants: stack.urls.merchants as string, payments: stack.urls.payments as string, push: 'http://127.0.0.1:9' },
-    });
-    return Object.assign(client, { id: created.body.id });
+  function merchant(currency = 'USD', fee_bps = 0): Promise<PaynetClient & { id: string }> {
+    return createMerchantClient(stack, { name: 'Shop', currency, fee_bps });
   }
 
   async function holder(amount: number, currency = 'USD'): Promise<AccountObject> {
