@@ -3,6 +3,7 @@ import { PlatformModule } from '@paynet/platform';
 import type { PaymentsConfig } from './config.js';
 import { migrations } from './migrations/index.js';
 import { PaymentIntentsModule } from './payment-intents/payment-intents.module.js';
+import { ReconcilerModule } from './reconciler/reconciler.module.js';
 
 @Module({})
 export class AppModule {
@@ -12,6 +13,7 @@ export class AppModule {
       imports: [
         PlatformModule.forService({ service: 'payments', config, entities: [], migrations, outbox: true }),
         PaymentIntentsModule,
+        ReconcilerModule,
       ],
     };
   }

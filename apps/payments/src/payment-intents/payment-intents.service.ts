@@ -13,10 +13,11 @@ import {
   type TransferLine,
   type TransferReply,
 } from '@paynet/contracts';
-import { type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, RpcTimeoutError, updateReturning, withTransaction } from '@paynet/platform';
+import { type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { effectiveIntent, intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
+import { isRefusal, ledgerUnavailable, PaymentOutcomes } from './payment-outcomes.js';
 
 type HolderPrincipal = Extract<Principal, { kind: 'holder' }>;
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
@@ -37,6 +38,7 @@ export class PaymentIntentsService {
     private readonly dataSource: DataSource,
     private readonly rpc: RpcClient,
     private readonly outbox: OutboxWriter,
+    private readonly outcomes: PaymentOutcomes,
   ) {}
 
   async create(principal: MerchantPrincipal, body: CreatePaymentIntentBody, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
@@ -104,16 +106,8 @@ export class PaymentIntentsService {
     }
     this.logger.log({ payment_intent: id, transfer_id: reply.transfer_id, result: reply.result }, 'payment posted');
     return withTransaction(this.dataSource, async (manager) => {
-      const rows = await updateReturning<PaymentIntentRow>(
-        manager,
-        `UPDATE payment_intents SET status = 'succeeded', amount_received = amount, last_payment_error = NULL
-         WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-        [id, started.attempt],
-      );
-      // Settled already by a concurrent re-drive of the same attempt: answer what it recorded.
-      const row = rows[0] ?? ((await this.find(manager, id, false)) as PaymentIntentRow);
-      const intent = mapPaymentIntent(row);
-      if (rows[0]) await this.outbox.add(manager, [intentEvent('payment_intent.succeeded', intent, row.payer_account)]);
+      // Settled already by a concurrent re-drive of the same attempt, or the reconciler: answer what it recorded.
+      const intent = (await this.outcomes.recordSucceeded(manager, started)) ?? mapPaymentIntent((await this.find(manager, id, false)) as PaymentIntentRow);
       await claim?.complete(manager, 200, intent);
       return intent;
     });
@@ -133,7 +127,7 @@ export class PaymentIntentsService {
     }
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2
+      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2, attempt_sent_at = now()
        WHERE id = $1 RETURNING ${intent_columns}`,
       [id, principal.account_id],
     );
@@ -144,23 +138,17 @@ export class PaymentIntentsService {
    * A transfer accounts refused (any 4xx: insufficient funds, an account
    * gone) was not applied, and never will be under this attempt's id: the
    * intent goes back to requires_payment with the reason, so the holder can
-   * try again. An unknown outcome (timeout, 5xx) leaves it processing:
-   * paying again re-sends the same transfer id, which settles it.
+   * try again. An unknown outcome (timeout, 5xx) leaves it processing and
+   * answers 503 (not stored): the reconciler settles it, and paying again
+   * with the same key re-sends the same transfer id, which settles it too.
    */
   private async payFailed(started: PaymentIntentRow, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
-    const refused = error instanceof ApiError && !(error instanceof RpcTimeoutError) && error.status >= 400 && error.status < 500;
-    if (!refused) throw error;
+    if (!isRefusal(error)) {
+      this.logger.warn({ payment_intent: started.id, attempt: started.attempt, err: error }, 'payment outcome unknown; left processing');
+      throw ledgerUnavailable();
+    }
     await withTransaction(this.dataSource, async (manager) => {
-      const rows = await updateReturning<PaymentIntentRow>(
-        manager,
-        `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, last_payment_error = $3
-         WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-        [started.id, started.attempt, JSON.stringify({ code: error.code, message: error.message })],
-      );
-      if (rows[0]) {
-        const intent = mapPaymentIntent(rows[0]);
-        await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, started.payer_account)]);
-      }
+      await this.outcomes.recordRefused(manager, started, error);
       await claim?.complete(manager, error.status, error.toBody());
     });
     throw error;
