@@ -1,4 +1,4 @@
-import { ApiError } from '@paynet/contracts';
+import { ApiError, ErrorCode } from '@paynet/contracts';
 import { RpcTimeoutError } from '@paynet/platform';
 
 /**
@@ -10,4 +10,14 @@ import { RpcTimeoutError } from '@paynet/platform';
  */
 export function isRefusal(error: unknown): error is ApiError {
   return error instanceof ApiError && !(error instanceof RpcTimeoutError) && error.status >= 400 && error.status < 500;
+}
+
+/** What pay answers when the outcome is unknown: 503, not stored, so the same request may be sent again. */
+export function ledgerUnavailable(): ApiError {
+  return new ApiError(
+    503,
+    'api_error',
+    ErrorCode.ledger_unavailable,
+    'The ledger did not answer in time. The payment is processing and will be settled shortly; sending the same request again is safe.',
+  );
 }

@@ -4,6 +4,7 @@ import type { PaymentsConfig } from './config.js';
 import { migrations } from './migrations/index.js';
 import { PaymentIntentsModule } from './payment-intents/payment-intents.module.js';
 import { RefundsModule } from './refunds/refunds.module.js';
+import { ReconcilerModule } from './reconciler/reconciler.module.js';
 
 @Module({})
 export class AppModule {
@@ -14,6 +15,7 @@ export class AppModule {
         PlatformModule.forService({ service: 'payments', config, entities: [], migrations, outbox: true }),
         PaymentIntentsModule,
         RefundsModule,
+        ReconcilerModule,
       ],
     };
   }

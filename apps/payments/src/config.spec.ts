@@ -41,3 +41,15 @@ describe('payments risk settings, validated at boot', () => {
     expect(() => parseConfig(payments_config_schema, { ...valid, [name]: value })).toThrow(new RegExp(`^config: ${name} `));
   });
 });
+
+describe('payments config', () => {
+  it('waits longer than a request timeout before counting a processing payment as stuck', () => {
+    expect(parseConfig(payments_config_schema, valid)).toMatchObject({ NATS_REQUEST_TIMEOUT_MS: 5_000, RECONCILE_AFTER_MS: 30_000 });
+    expect(parseConfig(payments_config_schema, { ...valid, NATS_REQUEST_TIMEOUT_MS: '1000', RECONCILE_AFTER_MS: '1001' })).toMatchObject({
+      RECONCILE_AFTER_MS: 1_001,
+    });
+    expect(() => parseConfig(payments_config_schema, { ...valid, NATS_REQUEST_TIMEOUT_MS: '1000', RECONCILE_AFTER_MS: '1000' })).toThrow(
+      'config: RECONCILE_AFTER_MS must be longer than NATS_REQUEST_TIMEOUT_MS',
+    );
+  });
+});

@@ -30,7 +30,8 @@ export const hold_ttl_seconds_default = 604_800;
 /** A year at most: a hold is a promise the payer's money is kept, not a deposit. */
 export const hold_ttl_seconds_max = 31_536_000;
 
-export const payments_config_schema = base_config_schema.extend({
+export const payments_config_schema = base_config_schema
+  .extend({
   PAYMENTS_PORT: port.default(3003),
   /** How often expired intents and expired holds are canceled for good (reads show expired intents canceled at once anyway). */
   EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
@@ -39,5 +40,16 @@ export const payments_config_schema = base_config_schema.extend({
   HOLD_TTL_SECONDS: z.coerce.number().int().min(1).max(hold_ttl_seconds_max).default(hold_ttl_seconds_default),
   /** How often refunds whose ledger answer was lost are settled by sending the same transfer again. */
   REFUND_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
-});
+  /** How often the reconciler looks for payments left processing by an unanswered ledger command. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+  /**
+   * How long after its command was last sent an intent still processing counts as stuck. Longer than
+   * NATS_REQUEST_TIMEOUT_MS, so the reconciler never settles a payment whose own request may still answer.
+   */
+  RECONCILE_AFTER_MS: z.coerce.number().int().min(200).max(3_600_000).default(30_000),
+  })
+  .refine((config) => config.RECONCILE_AFTER_MS > config.NATS_REQUEST_TIMEOUT_MS, {
+    message: 'must be longer than NATS_REQUEST_TIMEOUT_MS',
+    path: ['RECONCILE_AFTER_MS'],
+  });
 export type PaymentsConfig = ReturnType<typeof payments_config_schema.parse>;

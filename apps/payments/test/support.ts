@@ -1,6 +1,6 @@
-import type { AccountObject, BalanceObject, MerchantObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
-import { PaynetClient } from '@paynet/sdk';
-import { adminFetch, type FetchResult, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import type { AccountObject, BalanceObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
+import type { PaynetClient } from '@paynet/sdk';
+import { adminFetch, createMerchantClient, type FetchResult, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
@@ -46,15 +46,8 @@ async function startPayments(env: Record<string, string>): Promise<PaymentsWorld
 }
 
 /** A merchant made by the operator, with an SDK client signing as it (payments at `payments_url`, default the stack's). */
-export async function merchant(stack: InProcessStack, fee_bps = 0, currency = 'USD', payments_url = stack.urls.payments): Promise<Shop> {
-  const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name: 'Shop', currency, fee_bps });
-  expect(created.status).toBe(201);
-  const client = new PaynetClient({
-    apiKey: created.body.api_key as string,
-    apiSecret: created.body.api_secret as string,
-    urls: { merchants: stack.urls.merchants as string, payments: payments_url as string, push: 'http://127.0.0.1:9' },
-  });
-  return Object.assign(client, { id: created.body.id });
+export function merchant(stack: InProcessStack, fee_bps = 0, currency = 'USD', payments_url = stack.urls.payments): Promise<Shop> {
+  return createMerchantClient({ adminToken: stack.adminToken, urls: { ...stack.urls, payments: payments_url } }, { name: 'Shop', currency, fee_bps });
 }
 
 export async function holder(stack: InProcessStack, amount: number, currency = 'USD'): Promise<AccountObject> {

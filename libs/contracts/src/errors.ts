@@ -44,6 +44,8 @@ export const ErrorCode = {
   rate_limited: 'rate_limited',
   internal_error: 'internal_error',
   service_unavailable: 'service_unavailable',
+  /** 503 from pay: the ledger did not answer in time; the payment stays processing and is settled by the reconciler. */
+  ledger_unavailable: 'ledger_unavailable',
   // ledger commands (NATS)
   transfer_exists_with_different_fields: 'transfer_exists_with_different_fields',
   account_missing: 'account_missing',

@@ -84,6 +84,8 @@ export class ManagedChild {
   async stop(signal: NodeJS.Signals = this.options.stop_signal, timeout_ms = stop_timeout_ms): Promise<ExitInfo> {
     if (this.exitInfo) return this.exitInfo;
     this.signal(signal);
+    // A paused (SIGSTOP) process sees the signal only once continued.
+    if (signal !== 'SIGKILL') this.signal('SIGCONT');
     const graceful = await withinTime(this.exited, timeout_ms);
     if (graceful) return graceful;
     this.signal('SIGKILL');
@@ -95,6 +97,16 @@ export class ManagedChild {
   /** Immediate SIGKILL (a crash, for tests); resolves once the process is gone. */
   kill(): Promise<ExitInfo> {
     return this.stop('SIGKILL', kill_timeout_ms);
+  }
+
+  /** SIGSTOP: the process freezes with its connections open (a hung service, for tests); resume() continues it. */
+  pause(): void {
+    this.signal('SIGSTOP');
+  }
+
+  /** SIGCONT: a paused process carries on with what arrived meanwhile. */
+  resume(): void {
+    this.signal('SIGCONT');
   }
 
   private signal(signal: NodeJS.Signals): void {

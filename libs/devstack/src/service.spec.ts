@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort } from './ports.js';
 import { startService, waitReady } from './service.js';
+import { sleep } from './sleep.js';
 
 // A stand-in for a service: serves /health/ready on ACCOUNTS_PORT, echoes one variable.
 const fake_service = `
@@ -43,6 +44,18 @@ describe('startService', () => {
     await service.waitReady(10_000);
     expect(await service.kill()).toEqual({ code: null, signal: 'SIGKILL' });
     expect(lines[0]).toMatch(/^starting on \d+$/);
+  }, 15_000);
+
+  it('pause() freezes it (requests wait unanswered), resume() lets them through, and a paused one still stops gracefully', async () => {
+    const service = startService({ name: 'accounts', entry, env: { NATS_PREFIX: 't_p' }, port: await findFreePort(), unref: true });
+    await service.waitReady(10_000);
+    service.pause();
+    const asked = fetch(`${service.url}/anything`, { signal: AbortSignal.timeout(5_000) }).then((response) => response.json());
+    expect(await Promise.race([asked, sleep(500).then(() => 'no answer yet')])).toBe('no answer yet');
+    service.resume();
+    expect(await asked).toEqual({ prefix: 't_p' });
+    service.pause();
+    expect(await service.stop()).toEqual({ code: 0, signal: null });
   }, 15_000);
 
   it('stops waiting as soon as the process dies, saying so', async () => {

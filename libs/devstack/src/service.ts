@@ -38,6 +38,10 @@ export interface ServiceHandle {
   stop(signal?: NodeJS.Signals): Promise<ExitInfo>;
   /** SIGKILL at once: a crash. */
   kill(): Promise<ExitInfo>;
+  /** SIGSTOP: hung with its connections open; what is sent to it waits in its sockets. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
 }
 
 export const service_ready_poll_interval_ms = 200;
@@ -76,6 +80,8 @@ export function startService(options: StartServiceOptions): ServiceHandle {
     tail: (count) => child.tail(count),
     stop: (signal) => child.stop(signal),
     kill: () => child.kill(),
+    pause: () => child.pause(),
+    resume: () => child.resume(),
   };
 }
 

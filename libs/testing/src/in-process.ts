@@ -36,7 +36,21 @@ export interface InProcessStack {
    * twice; each app still has its own data source.)
    */
   startReplica(definition: ServiceDefinitionForTest): Promise<{ url: string; app: NestExpressApplication }>;
+  /** Faults in a neighbour process: hang it, crash it, start it again. */
+  neighbours: Neighbours;
   stop(): Promise<void>;
+}
+
+/** The neighbour processes of an in-process stack, by name; each keeps its port and settings across restarts. */
+export interface Neighbours {
+  /** SIGSTOP: it hangs with its NATS and database connections open; what is sent to it waits in its sockets. */
+  pause(name: ServiceName): void;
+  /** SIGCONT: it carries on with what arrived while paused. */
+  resume(name: ServiceName): void;
+  /** SIGKILL: a crash; whatever it had not read is gone. */
+  kill(name: ServiceName): Promise<void>;
+  /** Starts a killed (or stops and restarts a running) neighbour on the same port; waits until ready. */
+  restart(name: ServiceName): Promise<void>;
 }
 
 const rpc_timeout_ms = 5_000;
@@ -73,20 +87,16 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     client: new PrefixedClientNats({ url: natsUrl, prefix: common.NATS_PREFIX, queue: 'test', name: 'test-client' }),
     default_timeout_ms: rpc_timeout_ms,
   });
-  const neighbours: ServiceHandle[] = [];
+  const neighbours = new NeighbourProcesses(common);
   const replicas: NestExpressApplication[] = [];
   const stop = async () => {
     await rpc.onApplicationShutdown();
     for (const app of [...Object.values(apps), ...replicas].reverse()) await app.close();
-    await Promise.all(neighbours.map((neighbour) => neighbour.stop()));
+    await neighbours.stopAll();
     await database.drop();
   };
   try {
-    for (const name of options.neighbours ?? []) {
-      const neighbour = await startNeighbour(name, common);
-      neighbours.push(neighbour);
-      urls[name] = neighbour.url;
-    }
+    for (const name of options.neighbours ?? []) urls[name] = await neighbours.start(name, await findFreePort());
     for (const definition of definitions) {
       const started = await startApp(definition, common);
       apps[definition.service] = started.app;
@@ -101,7 +111,7 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     replicas.push(started.app);
     return started;
   };
-  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, apps, rpc, startReplica, stop };
+  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, apps, rpc, startReplica, neighbours, stop };
 }
 
 async function startApp(definition: ServiceDefinitionForTest, common: Record<string, string>): Promise<{ url: string; app: NestExpressApplication }> {
@@ -117,19 +127,48 @@ async function startApp(definition: ServiceDefinitionForTest, common: Record<str
   return { app, url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}` };
 }
 
-async function startNeighbour(name: ServiceName, env: Record<string, string>): Promise<ServiceHandle> {
-  const root = workspaceRoot();
-  await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
-  const log_dir = join(root, 'tmp', 'test-logs', `in-process-${env['NATS_PREFIX']}`);
-  mkdirSync(log_dir, { recursive: true });
-  const neighbour = startService({
-    name,
-    entry: serviceEntry(root, name),
-    env,
-    port: await findFreePort(),
-    logFile: join(log_dir, `${name}.log`),
-    cwd: root,
-  });
-  await neighbour.waitReady(neighbour_ready_timeout_ms);
-  return neighbour;
+class NeighbourProcesses implements Neighbours {
+  private readonly handles = new Map<ServiceName, ServiceHandle>();
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  /** Starts `name` as a process on `port`; answers its URL once it is ready. */
+  async start(name: ServiceName, port: number): Promise<string> {
+    const root = workspaceRoot();
+    await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
+    const log_dir = join(root, 'tmp', 'test-logs', `in-process-${this.env['NATS_PREFIX']}`);
+    mkdirSync(log_dir, { recursive: true });
+    const neighbour = startService({ name, entry: serviceEntry(root, name), env: this.env, port, logFile: join(log_dir, `${name}.log`), cwd: root });
+    this.handles.set(name, neighbour);
+    await neighbour.waitReady(neighbour_ready_timeout_ms);
+    return neighbour.url;
+  }
+
+  pause(name: ServiceName): void {
+    this.handle(name).pause();
+  }
+
+  resume(name: ServiceName): void {
+    this.handle(name).resume();
+  }
+
+  async kill(name: ServiceName): Promise<void> {
+    await this.handle(name).kill();
+  }
+
+  async restart(name: ServiceName): Promise<void> {
+    const previous = this.handle(name);
+    await previous.stop();
+    await this.start(name, previous.port);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.handles.values()].map((handle) => handle.stop()));
+  }
+
+  private handle(name: ServiceName): ServiceHandle {
+    const handle = this.handles.get(name);
+    if (!handle) throw new Error(`${name} is not a neighbour of this stack`);
+    return handle;
+  }
 }

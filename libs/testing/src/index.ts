@@ -1,10 +1,13 @@
 export { ensureBuilt } from './build.js';
 export { adminFetch, jsonFetch, type AdminFetchOptions, type FetchResult, type JsonFetchOptions, type JsonObject, type JsonValue } from './http.js';
 export { createTestDatabase, testInfra, type TestDatabase, type TestInfra } from './infra.js';
+export { createMerchantClient, type NewMerchant } from './merchant-client.js';
+export { holdRowLocks, type HeldRowLocks } from './row-locks.js';
 export { randomSuffix, uniqueDatabaseName, uniqueNatsPrefix } from './names.js';
 export { deleteNatsStreams } from './nats-cleanup.js';
 export { startStack, type Stack, type StartStackOptions } from './stack.js';
 export { waitFor, type WaitForOptions } from './wait-for.js';
+export { sleep } from '@paynet/devstack';
 export { workspaceRoot } from './workspace.js';
-export { startInProcess, type InProcessOptions, type InProcessStack, type ServiceDefinitionForTest } from './in-process.js';
+export { startInProcess, type InProcessOptions, type InProcessStack, type Neighbours, type ServiceDefinitionForTest } from './in-process.js';
 export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook-receiver.js';

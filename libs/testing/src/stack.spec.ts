@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { canConnect, isValidSecretsKey, servicePortVariable, type ServiceName } from '@paynet/devstack';
+import { canConnect, isValidSecretsKey, servicePortVariable, type ServiceName, sleep } from '@paynet/devstack';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,7 @@ describe('startStack', () => {
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
   it(
-    'starts the chosen services with the env contract, restarts and kills them, and cleans up on stop',
+    'starts the chosen services with the env contract, restarts, kills, pauses and resumes them, and cleans up on stop',
     async () => {
       const stack: Stack = await startStack({
         services: ['accounts', 'merchants'],
@@ -82,6 +82,12 @@ describe('startStack', () => {
         expect(stack.isRunning('accounts')).toBe(true);
         expect(stack.logTail('accounts')).toEqual(['accounts starting']);
         expect(readFileSync(join(stack.logDir, 'accounts.log'), 'utf8')).toBe('accounts starting\naccounts starting\n');
+
+        stack.pause('accounts');
+        const asked = jsonFetch(`${stack.urls.accounts}/env`);
+        expect(await Promise.race([asked.then(() => 'answered'), sleep(300).then(() => 'no answer yet')])).toBe('no answer yet');
+        stack.resume('accounts');
+        expect((await asked).status).toBe(200);
 
         const connection = await connect({ servers: stack.natsUrl, timeout: 2_000, reconnect: false });
         const manager = await jetstreamManager(connection);

@@ -50,6 +50,9 @@ export interface Stack {
   restart(name: ServiceName): Promise<void>;
   /** SIGKILL: a crash. Start it again with restart(). */
   kill(name: ServiceName): Promise<void>;
+  /** SIGSTOP: the service hangs with its connections open; resume() continues it. */
+  pause(name: ServiceName): void;
+  resume(name: ServiceName): void;
 }
 
 // Four Nest services booting at once on a shared 2-core machine.
@@ -186,6 +189,8 @@ class StackRunner {
       logTail: (name, count = log_tail_lines) => this.handles.get(name)?.tail(count) ?? [],
       restart: (name) => this.restart(name),
       kill: (name) => this.kill(name),
+      pause: (name) => this.handles.get(name)?.pause(),
+      resume: (name) => this.handles.get(name)?.resume(),
       stop: async () => {
         await this.stopAll();
         await run.database.drop();

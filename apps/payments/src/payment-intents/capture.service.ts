@@ -15,7 +15,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { isRefusal } from '../accounts-calls.js';
 import { assertUnreachable } from '../unreachable.js';
 import { findIntent, intent_columns, intentEvent, lockMerchantIntent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
-import { holdId } from './payment-intents.service.js';
+import { holdId } from './attempts.js';
 
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
 

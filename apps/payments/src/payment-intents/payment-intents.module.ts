@@ -5,10 +5,12 @@ import { ExpirySweeper } from './expiry.sweeper.js';
 import { HoldExpirySweeper } from './hold-expiry.sweeper.js';
 import { PaymentIntentsController } from './payment-intents.controller.js';
 import { PaymentIntentsService } from './payment-intents.service.js';
+import { PaymentOutcomes } from './payment-outcomes.js';
 
 @Module({
   imports: [RiskModule],
   controllers: [PaymentIntentsController],
-  providers: [PaymentIntentsService, CaptureService, ExpirySweeper, HoldExpirySweeper],
+  providers: [PaymentIntentsService, PaymentOutcomes, CaptureService, ExpirySweeper, HoldExpirySweeper],
+  exports: [PaymentOutcomes],
 })
 export class PaymentIntentsModule {}

@@ -1,29 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ApiError,
-  type Currency,
   ErrorCode,
-  feeMinor,
   IdPrefix,
   type ListResponse,
   newId,
   type PaymentIntentObject,
-  type PaymentIntentStatus,
-  type EventType,
-  type PlaceHoldCommand,
   type PlaceHoldReply,
-  PlatformAccount,
-  type PostTransferCommand,
-  Subjects,
-  type TransferLine,
   type TransferReply,
 } from '@paynet/contracts';
 import { CONFIG, type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { RiskDeclinedError } from '../risk/risk-declined.error.js';
 import { RiskService } from '../risk/risk.service.js';
-import { isRefusal } from '../accounts-calls.js';
-import { assertUnreachable } from '../unreachable.js';
+import { isRefusal, ledgerUnavailable } from '../accounts-calls.js';
 import type { PaymentsConfig } from '../config.js';
 import {
   canSee,
@@ -33,10 +23,11 @@ import {
   intent_columns,
   intentEvent,
   mapPaymentIntent,
-  paymentDescription,
   type PaymentIntentRow,
 } from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
+import { attemptCommand } from './attempts.js';
+import { PaymentOutcomes } from './payment-outcomes.js';
 
 type HolderPrincipal = Extract<Principal, { kind: 'holder' }>;
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
@@ -59,6 +50,7 @@ export class PaymentIntentsService {
     private readonly rpc: RpcClient,
     private readonly outbox: OutboxWriter,
     private readonly risk: RiskService,
+    private readonly outcomes: PaymentOutcomes,
     @Inject(CONFIG) private readonly config: PaymentsConfig,
   ) {}
 
@@ -124,25 +116,12 @@ export class PaymentIntentsService {
       return this.payFailed(started, error, claim);
     }
     this.logger.log({ payment_intent: id, subject: attempt.subject, result: reply.result }, 'payment attempt applied');
-    return withTransaction(this.dataSource, (manager) => this.recordAttempt(manager, started, claim));
-  }
-
-  /** The attempt was applied: automatic intents have succeeded, manual ones now hold the money until capture. */
-  private async recordAttempt(manager: EntityManager, started: PaymentIntentRow, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
-    const outcome = attemptOutcome(started);
-    const rows = await updateReturning<PaymentIntentRow>(
-      manager,
-      `UPDATE payment_intents SET status = $3, last_payment_error = NULL,
-         amount_received = CASE WHEN $3 = 'succeeded' THEN amount ELSE amount_received END
-       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-      [started.id, started.attempt, outcome.status],
-    );
-    // Settled already by a concurrent re-drive of the same attempt: answer what it recorded.
-    const row = rows[0] ?? ((await findIntent(manager, started.id, false)) as PaymentIntentRow);
-    const intent = mapPaymentIntent(row);
-    if (rows[0]) await this.outbox.add(manager, [intentEvent(outcome.event, intent, row.payer_account)]);
-    await claim?.complete(manager, 200, intent);
-    return intent;
+    return withTransaction(this.dataSource, async (manager) => {
+      // Settled already by a concurrent re-drive of the same attempt, or the reconciler: answer what it recorded.
+      const intent = (await this.outcomes.recordApplied(manager, started)) ?? mapPaymentIntent((await findIntent(manager, id, false)) as PaymentIntentRow);
+      await claim?.complete(manager, 200, intent);
+      return intent;
+    });
   }
 
   /**
@@ -164,7 +143,7 @@ export class PaymentIntentsService {
     // The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at.
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2,
+      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2, attempt_sent_at = now(),
          hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + $3) END
        WHERE id = $1 RETURNING ${intent_columns}`,
       [id, principal.account_id, this.config.HOLD_TTL_SECONDS],
@@ -174,24 +153,19 @@ export class PaymentIntentsService {
 
   /**
    * A transfer or hold accounts refused (any 4xx: insufficient funds, an
-   * account gone) was not applied, and never will be under this attempt's id:
-   * the intent goes back to requires_payment with the reason, so the holder
-   * can try again. An unknown outcome (timeout, 5xx) leaves it processing:
-   * paying again re-sends the same command (attemptCommand), which settles it.
+   * account gone) was not applied, and never will be under this attempt's id: the
+   * intent goes back to requires_payment with the reason, so the holder can
+   * try again. An unknown outcome (timeout, 5xx) leaves it processing and
+   * answers 503 (not stored): the reconciler settles it, and paying again
+   * with the same key re-sends the same command (attemptCommand), which settles it too.
    */
   private async payFailed(started: PaymentIntentRow, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
-    if (!isRefusal(error)) throw error;
+    if (!isRefusal(error)) {
+      this.logger.warn({ payment_intent: started.id, attempt: started.attempt, err: error }, 'payment outcome unknown; left processing');
+      throw ledgerUnavailable();
+    }
     await withTransaction(this.dataSource, async (manager) => {
-      const rows = await updateReturning<PaymentIntentRow>(
-        manager,
-        `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, hold_expires_at = NULL, last_payment_error = $3
-         WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-        [started.id, started.attempt, JSON.stringify({ code: error.code, message: error.message })],
-      );
-      if (rows[0]) {
-        const intent = mapPaymentIntent(rows[0]);
-        await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, started.payer_account)]);
-      }
+      await this.outcomes.recordRefused(manager, started, error);
       await claim?.complete(manager, error.status, error.toBody());
     });
     throw error;
@@ -223,69 +197,3 @@ export class PaymentIntentsService {
   }
 }
 
-/** Wallet pays the amount; the merchant gets it less the fee; the fee goes to the platform. */
-export function payTransfer(row: PaymentIntentRow): PostTransferCommand {
-  const amount = BigInt(row.amount);
-  const fee = feeMinor(amount, row.fee_bps);
-  const lines: TransferLine[] = [{ account: row.payer_account as string, direction: 'debit', amount_minor: amount.toString() }];
-  if (amount - fee > 0n) lines.push({ account: row.merchant_account_id, direction: 'credit', amount_minor: (amount - fee).toString() });
-  if (fee > 0n) lines.push({ account: PlatformAccount.fees, direction: 'credit', amount_minor: fee.toString() });
-  return {
-    transfer_id: `${row.id}:pay:${row.attempt}`,
-    currency: row.currency.trim() as Currency,
-    description: paymentDescription(row),
-    payment_intent: row.id,
-    lines,
-  };
-}
-
-/** The hold of a manual-capture attempt; posting or voiding it names the same id. */
-export function holdId(row: PaymentIntentRow): string {
-  return `${row.id}:hold:${row.attempt}`;
-}
-
-/**
- * Manual capture: the payer's money is held for the merchant until capture,
- * cancel or hold_expires_at. The fee is charged when the hold is posted.
- */
-export function placeHoldCommand(row: PaymentIntentRow): PlaceHoldCommand {
-  if (row.payer_account === null || row.hold_expires_at === null) throw new Error(`intent ${row.id} has no hold attempt to send`);
-  return {
-    hold_id: holdId(row),
-    currency: row.currency.trim() as Currency,
-    debit_account: row.payer_account,
-    credit_account: row.merchant_account_id,
-    amount_minor: row.amount,
-    expires_at: Number(row.hold_expires_at),
-    description: paymentDescription(row),
-    payment_intent: row.id,
-  };
-}
-
-export type AttemptCommand =
-  | { subject: typeof Subjects.accounts.transfersPost; command: PostTransferCommand }
-  | { subject: typeof Subjects.accounts.holdsPlace; command: PlaceHoldCommand };
-
-/** The command of the intent's current attempt, rebuilt from its row alone: re-sending it settles a lost answer. */
-export function attemptCommand(row: PaymentIntentRow): AttemptCommand {
-  switch (row.capture_method) {
-    case 'automatic':
-      return { subject: Subjects.accounts.transfersPost, command: payTransfer(row) };
-    case 'manual':
-      return { subject: Subjects.accounts.holdsPlace, command: placeHoldCommand(row) };
-    default:
-      return assertUnreachable(row.capture_method);
-  }
-}
-
-/** Where an applied attempt leaves the intent, and the event that says so. */
-export function attemptOutcome(row: PaymentIntentRow): { status: PaymentIntentStatus; event: EventType } {
-  switch (row.capture_method) {
-    case 'automatic':
-      return { status: 'succeeded', event: 'payment_intent.succeeded' };
-    case 'manual':
-      return { status: 'requires_capture', event: 'payment_intent.requires_capture' };
-    default:
-      return assertUnreachable(row.capture_method);
-  }
-}

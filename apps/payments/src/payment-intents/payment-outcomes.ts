@@ -1,0 +1,55 @@
+import { Injectable } from '@nestjs/common';
+import type { ApiError, PaymentIntentObject } from '@paynet/contracts';
+import { OutboxWriter, updateReturning } from '@paynet/platform';
+import type { EntityManager } from 'typeorm';
+import { attemptOutcome } from './attempts.js';
+import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
+
+/**
+ * Records how a payment attempt ended, for pay and for the reconciler alike.
+ * Each step is a compare-and-set on status and attempt: whoever settles an
+ * attempt first records it and its event; a second settler of the same
+ * attempt (pay's own request finishing as the reconciler settles it) changes
+ * nothing and gets undefined.
+ */
+@Injectable()
+export class PaymentOutcomes {
+  constructor(private readonly outbox: OutboxWriter) {}
+
+  /**
+   * The attempt's command was applied: an automatic intent has succeeded
+   * (payment_intent.succeeded), a manual one holds the money until capture
+   * (payment_intent.requires_capture).
+   */
+  async recordApplied(manager: EntityManager, attempt: PaymentIntentRow): Promise<PaymentIntentObject | undefined> {
+    const outcome = attemptOutcome(attempt);
+    const rows = await updateReturning<PaymentIntentRow>(
+      manager,
+      `UPDATE payment_intents SET status = $3, last_payment_error = NULL,
+         amount_received = CASE WHEN $3 = 'succeeded' THEN amount ELSE amount_received END
+       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
+      [attempt.id, attempt.attempt, outcome.status],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const intent = mapPaymentIntent(row);
+    await this.outbox.add(manager, [intentEvent(outcome.event, intent, row.payer_account)]);
+    return intent;
+  }
+
+  /** Accounts refused the attempt's command: back to requires_payment with the reason, and payment_intent.payment_failed. */
+  async recordRefused(manager: EntityManager, attempt: PaymentIntentRow, refusal: ApiError): Promise<PaymentIntentObject | undefined> {
+    const rows = await updateReturning<PaymentIntentRow>(
+      manager,
+      `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, hold_expires_at = NULL, last_payment_error = $3
+       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
+      [attempt.id, attempt.attempt, JSON.stringify({ code: refusal.code, message: refusal.message })],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const intent = mapPaymentIntent(row);
+    // The payer is gone from the row now; the event still names who tried.
+    await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, attempt.payer_account)]);
+    return intent;
+  }
+}

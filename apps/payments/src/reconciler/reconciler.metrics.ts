@@ -1,0 +1,13 @@
+import { registry } from '@paynet/platform';
+import { Counter } from 'prom-client';
+
+/**
+ * outcome: applied (succeeded, or requires_capture for a hold) | payment_failed | already_settled (pay settled it first) | unknown (no answer: next pass);
+ * step: lookup (accounts.transfers.get decided it) | resend (the re-sent command did).
+ */
+export const reconciler_settlements_total = new Counter({
+  name: 'paynet_payment_reconciler_settlements_total',
+  help: 'Payment intents left processing that the reconciler looked at, by outcome and the step that decided it',
+  labelNames: ['outcome', 'step'],
+  registers: [registry],
+});

@@ -1,0 +1,137 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { type GetHoldReply, type GetTransferReply, Subjects } from '@paynet/contracts';
+import { CONFIG, PeriodicTask, RpcClient, updateReturning, withTransaction } from '@paynet/platform';
+import { DataSource } from 'typeorm';
+import type { PaymentsConfig } from '../config.js';
+import { intent_columns, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
+import { isRefusal } from '../accounts-calls.js';
+import { type AttemptCommand, attemptCommand } from '../payment-intents/attempts.js';
+import { PaymentOutcomes } from '../payment-intents/payment-outcomes.js';
+import { assertUnreachable } from '../unreachable.js';
+import { reconciler_settlements_total } from './reconciler.metrics.js';
+
+/** Intents claimed per pass; they are settled concurrently, each with at most two requests to accounts. */
+export const reconcile_batch_max = 64;
+
+type Outcome = 'applied' | 'payment_failed' | 'already_settled' | 'unknown';
+type Step = 'lookup' | 'resend';
+interface Settlement {
+  outcome: Outcome;
+  step: Step;
+}
+
+/**
+ * Settles payments left `processing` because accounts did not answer pay in
+ * time. An intent counts as stuck once its command was last sent more than
+ * RECONCILE_AFTER_MS ago (longer than a request's timeout, so pay's own
+ * request has given up). A pass claims a bounded batch with SKIP LOCKED and
+ * moves their `attempt_sent_at` on, so replicas share the work and no other
+ * takes the same intent until that much time has passed again.
+ *
+ * Why it never charges twice nor loses a payment: accounts applies a
+ * transfer id at most once. So the reconciler first asks whether the
+ * attempt's id was applied; if so, the intent succeeded. If not, that is not
+ * a failure: the original command may still be queued in accounts and apply
+ * later, and marking the intent failed would let the money move for an
+ * intent that says it did not. Instead it re-sends the same command (same id,
+ * rebuilt from the row): accounts applies it now, answers already_applied,
+ * or refuses it (4xx), and only a refusal is recorded as a failure. No answer
+ * at all: the next pass tries again. Recording is a compare-and-set on status
+ * and attempt, shared with pay, so the outcome and its event are written
+ * once even when pay's own request finishes at the same moment.
+ * (docs/ARCHITECTURE.md names the one gap: accounts does not remember
+ * refusals, which matters only with several accounts replicas.)
+ */
+@Injectable()
+export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(Reconciler.name);
+  private readonly task: PeriodicTask;
+  private readonly after_ms: number;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly rpc: RpcClient,
+    private readonly outcomes: PaymentOutcomes,
+    @Inject(CONFIG) config: PaymentsConfig,
+  ) {
+    this.after_ms = config.RECONCILE_AFTER_MS;
+    this.task = new PeriodicTask('payment reconciler', config.RECONCILE_INTERVAL_MS, () => this.reconcileOnce());
+  }
+
+  onApplicationBootstrap(): void {
+    this.task.start();
+  }
+
+  /** Before the database closes: no new pass, and the one running finishes. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
+  }
+
+  /** One pass: claims up to a batch of stuck intents and settles each; answers how many it claimed. */
+  async reconcileOnce(): Promise<number> {
+    const rows = await this.claim();
+    await Promise.all(rows.map((row) => this.settle(row)));
+    return rows.length;
+  }
+
+  private claim(): Promise<PaymentIntentRow[]> {
+    return withTransaction(this.dataSource, (manager) =>
+      updateReturning<PaymentIntentRow>(
+        manager,
+        `UPDATE payment_intents SET attempt_sent_at = now()
+         WHERE id IN (SELECT id FROM payment_intents
+                      WHERE status = 'processing' AND attempt_sent_at <= now() - make_interval(secs => $1)
+                      ORDER BY attempt_sent_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING ${intent_columns}`,
+        [this.after_ms / 1000, reconcile_batch_max],
+      ),
+    );
+  }
+
+  private async settle(row: PaymentIntentRow): Promise<void> {
+    const command = attemptCommand(row);
+    const context = { payment_intent: row.id, attempt: row.attempt, subject: command.subject };
+    const progress: { step: Step } = { step: 'lookup' };
+    let settlement: Settlement;
+    try {
+      settlement = await this.settleBy(row, command, progress);
+    } catch (error) {
+      // No answer (or a 5xx) to the lookup or the re-send: still unknown, the next pass asks again.
+      reconciler_settlements_total.inc({ outcome: 'unknown', step: progress.step });
+      this.logger.warn({ ...context, step: progress.step, err: error }, 'processing payment still unknown; the next pass tries again');
+      return;
+    }
+    reconciler_settlements_total.inc({ ...settlement });
+    this.logger.log({ ...context, ...settlement }, 'processing payment settled');
+  }
+
+  /** Asks whether the attempt's transfer or hold exists; if not, sends the very same command again. */
+  private async settleBy(row: PaymentIntentRow, attempt: AttemptCommand, progress: { step: Step }): Promise<Settlement> {
+    if (await this.attemptApplied(attempt)) return this.applied(row, 'lookup');
+    progress.step = 'resend';
+    try {
+      await this.rpc.request(attempt.subject, attempt.command);
+    } catch (error) {
+      if (!isRefusal(error)) throw error;
+      const recorded = await withTransaction(this.dataSource, (manager) => this.outcomes.recordRefused(manager, row, error));
+      return { outcome: recorded ? 'payment_failed' : 'already_settled', step: 'resend' };
+    }
+    return this.applied(row, 'resend');
+  }
+
+  private async attemptApplied(attempt: AttemptCommand): Promise<boolean> {
+    switch (attempt.subject) {
+      case Subjects.accounts.transfersPost:
+        return (await this.rpc.request<GetTransferReply>(Subjects.accounts.transfersGet, { transfer_id: attempt.command.transfer_id })).found;
+      case Subjects.accounts.holdsPlace:
+        return (await this.rpc.request<GetHoldReply>(Subjects.accounts.holdsGet, { hold_id: attempt.command.hold_id })).found;
+      default:
+        return assertUnreachable(attempt);
+    }
+  }
+
+  private async applied(row: PaymentIntentRow, step: Step): Promise<Settlement> {
+    const recorded = await withTransaction(this.dataSource, (manager) => this.outcomes.recordApplied(manager, row));
+    return { outcome: recorded ? 'applied' : 'already_settled', step };
+  }
+}

@@ -1,0 +1,259 @@
+import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
+import type { PaynetClient } from '@paynet/sdk';
+import { adminFetch, createMerchantClient, holdRowLocks, type HeldRowLocks, type InProcessStack, jsonFetch, sleep, startInProcess, waitFor } from '@paynet/testing';
+import { DataSource } from 'typeorm';
+import { AppModule } from '../src/app.module.js';
+import { payments_config_schema } from '../src/config.js';
+import { Reconciler } from '../src/reconciler/reconciler.js';
+
+const request_timeout_ms = 1_000;
+const reconcile_after_ms = 2_500;
+const settled_within_ms = 20_000;
+
+/**
+ * Unknown outcomes, for real: payments in process with a short request
+ * timeout; accounts and merchants as processes. A held lock on the payer's
+ * balance row stops accounts midway through the transfer at a chosen point;
+ * then accounts is paused (SIGSTOP), crashed (SIGKILL) or left slow, so pay
+ * gets no answer in time and the reconciler has to settle the intent.
+ */
+describe('the reconciler settles payments whose ledger answer was lost', () => {
+  let stack: InProcessStack;
+
+  beforeAll(async () => {
+    stack = await startInProcess(
+      [
+        {
+          service: 'payments',
+          schema: payments_config_schema,
+          module: AppModule.forConfig,
+          env: {
+            NATS_REQUEST_TIMEOUT_MS: String(request_timeout_ms),
+            RECONCILE_AFTER_MS: String(reconcile_after_ms),
+            RECONCILE_INTERVAL_MS: '200',
+          },
+        },
+      ],
+      { neighbours: ['accounts', 'merchants'] },
+    );
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  function merchant(): Promise<PaynetClient & { id: string }> {
+    return createMerchantClient(stack, { name: 'Corner shop', currency: 'USD' });
+  }
+
+  async function fundedHolder(amount: number): Promise<AccountObject> {
+    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Payer' });
+    await deposit(created.body, amount, `fund-${created.body.id}`);
+    return created.body;
+  }
+
+  async function deposit(account: AccountObject, amount: number, key: string): Promise<void> {
+    const answer = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${account.id}/deposits`, { amount }, { idempotencyKey: key });
+    expect(answer.status).toBe(201);
+  }
+
+  function pay(intent_id: string, payer: AccountObject, key: string) {
+    return jsonFetch<PaymentIntentObject & { error?: { type: string; code: string; message: string } }>(
+      `${stack.urls.payments}/v1/payment-intents/${intent_id}/pay`,
+      { method: 'POST', headers: { authorization: `Bearer ${payer.token}`, 'idempotency-key': key }, body: { account: payer.id } },
+    );
+  }
+
+  /** Accounts will stop at the payer's balance row: a transfer debiting it waits until release(). */
+  function lockBalanceOf(payer: AccountObject): Promise<HeldRowLocks> {
+    return holdRowLocks(stack.databaseUrl, 'SELECT 1 FROM accounts.balances WHERE account_id = $1 FOR UPDATE', [payer.id]);
+  }
+
+  function waitForStatus(shop: PaynetClient, intent_id: string, status: string): Promise<PaymentIntentObject> {
+    return waitFor(
+      async () => {
+        const intent = await shop.retrievePaymentIntent(intent_id);
+        return intent.status === status && intent;
+      },
+      { timeout_ms: settled_within_ms, interval_ms: 100, description: `${intent_id} ${status}` },
+    );
+  }
+
+  async function balanceOf(account: AccountObject): Promise<{ posted: number; available: number }> {
+    const answer = await jsonFetch<{ posted: number; available: number }>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, {
+      headers: { authorization: `Bearer ${account.token}` },
+    });
+    expect(answer.status).toBe(200);
+    return answer.body;
+  }
+
+  /** The payer's statement lines for one intent, as the holder reads them. */
+  async function statementLines(payer: AccountObject, intent_id: string): Promise<{ amount: number }[]> {
+    const answer = await jsonFetch<{ data: { amount: number; payment_intent?: string }[] }>(
+      `${stack.urls.accounts}/v1/accounts/${payer.id}/transactions?limit=100`,
+      { headers: { authorization: `Bearer ${payer.token}` } },
+    );
+    expect(answer.status).toBe(200);
+    return answer.body.data.filter((line) => line.payment_intent === intent_id);
+  }
+
+  async function ledgerVerifies(): Promise<void> {
+    const verify = await adminFetch<{ ok: boolean; problems: unknown[] }>(stack, 'accounts', 'GET', '/v1/ledger/verify');
+    expect(verify.status).toBe(200);
+    expect(verify.body).toMatchObject({ ok: true, problems: [] });
+  }
+
+  /** Events of `type` about one intent waiting in payments' outbox (published or not): each state change is recorded once. */
+  async function eventsAbout(intent_id: string, type: string): Promise<number> {
+    const payments = stack.apps.payments?.get(DataSource) as DataSource;
+    const rows: { count: number }[] = await payments.query(
+      `SELECT count(*)::int AS count FROM outbox WHERE type = $1 AND payload::jsonb #>> '{data,object,id}' = $2`,
+      [type, intent_id],
+    );
+    return rows[0]?.count ?? 0;
+  }
+
+  /** The counter on payments' GET /metrics. */
+  async function settlements(outcome: string, step: string): Promise<number> {
+    const metrics = await jsonFetch<string>(`${stack.urls.payments}/metrics`);
+    const line = metrics.body
+      .split('\n')
+      .find((text) => text.startsWith('paynet_payment_reconciler_settlements_total{') && text.includes(`outcome="${outcome}"`) && text.includes(`step="${step}"`));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  }
+
+  async function expectChargedOnce(payer: AccountObject, shop: PaynetClient & { id: string }, intent_id: string, amount: number, funded: number) {
+    expect(await balanceOf(payer)).toMatchObject({ posted: funded - amount, available: funded - amount });
+    expect(await statementLines(payer, intent_id)).toEqual([expect.objectContaining({ amount: -amount })]);
+    expect((await shop.getMerchantBalance(shop.id)).posted).toBe(amount);
+    await ledgerVerifies();
+    expect(await eventsAbout(intent_id, 'payment_intent.succeeded')).toBe(1);
+  }
+
+  /** Pay while accounts is stuck midway through the transfer; `fault` runs once it is; pay answers 503 after the timeout. */
+  async function payIntoFault(intent_id: string, payer: AccountObject, key: string, fault: () => Promise<void> | void) {
+    const lock = await lockBalanceOf(payer);
+    const paying = pay(intent_id, payer, key);
+    await lock.untilSomeoneWaits();
+    await fault();
+    await lock.release();
+    expectLedgerUnavailable(await paying);
+  }
+
+  function expectLedgerUnavailable(answer: Awaited<ReturnType<typeof pay>>): void {
+    expect(answer.status).toBe(503);
+    expect(answer.body.error).toMatchObject({ type: 'api_error', code: 'ledger_unavailable' });
+    expect(answer.body.error?.message).toMatch(/processing.*same request again is safe/);
+    expect(answer.headers.get('idempotent-replayed')).toBeNull();
+  }
+
+  it('accounts hangs during pay: 503, processing; once resumed the reconciler finds the transfer applied and records one success', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 400, currency: 'USD', reference: 'hung' });
+    const found_before = await settlements('applied', 'lookup');
+
+    await payIntoFault(intent.id, payer, 'hung-1', () => stack.neighbours.pause('accounts'));
+    // Answered by payments alone (the merchant is authenticated by merchants): the outcome is not known yet.
+    expect(await shop.retrievePaymentIntent(intent.id)).toMatchObject({ status: 'processing', amount_received: 0, payer_account: payer.id });
+    stack.neighbours.resume('accounts'); // the transfer it was in the middle of commits now; its reply has no one to go to
+
+    expect(await waitForStatus(shop, intent.id, 'succeeded')).toMatchObject({ amount_received: 400, last_payment_error: null });
+    await expectChargedOnce(payer, shop, intent.id, 400, 1_000);
+    expect(await settlements('applied', 'lookup')).toBe(found_before + 1);
+  });
+
+  it('a manual-capture pay whose hold answer was lost: the reconciler finds the hold and the intent awaits capture, held once', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 300, currency: 'USD', reference: 'held', capture_method: 'manual' });
+    const found_before = await settlements('applied', 'lookup');
+
+    // Accounts is slow, not stopped: the hold is placed once the lock goes, after pay has given up waiting.
+    await payIntoFault(intent.id, payer, 'held-1', () => sleep(request_timeout_ms + 500));
+    expect(await waitForStatus(shop, intent.id, 'requires_capture')).toMatchObject({ amount_received: 0, payer_account: payer.id });
+    expect(await settlements('applied', 'lookup')).toBe(found_before + 1);
+    expect(await balanceOf(payer)).toMatchObject({ posted: 1_000, available: 700 });
+    expect(await eventsAbout(intent.id, 'payment_intent.requires_capture')).toBe(1);
+
+    const captured = await shop.capturePaymentIntent(intent.id, { amount: 300 });
+    expect(captured).toMatchObject({ status: 'succeeded', amount_received: 300 });
+    expect(await balanceOf(payer)).toMatchObject({ posted: 700, available: 700 });
+    await ledgerVerifies();
+  });
+
+  it('accounts crashes before applying the transfer: once it is back, the reconciler re-sends it and it applies once', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 250, currency: 'USD', reference: 'crash' });
+    const resent_before = await settlements('applied', 'resend');
+    const unknown_before = await settlements('unknown', 'lookup');
+
+    // Killed while waiting for the lock: its transaction dies uncommitted, the command is lost with it.
+    await payIntoFault(intent.id, payer, 'crash-1', () => stack.neighbours.kill('accounts'));
+    expect(await shop.retrievePaymentIntent(intent.id)).toMatchObject({ status: 'processing' });
+    await sleep(reconcile_after_ms + 500); // the reconciler's passes meanwhile get no answer and leave it processing
+    expect(await shop.retrievePaymentIntent(intent.id)).toMatchObject({ status: 'processing' });
+    expect(await settlements('unknown', 'lookup')).toBeGreaterThan(unknown_before);
+    await stack.neighbours.restart('accounts');
+
+    expect(await waitForStatus(shop, intent.id, 'succeeded')).toMatchObject({ amount_received: 250 });
+    await expectChargedOnce(payer, shop, intent.id, 250, 1_000);
+    expect(await settlements('applied', 'resend')).toBe(resent_before + 1);
+  });
+
+  it('charges once when the holder re-sends the pay with the same key while the reconciler settles it', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 300, currency: 'USD', reference: 'race' });
+    // Accounts is slow: the transfer waits behind the lock, pay answers 503 (not stored: the key is free again).
+    const lock = await lockBalanceOf(payer);
+    const sent_at = Date.now();
+    expectLedgerUnavailable(await pay(intent.id, payer, 'race-1'));
+    await sleep(Math.max(0, sent_at + reconcile_after_ms - Date.now())); // stuck from now on
+
+    // The reconciler (this pass, or the periodic one) and the holder's re-send both find the transfer not
+    // applied yet and send it again; both commands wait behind the first; released, all three answers come
+    // at once, and both settlers try to record the success together.
+    const reconciler = stack.apps.payments?.get(Reconciler) as Reconciler;
+    const racing = Promise.all([pay(intent.id, payer, 'race-1'), reconciler.reconcileOnce()]);
+    await sleep(300);
+    await lock.release();
+    const [resent] = await racing;
+    expect(resent.status).toBe(200);
+    expect(resent.body).toMatchObject({ id: intent.id, status: 'succeeded', amount_received: 300 });
+    expect(await shop.retrievePaymentIntent(intent.id)).toMatchObject({ status: 'succeeded', amount_received: 300 });
+    await expectChargedOnce(payer, shop, intent.id, 300, 1_000);
+  });
+
+  it('records the failure when the re-sent transfer is refused: the funds went to another payment meanwhile', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const rent = await shop.createPaymentIntent({ amount: 1_000, currency: 'USD', reference: 'rent' });
+    const lunch = await shop.createPaymentIntent({ amount: 600, currency: 'USD', reference: 'lunch' });
+    const refused_before = await settlements('payment_failed', 'resend');
+
+    // Accounts is slow: both transfers wait behind the lock, pay answers 503 for both; then rent applies first
+    // and takes the money, and lunch is refused with nobody left to hear it.
+    await payIntoFault(rent.id, payer, 'rent-1', async () => {
+      const lunch_answer = await pay(lunch.id, payer, 'lunch-1');
+      expect(lunch_answer.status).toBe(503);
+    });
+
+    expect(await waitForStatus(shop, rent.id, 'succeeded')).toMatchObject({ amount_received: 1_000 });
+    const failed = await waitFor(
+      async () => {
+        const intent = await shop.retrievePaymentIntent(lunch.id);
+        return intent.last_payment_error !== null && intent;
+      },
+      { timeout_ms: settled_within_ms, interval_ms: 100, description: 'lunch failed' },
+    );
+    expect(failed).toMatchObject({ status: 'requires_payment', amount_received: 0, payer_account: null, last_payment_error: { code: 'insufficient_funds' } });
+    expect(await statementLines(payer, lunch.id)).toEqual([]);
+    await expectChargedOnce(payer, shop, rent.id, 1_000, 1_000);
+    expect(await eventsAbout(lunch.id, 'payment_intent.payment_failed')).toBe(1);
+    expect(await eventsAbout(lunch.id, 'payment_intent.succeeded')).toBe(0);
+    expect(await settlements('payment_failed', 'resend')).toBe(refused_before + 1);
+
+    // The holder can try again once funded.
+    await deposit(payer, 600, `more-${payer.id}`);
+    const again = await pay(lunch.id, payer, 'lunch-2');
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ status: 'succeeded', amount_received: 600 });
+  });
+});

@@ -1,0 +1,50 @@
+import pg from 'pg';
+import { waitFor } from './wait-for.js';
+
+const connect_timeout_ms = 5_000;
+const blocked_wait_timeout_ms = 10_000;
+
+export interface HeldRowLocks {
+  /** Resolves once some other session is waiting for these locks (a service is stuck midway through its work). */
+  untilSomeoneWaits(timeout_ms?: number): Promise<void>;
+  /** Ends the transaction: the waiter goes on. */
+  release(): Promise<void>;
+}
+
+/**
+ * Locks rows in an open transaction, so a service that needs them stops
+ * midway through its work, at a point the test chooses (a hung request, a
+ * command in flight when its service dies), without changing the service.
+ * `select_for_update_sql` is a `SELECT ... FOR UPDATE` naming schema and table.
+ */
+export async function holdRowLocks(database_url: string, select_for_update_sql: string, params: readonly unknown[]): Promise<HeldRowLocks> {
+  const holder = new pg.Client({ connectionString: database_url, connectionTimeoutMillis: connect_timeout_ms });
+  holder.on('error', () => undefined);
+  await holder.connect();
+  await holder.query('BEGIN');
+  const locked = await holder.query(select_for_update_sql, [...params]);
+  if (locked.rowCount === 0) {
+    await holder.end();
+    throw new Error(`holdRowLocks: no row matched ${select_for_update_sql}`);
+  }
+  const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const holder_pid = (rows[0] as { pid: number }).pid;
+  return {
+    untilSomeoneWaits: async (timeout_ms = blocked_wait_timeout_ms) => {
+      await waitFor(
+        async () => {
+          const waiting = await holder.query<{ count: number }>(
+            'SELECT count(*)::int AS count FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+            [holder_pid],
+          );
+          return (waiting.rows[0]?.count ?? 0) > 0;
+        },
+        { timeout_ms, description: 'a session waiting for the held row locks' },
+      );
+    },
+    release: async () => {
+      await holder.query('COMMIT');
+      await holder.end();
+    },
+  };
+}
