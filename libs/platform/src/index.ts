@@ -19,4 +19,5 @@ export * from './observability/request-context.js';
 export * from './outbox/outbox.js';
 export * from './platform.module.js';
 export * from './validation/body.js';
+export * from './validation/request-path.js';
 export * from './bootstrap/periodic-task.js';

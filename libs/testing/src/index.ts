@@ -8,3 +8,4 @@ export { waitFor, type WaitForOptions } from './wait-for.js';
 export { workspaceRoot } from './workspace.js';
 export { startInProcess, type InProcessOptions, type InProcessStack, type ServiceDefinitionForTest } from './in-process.js';
 export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook-receiver.js';
+export { createHolder, createMerchant, holderBalance, type PrincipalStack, type TestHolder, type TestMerchant } from './principals.js';

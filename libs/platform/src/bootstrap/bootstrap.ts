@@ -10,6 +10,7 @@ import { dataSourceOptions, runMigrations, type ServiceDatabaseSettings } from '
 import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
+import { requestPathMiddleware } from '../validation/request-path.js';
 import type { ServiceName } from '../platform.module.js';
 
 export interface ServiceDefinition {
@@ -37,6 +38,7 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
   app.useLogger(app.get(Logger));
   app.use(requestContextMiddleware);
   app.use(httpMetricsMiddleware);
+  app.use(requestPathMiddleware);
   // Raw bytes are kept for signature checks; the limit keeps one request from eating memory.
   app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, strict: true, type: () => true });
   app.disable('x-powered-by');

@@ -28,18 +28,32 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 }
 
-/** Body-parser and Nest's own HTTP errors, recognised by what they carry. */
+/**
+ * A body over HTTP_BODY_LIMIT is bad input like any other: API.md answers bad
+ * input with 400 and gives invalid_request_error no 413, so 400 it is.
+ */
+export const body_too_large_error = () =>
+  ApiError.badRequest(ErrorCode.body_too_large, 'The request body is larger than this service accepts.');
+
+/** Body-parser, Express and Nest's own HTTP errors, recognised by what they carry. */
 export function toApiError(exception: unknown): ApiError {
   if (exception instanceof ApiError) return exception;
-  const parserType = (exception as { type?: unknown } | null)?.type;
-  if (parserType === 'entity.parse.failed') {
-    return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
-  }
-  if (parserType === 'entity.too.large') {
-    return new ApiError(413, 'invalid_request_error', ErrorCode.body_too_large, 'The request body is too large.');
-  }
   if (exception instanceof HttpException) return fromHttpException(exception);
-  return ApiError.internal();
+  return fromClientError(exception) ?? ApiError.internal();
+}
+
+/**
+ * body-parser and Express errors (http-errors): `type` names body-parser's,
+ * `status` and `expose` mark a client error whose message is safe to show
+ * (an unsupported Content-Encoding or charset, an aborted or short body).
+ */
+function fromClientError(exception: unknown): ApiError | undefined {
+  const error = exception as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown } | null;
+  if (error?.type === 'entity.parse.failed') return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
+  if (error?.type === 'entity.too.large') return body_too_large_error();
+  const client_error = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 && error.expose === true;
+  if (!client_error) return undefined;
+  return ApiError.badRequest(ErrorCode.parameter_invalid, typeof error.message === 'string' ? error.message : 'Invalid request.');
 }
 
 function fromHttpException(exception: HttpException): ApiError {
@@ -48,9 +62,7 @@ function fromHttpException(exception: HttpException): ApiError {
   if (cause?.type === 'entity.parse.failed' || (status === 400 && /JSON/i.test(exception.message))) {
     return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
   }
-  if (status === 413) {
-    return new ApiError(413, 'invalid_request_error', ErrorCode.body_too_large, 'The request body is too large.');
-  }
+  if (status === 413) return body_too_large_error();
   if (status === 404) {
     return new ApiError(404, 'invalid_request_error', ErrorCode.route_not_found, 'Unrecognized request URL.');
   }

@@ -21,12 +21,48 @@ export const currency = z.enum(currencies as [Currency, ...Currency[]], {
 });
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const nul_path = findNulString(input);
+  if (nul_path !== undefined) {
+    throw ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${nul_path.join('.')}: must not contain NUL characters`, nul_path.join('.'));
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   // An unknown field is the clearest thing to tell a caller, so it comes first.
   const issues = result.error.issues;
   const issue = issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? issues[0];
   throw toValidationError(issue, issue ? valueAt(input, issue.path) : undefined);
+}
+
+/** Nodes visited when looking for NUL characters; a body within HTTP_BODY_LIMIT has far fewer. */
+const scan_nodes_max = 100_000;
+
+/**
+ * The path of the first string (or key) holding U+0000, which PostgreSQL text
+ * cannot store: refused here as bad input rather than failing in the database
+ * as a 500. Iterative, so deeply nested JSON cannot overflow the stack.
+ */
+export function findNulString(input: unknown): PropertyKey[] | undefined {
+  // Each node points at its parent: the path is built only for the one found.
+  interface Node { value: unknown; key?: string; parent?: Node }
+  const pathOf = (node: Node | undefined, last?: string): PropertyKey[] => {
+    const path = last === undefined ? [] : [last];
+    for (let at = node; at?.key !== undefined; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  const pending: Node[] = [{ value: input }];
+  for (let visited = 0; visited < scan_nodes_max; visited++) {
+    const node = pending.pop();
+    if (node === undefined) return undefined;
+    if (typeof node.value === 'string') {
+      if (node.value.includes('\u0000')) return pathOf(node);
+    } else if (typeof node.value === 'object' && node.value !== null) {
+      for (const [key, value] of Object.entries(node.value)) {
+        if (key.includes('\u0000')) return pathOf(node, key);
+        pending.push({ value, key, parent: node });
+      }
+    }
+  }
+  throw ApiError.badRequest(ErrorCode.parameter_invalid, 'The request has too many values.');
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -44,7 +80,8 @@ function toValidationError(issue: z.core.$ZodIssue | undefined, value: unknown):
   }
   const param = issue.path.join('.');
   if (param === '') return ApiError.badRequest(ErrorCode.parameter_invalid, 'The request body must be a JSON object.');
-  const missing = issue.code === 'invalid_type' && value === undefined;
+  // Whatever zod calls it (invalid_type, invalid_value for an enum), nothing there is a missing field.
+  const missing = value === undefined;
   if (missing) return ApiError.badRequest(ErrorCode.parameter_missing, `Missing required param: ${param}.`, param);
   return ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${param}: ${issue.message}`, param);
 }
