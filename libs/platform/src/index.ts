@@ -8,6 +8,7 @@ export * from './database/database.js';
 export * from './errors/api-exception.filter.js';
 export * from './idempotency/idempotency.interceptor.js';
 export * from './idempotency/idempotency.store.js';
+export * from './idempotency/idempotency.sweeper.js';
 export * from './nats/jetstream.js';
 export * from './nats/nats-connection.js';
 export * from './nats/nats-transport.js';
