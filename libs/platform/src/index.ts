@@ -22,3 +22,4 @@ export * from './platform.module.js';
 export * from './validation/body.js';
 export * from './validation/request-path.js';
 export * from './bootstrap/periodic-task.js';
+export * from './openapi/api-errors.js';

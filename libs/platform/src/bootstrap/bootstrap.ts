@@ -10,6 +10,7 @@ import { dataSourceOptions, runMigrations, type ServiceDatabaseSettings } from '
 import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
+import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
 import { requestPathMiddleware } from '../validation/request-path.js';
 import type { ServiceName } from '../platform.module.js';
 
@@ -68,7 +69,12 @@ function serveOpenApi(app: NestExpressApplication, service: string): void {
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Operator token or a holder account token' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'Merchant key; with X-Timestamp, X-Nonce, X-Signature' }, 'merchant')
     .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config), { jsonDocumentUrl: 'docs-json' });
+  const document = () => {
+    const built = SwaggerModule.createDocument(app, config);
+    built.components = { ...built.components, schemas: { ...built.components?.schemas, [error_envelope_schema_name]: structuredClone(error_envelope_schema) } };
+    return built;
+  };
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
 
 export async function runService(definition: ServiceDefinition): Promise<NestExpressApplication | undefined> {

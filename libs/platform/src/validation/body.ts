@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ApiError, amount_minor_max, currencies, type Currency, ErrorCode } from '@paynet/contracts';
-import { ApiBody } from '@nestjs/swagger';
+import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { ApiErrors } from '../openapi/api-errors.js';
 import { z } from 'zod';
 
 /**
@@ -106,13 +107,31 @@ export const ValidBody =
   (target, key, index) => {
     body_decorator({ zod_schema: schema })(target, key, index);
     if (key === undefined) return;
-    const json_schema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-    delete json_schema['$schema'];
-    ApiBody({ schema: json_schema })(target, key, Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor);
+    const descriptor = Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor;
+    ApiBody({ schema: inputJsonSchema(schema) })(target, key, descriptor);
+    ApiErrors(400)(target, key, descriptor);
   };
 
-/** `@ValidQuery(schema) query: T`. */
-export const ValidQuery = (schema: z.ZodType): ParameterDecorator => query_decorator({ zod_schema: schema });
+/** `@ValidQuery(schema) query: T`: the parsed, strict query, each parameter described in the OpenAPI document. */
+export const ValidQuery =
+  (schema: z.ZodType): ParameterDecorator =>
+  (target, key, index) => {
+    query_decorator({ zod_schema: schema })(target, key, index);
+    if (key === undefined) return;
+    const descriptor = Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor;
+    const json_schema = inputJsonSchema(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+    for (const [name, property] of Object.entries(json_schema.properties ?? {})) {
+      ApiQuery({ name, required: json_schema.required?.includes(name) ?? false, schema: property })(target, key, descriptor);
+    }
+    ApiErrors(400)(target, key, descriptor);
+  };
+
+/** What a caller sends (defaults optional), as JSON Schema for OpenAPI. */
+function inputJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json_schema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json_schema['$schema'];
+  return json_schema;
+}
 
 /** Cursor pagination, API.md Lists. */
 export const list_query = z.strictObject({
