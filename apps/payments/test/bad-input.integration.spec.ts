@@ -158,6 +158,23 @@ describe('payments refuses bad input', () => {
     });
   });
 
+  it('answers an unknown route or method with 404 in the error shape', async () => {
+    for (const [method, path] of [['DELETE', `/v1/payment-intents/${intent.id}`], ['PUT', '/v1/payment-intents'], ['GET', '/v1/payment-intent'], ['POST', `/v1/payment-intents/${intent.id}/surprise`]]) {
+      expectApiError(await shop.raw(method as string, path as string, method === 'GET' ? undefined : '{}'), 404, { code: 'route_not_found' });
+    }
+  });
+
+  it('refuses a body in an unsupported encoding or charset with 400, and changes nothing', async () => {
+    const before = await world();
+    const body = JSON.stringify(body_endpoints[0]?.valid());
+    for (const headers of [{ 'content-encoding': 'x-unknown' }, { 'content-type': 'application/json; charset=latin2' }, { 'content-encoding': 'gzip' }]) {
+      const answer = await shop.raw('POST', '/v1/payment-intents', body, { 'idempotency-key': freshKey(), ...headers });
+      expect({ headers, status: answer.status }).toEqual({ headers, status: 400 });
+      expectApiError(answer, 400);
+    }
+    expect(await world()).toEqual(before);
+  });
+
   const query_endpoints = [{ name: 'GET /v1/payment-intents', send: (query: string) => shop.raw('GET', `/v1/payment-intents?${query}`) }];
 
   describe.each(query_endpoints)('$name', (endpoint) => {

@@ -35,25 +35,20 @@ export class ApiExceptionFilter implements ExceptionFilter {
 export const body_too_large_error = () =>
   ApiError.badRequest(ErrorCode.body_too_large, 'The request body is larger than this service accepts.');
 
-/** Body-parser, Express and Nest's own HTTP errors, recognised by what they carry. */
+/**
+ * Body-parser and Nest's own HTTP errors, recognised by what they carry (Nest
+ * hands body-parser's client errors over as HttpExceptions with their status:
+ * an unsupported Content-Encoding or charset becomes a 400 below).
+ */
 export function toApiError(exception: unknown): ApiError {
   if (exception instanceof ApiError) return exception;
+  const parserType = (exception as { type?: unknown } | null)?.type;
+  if (parserType === 'entity.parse.failed') {
+    return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
+  }
+  if (parserType === 'entity.too.large') return body_too_large_error();
   if (exception instanceof HttpException) return fromHttpException(exception);
-  return fromClientError(exception) ?? ApiError.internal();
-}
-
-/**
- * body-parser and Express errors (http-errors): `type` names body-parser's,
- * `status` and `expose` mark a client error whose message is safe to show
- * (an unsupported Content-Encoding or charset, an aborted or short body).
- */
-function fromClientError(exception: unknown): ApiError | undefined {
-  const error = exception as { type?: unknown; status?: unknown; expose?: unknown; message?: unknown } | null;
-  if (error?.type === 'entity.parse.failed') return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
-  if (error?.type === 'entity.too.large') return body_too_large_error();
-  const client_error = typeof error?.status === 'number' && error.status >= 400 && error.status < 500 && error.expose === true;
-  if (!client_error) return undefined;
-  return ApiError.badRequest(ErrorCode.parameter_invalid, typeof error.message === 'string' ? error.message : 'Invalid request.');
+  return ApiError.internal();
 }
 
 function fromHttpException(exception: HttpException): ApiError {
