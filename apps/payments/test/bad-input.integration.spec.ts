@@ -167,7 +167,8 @@ describe('payments refuses bad input', () => {
   it('refuses a body in an unsupported encoding or charset with 400, and changes nothing', async () => {
     const before = await world();
     const body = JSON.stringify(body_endpoints[0]?.valid());
-    for (const headers of [{ 'content-encoding': 'x-unknown' }, { 'content-type': 'application/json; charset=latin2' }, { 'content-encoding': 'gzip' }]) {
+    const odd_headers: Record<string, string>[] = [{ 'content-encoding': 'x-unknown' }, { 'content-type': 'application/json; charset=latin2' }, { 'content-encoding': 'gzip' }];
+    for (const headers of odd_headers) {
       const answer = await shop.raw('POST', '/v1/payment-intents', body, { 'idempotency-key': freshKey(), ...headers });
       expect({ headers, status: answer.status }).toEqual({ headers, status: 400 });
       expectApiError(answer, 400);
