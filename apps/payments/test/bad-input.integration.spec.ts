@@ -211,9 +211,10 @@ describe('payments refuses bad input', () => {
         expect({ id: id.slice(0, 40), status: answer.status }).toEqual({ id: id.slice(0, 40), status: 404 });
         expectApiError(answer, 404, { code: 'resource_missing' });
       }
-      for (const id of ['%00', 'pi_%00x', '%FF', '%E0%A4%A', '%']) {
+      // The last one overflows Node's 16 KiB header limit: refused before Express, in the same shape.
+      for (const id of ['%00', 'pi_%00x', '%FF', '%E0%A4%A', '%', 'p'.repeat(20_000)]) {
         const answer = await endpoint.send(id);
-        expect({ id, status: answer.status }).toEqual({ id, status: 400 });
+        expect({ id: id.slice(0, 40), status: answer.status }).toEqual({ id: id.slice(0, 40), status: 400 });
         expectApiError(answer, 400, { code: 'parameter_invalid' });
       }
       expect(await world()).toEqual(before);

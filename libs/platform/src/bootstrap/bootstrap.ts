@@ -11,6 +11,7 @@ import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
 import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
+import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
 import { requestPathMiddleware } from '../validation/request-path.js';
 import type { ServiceName } from '../platform.module.js';
 
@@ -56,6 +57,7 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     { inheritAppConfig: true },
   );
   app.enableShutdownHooks();
+  answerMalformedRequestsInApiShape(app.getHttpServer());
   serveOpenApi(app, service);
   return app;
 }
