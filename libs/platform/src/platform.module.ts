@@ -14,6 +14,7 @@ import { MigrationRunner } from './database/migration-runner.js';
 import { ApiExceptionFilter } from './errors/api-exception.filter.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
+import { IdempotencySweeper } from './idempotency/idempotency.sweeper.js';
 import { connectNats, NATS_CONNECTION, NATS_NAMES, NatsConnectionCloser } from './nats/nats-connection.js';
 import { PrefixedClientNats } from './nats/nats-transport.js';
 import { RPC_SETTINGS, RpcClient } from './nats/rpc-client.js';
@@ -73,6 +74,8 @@ export class PlatformModule {
       RpcClient,
       NatsConnectionCloser,
       IdempotencyStore,
+      // Every service has an idempotency_keys table (see idempotency_table_sql in its first migration).
+      IdempotencySweeper,
       OutboxWriter,
       MigrationRunner,
       ShutdownState,

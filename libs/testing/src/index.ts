@@ -11,3 +11,4 @@ export { sleep } from '@paynet/devstack';
 export { workspaceRoot } from './workspace.js';
 export { startInProcess, type InProcessOptions, type InProcessStack, type Neighbours, type ServiceDefinitionForTest } from './in-process.js';
 export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook-receiver.js';
+export { createHolder, createMerchant, holderBalance, type PrincipalStack, type TestHolder, type TestMerchant } from './principals.js';

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { AccountObject, BalanceObject, ListResponse, StatementLineObject } from '@paynet/contracts';
-import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, list_query, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
+import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, list_query, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
 import type { z } from 'zod';
 import { create_account_body, deposit_body } from './accounts.dto.js';
 import { AccountsService } from './accounts.service.js';
@@ -19,18 +19,21 @@ export class AccountsController {
 
   @Get(':id')
   @Auth('operator', 'holder')
+  @ApiErrors(404)
   retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<AccountObject> {
     return this.accounts.retrieve(principal, id);
   }
 
   @Get(':id/balance')
   @Auth('operator', 'holder')
+  @ApiErrors(404)
   balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject> {
     return this.accounts.balance(principal, id);
   }
 
   @Get(':id/transactions')
   @Auth('operator', 'holder')
+  @ApiErrors(404)
   transactions(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
@@ -42,6 +45,7 @@ export class AccountsController {
   @Post(':id/deposits')
   @HttpCode(201)
   @Auth('operator')
+  @ApiErrors(404)
   @Idempotent({ required: true })
   deposit(
     @CurrentPrincipal() principal: Principal,

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { BalanceObject, MerchantObject, StreamTokenObject } from '@paynet/contracts';
-import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody } from '@paynet/platform';
+import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody } from '@paynet/platform';
 import type { z } from 'zod';
 import { create_merchant_body, type CreateMerchantBody, rotate_body, webhook_endpoint_body } from './merchants.dto.js';
 import { MerchantsService } from './merchants.service.js';
@@ -19,12 +19,14 @@ export class MerchantsController {
 
   @Get(':id')
   @Auth('merchant', 'operator')
+  @ApiErrors(404)
   retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<MerchantObject> {
     return this.merchants.retrieve(principal, id);
   }
 
   @Get(':id/balance')
   @Auth('merchant', 'operator')
+  @ApiErrors(404)
   balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject> {
     return this.merchants.balance(principal, id);
   }
@@ -32,6 +34,7 @@ export class MerchantsController {
   @Post(':id/webhook-endpoint')
   @HttpCode(200)
   @Auth('merchant')
+  @ApiErrors(404)
   webhookEndpoint(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
@@ -43,6 +46,7 @@ export class MerchantsController {
   @Post(':id/api-keys/rotate')
   @HttpCode(200)
   @Auth('merchant')
+  @ApiErrors(404)
   rotate(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
@@ -54,6 +58,7 @@ export class MerchantsController {
   @Post(':id/stream-tokens')
   @HttpCode(201)
   @Auth('merchant')
+  @ApiErrors(404)
   streamToken(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<StreamTokenObject> {
     return this.merchants.streamToken(principal, id);
   }

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { ListResponse, PaymentIntentObject } from '@paynet/contracts';
-import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
+import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
 import type { z } from 'zod';
 import { CaptureService } from './capture.service.js';
 import {
@@ -46,6 +46,7 @@ export class PaymentIntentsController {
 
   @Get(':id')
   @Auth('merchant', 'holder', 'operator')
+  @ApiErrors(404)
   retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<PaymentIntentObject> {
     return this.intents.retrieve(principal, id);
   }
@@ -54,6 +55,7 @@ export class PaymentIntentsController {
   @HttpCode(200)
   @Auth('holder')
   @Idempotent({ required: true })
+  @ApiErrors(402, 404, 409)
   pay(
     @CurrentPrincipal() principal: Holder,
     @Param('id') id: string,

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { ListResponse, MerchantPrincipal, WebhookDeliveryObject } from '@paynet/contracts';
 import {
+  ApiErrors,
   Auth,
   CurrentPrincipal,
   type IdempotencyClaim,
@@ -26,6 +27,7 @@ export class WebhookDeliveriesController {
   @Post('events/:id/redeliver')
   @HttpCode(202)
   @Auth('merchant')
+  @ApiErrors(404)
   @Idempotent({ required: false })
   redeliver(
     @CurrentPrincipal() principal: Principal,

@@ -1,6 +1,8 @@
-import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
 import type { Currency, MerchantPrincipal } from '@paynet/contracts';
 import type { Request } from 'express';
+import { ApiErrors } from '../openapi/api-errors.js';
 
 export type Principal =
   | { kind: 'operator' }
@@ -16,8 +18,17 @@ export const stream_token_prefix = 'st_';
 
 export const AUTH_KINDS = 'paynet:auth-kinds';
 
-/** Who may call this route. A route without it is public (health, metrics, docs). */
-export const Auth = (...kinds: PrincipalKind[]) => SetMetadata(AUTH_KINDS, kinds);
+/**
+ * Who may call this route. A route without it is public (health, metrics,
+ * docs). Also documents, in OpenAPI, how to authenticate and the 401/403 answers.
+ */
+export const Auth = (...kinds: PrincipalKind[]) =>
+  applyDecorators(
+    SetMetadata(AUTH_KINDS, kinds),
+    ...(kinds.includes('merchant') ? [ApiSecurity('merchant')] : []),
+    ...(kinds.some((kind) => kind !== 'merchant') ? [ApiBearerAuth('bearer')] : []),
+    ApiErrors(401, 403),
+  );
 
 export const CurrentPrincipal = createParamDecorator((_: unknown, context: ExecutionContext): Principal => {
   const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;

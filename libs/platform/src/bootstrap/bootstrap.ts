@@ -10,6 +10,9 @@ import { dataSourceOptions, runMigrations, type ServiceDatabaseSettings } from '
 import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
+import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
+import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
+import { requestPathMiddleware } from '../validation/request-path.js';
 import type { ServiceName } from '../platform.module.js';
 
 export interface ServiceDefinition {
@@ -37,6 +40,7 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
   app.useLogger(app.get(Logger));
   app.use(requestContextMiddleware);
   app.use(httpMetricsMiddleware);
+  app.use(requestPathMiddleware);
   // Raw bytes are kept for signature checks; the limit keeps one request from eating memory.
   app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, strict: true, type: () => true });
   app.disable('x-powered-by');
@@ -53,6 +57,7 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     { inheritAppConfig: true },
   );
   app.enableShutdownHooks();
+  answerMalformedRequestsInApiShape(app.getHttpServer());
   serveOpenApi(app, service);
   return app;
 }
@@ -66,7 +71,12 @@ function serveOpenApi(app: NestExpressApplication, service: string): void {
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Operator token or a holder account token' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'Merchant key; with X-Timestamp, X-Nonce, X-Signature' }, 'merchant')
     .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config), { jsonDocumentUrl: 'docs-json' });
+  const document = () => {
+    const built = SwaggerModule.createDocument(app, config);
+    built.components = { ...built.components, schemas: { ...built.components?.schemas, [error_envelope_schema_name]: structuredClone(error_envelope_schema) } };
+    return built;
+  };
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }
 
 export async function runService(definition: ServiceDefinition): Promise<NestExpressApplication | undefined> {

@@ -25,4 +25,12 @@ describe('config validated at boot', () => {
     );
     expect(() => parseConfig(base_config_schema, { ...valid, DATABASE_URL: 'mysql://x' })).toThrow(/^config: DATABASE_URL/);
   });
+
+  it('keeps idempotency keys 48 h by default and refuses a retention under the 24 h API.md promises', () => {
+    expect(parseConfig(base_config_schema, valid).IDEMPOTENCY_RETENTION_SECONDS).toBe(172_800);
+    expect(parseConfig(base_config_schema, { ...valid, IDEMPOTENCY_RETENTION_SECONDS: '86400' }).IDEMPOTENCY_RETENTION_SECONDS).toBe(86_400);
+    expect(() => parseConfig(base_config_schema, { ...valid, IDEMPOTENCY_RETENTION_SECONDS: '86399' })).toThrow(
+      'config: IDEMPOTENCY_RETENTION_SECONDS must be at least 86400 (24 h, API.md)',
+    );
+  });
 });

@@ -5,6 +5,10 @@ import { z } from 'zod';
  * validates the environment once at boot: a missing or bad variable stops
  * the service with one line naming it.
  */
+export const idempotency_retention_seconds_min = 24 * 3600;
+export const idempotency_retention_seconds_default = 48 * 3600;
+const idempotency_retention_seconds_max = 30 * 24 * 3600;
+
 const port_error = { error: 'must be a port number, 1 to 65535' };
 export const port = z.coerce.number(port_error).int(port_error).min(1, port_error).max(65_535, port_error);
 
@@ -24,6 +28,15 @@ export const base_config_schema = z.object({
     .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64 encoded'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HTTP_BODY_LIMIT: z.string().default('64kb'),
+  /** How long Idempotency-Key answers are kept: API.md promises at least 24 h. */
+  IDEMPOTENCY_RETENTION_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(idempotency_retention_seconds_min, `must be at least ${idempotency_retention_seconds_min} (24 h, API.md)`)
+    .max(idempotency_retention_seconds_max)
+    .default(idempotency_retention_seconds_default),
+  /** How often keys past their retention are deleted. */
+  IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
 });
 export type BaseConfig = z.infer<typeof base_config_schema>;
 

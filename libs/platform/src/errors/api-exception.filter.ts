@@ -28,16 +28,25 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 }
 
-/** Body-parser and Nest's own HTTP errors, recognised by what they carry. */
+/**
+ * A body over HTTP_BODY_LIMIT is bad input like any other: API.md answers bad
+ * input with 400 and gives invalid_request_error no 413, so 400 it is.
+ */
+export const body_too_large_error = () =>
+  ApiError.badRequest(ErrorCode.body_too_large, 'The request body is larger than this service accepts.');
+
+/**
+ * Body-parser and Nest's own HTTP errors, recognised by what they carry (Nest
+ * hands body-parser's client errors over as HttpExceptions with their status:
+ * an unsupported Content-Encoding or charset becomes a 400 below).
+ */
 export function toApiError(exception: unknown): ApiError {
   if (exception instanceof ApiError) return exception;
   const parserType = (exception as { type?: unknown } | null)?.type;
   if (parserType === 'entity.parse.failed') {
     return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
   }
-  if (parserType === 'entity.too.large') {
-    return new ApiError(413, 'invalid_request_error', ErrorCode.body_too_large, 'The request body is too large.');
-  }
+  if (parserType === 'entity.too.large') return body_too_large_error();
   if (exception instanceof HttpException) return fromHttpException(exception);
   return ApiError.internal();
 }
@@ -48,9 +57,7 @@ function fromHttpException(exception: HttpException): ApiError {
   if (cause?.type === 'entity.parse.failed' || (status === 400 && /JSON/i.test(exception.message))) {
     return ApiError.badRequest(ErrorCode.invalid_json, 'The request body is not valid JSON.');
   }
-  if (status === 413) {
-    return new ApiError(413, 'invalid_request_error', ErrorCode.body_too_large, 'The request body is too large.');
-  }
+  if (status === 413) return body_too_large_error();
   if (status === 404) {
     return new ApiError(404, 'invalid_request_error', ErrorCode.route_not_found, 'Unrecognized request URL.');
   }

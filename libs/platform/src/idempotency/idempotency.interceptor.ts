@@ -1,17 +1,29 @@
-import { CallHandler, createParamDecorator, ExecutionContext, Injectable, Logger, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { applyDecorators, CallHandler, createParamDecorator, ExecutionContext, Injectable, Logger, NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { ApiHeader } from '@nestjs/swagger';
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import { createHash } from 'node:crypto';
 import { catchError, from, mergeMap, Observable, tap, throwError } from 'rxjs';
 import { type AuthenticatedRequest, principalScope } from '../auth/principal.js';
 import { toApiError } from '../errors/api-exception.filter.js';
+import { ApiErrors } from '../openapi/api-errors.js';
 import { IdempotencyClaim, idempotency_key_length_max, IdempotencyStore, type StoredAnswer } from './idempotency.store.js';
 
 const IDEMPOTENT = 'paynet:idempotent';
 const key_pattern = /^[\x21-\x7e]+$/;
 
-/** The route accepts Idempotency-Key; `required` makes it mandatory (API.md). */
-export const Idempotent = (options: { required: boolean }) => SetMetadata(IDEMPOTENT, options);
+/** The route accepts Idempotency-Key; `required` makes it mandatory (API.md). Documented in OpenAPI with its 400/409/422. */
+export const Idempotent = (options: { required: boolean }) =>
+  applyDecorators(
+    SetMetadata(IDEMPOTENT, options),
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: options.required,
+      description: `1 to ${idempotency_key_length_max} printable ASCII characters, scoped to the caller and kept at least 24 h: the same key with the same request replays the first answer (Idempotent-Replayed: true).`,
+      schema: { type: 'string', minLength: 1, maxLength: idempotency_key_length_max },
+    }),
+    ApiErrors(400, 409, 422),
+  );
 
 /** The claim on the request's key, for the service to complete in its transaction (undefined without a key). */
 export const IdempotencyKey = createParamDecorator(

@@ -17,8 +17,9 @@ import { SECRET_BOX, SecretBox } from '../crypto/secret-box.js';
  */
 export const idempotency_lease_seconds = 30;
 export const idempotency_key_length_max = 255;
-/** Kept at least this long (API.md: at least 24 h). */
-export const idempotency_retention_seconds = 48 * 3600;
+/** Claims tried when the key is released between our insert and our read. */
+const idempotency_begin_attempts_max = 3;
+/* How long keys are kept: IDEMPOTENCY_RETENTION_SECONDS (IdempotencySweeper), at least 24 h. */
 
 export interface StoredAnswer {
   status: number;
@@ -77,7 +78,7 @@ export class IdempotencyStore {
     @Inject(SECRET_BOX) private readonly box: SecretBox,
   ) {}
 
-  async begin(scope: string, key: string, fingerprint: string): Promise<BeginResult> {
+  async begin(scope: string, key: string, fingerprint: string, attempt = 1): Promise<BeginResult> {
     const claim_id = randomUUID();
     // Insert a fresh claim, or take over one whose lease ran out (its request died).
     const claimed: unknown[] = await this.dataSource.query(
@@ -96,7 +97,12 @@ export class IdempotencyStore {
       [scope, key],
     );
     const row = rows[0];
-    if (!row) return this.begin(scope, key, fingerprint); // deleted in between (released): claim again
+    if (!row) {
+      // Released (deleted) in between: claim again, a bounded number of times.
+      if (attempt < idempotency_begin_attempts_max) return this.begin(scope, key, fingerprint, attempt + 1);
+      throw new ApiError(409, 'idempotency_error', ErrorCode.idempotency_request_in_progress,
+        'Requests with this Idempotency-Key keep starting and failing; retry later.');
+    }
     if (row.fingerprint !== fingerprint) {
       throw new ApiError(422, 'idempotency_error', ErrorCode.idempotency_key_reused,
         'Keys for idempotent requests can only be used with the same parameters they were first used with.');

@@ -1,6 +1,7 @@
 import { ApiError } from '@paynet/contracts';
 import { z } from 'zod';
-import { amount_minor, currency, parseInput } from './body.js';
+import { amount_minor, currency, findNulString, parseInput } from './body.js';
+import { pathProblem } from './request-path.js';
 
 const body = z.strictObject({ amount: amount_minor, currency, note: z.string().optional() });
 
@@ -46,5 +47,34 @@ describe('request bodies', () => {
   it('refuses a body that is not an object', () => {
     expect(errorOf([1, 2]).status).toBe(400);
     expect(errorOf('x').status).toBe(400);
+  });
+
+  it('reports a missing enum field as parameter_missing too', () => {
+    const error = errorOf({ amount: 1 });
+    expect(error.code).toBe('parameter_missing');
+    expect(error.param).toBe('currency');
+  });
+
+  it('refuses NUL characters (PostgreSQL text cannot hold them) anywhere, naming the field', () => {
+    expect(errorOf({ amount: 1, currency: 'USD', note: 'a\u0000b' })).toMatchObject({ status: 400, code: 'parameter_invalid', param: 'note' });
+    expect(findNulString({ list: [{ deep: 'x' }, { deep: '\u0000' }] })).toEqual(['list', '1', 'deep']);
+    expect(findNulString({ 'key\u0000': 1 })).toEqual(['key\u0000']);
+    expect(findNulString({ fine: ['text', 1, null, { deeper: true }] })).toBeUndefined();
+  });
+
+  it('walks deeply nested input without recursion', () => {
+    let nested: unknown = 'end';
+    for (let depth = 0; depth < 50_000; depth++) nested = [nested];
+    expect(findNulString(nested)).toBeUndefined();
+  });
+});
+
+describe('request paths', () => {
+  it('refuses bad percent-encoding and NUL characters, and lets any other path through', () => {
+    expect(pathProblem('/v1/payment-intents/%FF')).toMatch(/percent-encoded/);
+    expect(pathProblem('/v1/payment-intents/%')).toMatch(/percent-encoded/);
+    expect(pathProblem('/v1/payment-intents/pi_%00')).toMatch(/NUL/);
+    expect(pathProblem('/v1/payment-intents/pi_%E2%9C%93')).toBeUndefined();
+    expect(pathProblem('/v1/payment-intents/..%2Fx')).toBeUndefined();
   });
 });

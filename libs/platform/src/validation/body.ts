@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ApiError, amount_minor_max, currencies, type Currency, ErrorCode } from '@paynet/contracts';
-import { ApiBody } from '@nestjs/swagger';
+import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { ApiErrors } from '../openapi/api-errors.js';
 import { z } from 'zod';
 
 /**
@@ -21,12 +22,48 @@ export const currency = z.enum(currencies as [Currency, ...Currency[]], {
 });
 
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const nul_path = findNulString(input);
+  if (nul_path !== undefined) {
+    throw ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${nul_path.join('.')}: must not contain NUL characters`, nul_path.join('.'));
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   // An unknown field is the clearest thing to tell a caller, so it comes first.
   const issues = result.error.issues;
   const issue = issues.find((candidate) => candidate.code === 'unrecognized_keys') ?? issues[0];
   throw toValidationError(issue, issue ? valueAt(input, issue.path) : undefined);
+}
+
+/** Nodes visited when looking for NUL characters; a body within HTTP_BODY_LIMIT has far fewer. */
+const scan_nodes_max = 100_000;
+
+/**
+ * The path of the first string (or key) holding U+0000, which PostgreSQL text
+ * cannot store: refused here as bad input rather than failing in the database
+ * as a 500. Iterative, so deeply nested JSON cannot overflow the stack.
+ */
+export function findNulString(input: unknown): PropertyKey[] | undefined {
+  // Each node points at its parent: the path is built only for the one found.
+  interface Node { value: unknown; key?: string; parent?: Node }
+  const pathOf = (node: Node | undefined, last?: string): PropertyKey[] => {
+    const path = last === undefined ? [] : [last];
+    for (let at = node; at?.key !== undefined; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  const pending: Node[] = [{ value: input }];
+  for (let visited = 0; visited < scan_nodes_max; visited++) {
+    const node = pending.pop();
+    if (node === undefined) return undefined;
+    if (typeof node.value === 'string') {
+      if (node.value.includes('\u0000')) return pathOf(node);
+    } else if (typeof node.value === 'object' && node.value !== null) {
+      for (const [key, value] of Object.entries(node.value)) {
+        if (key.includes('\u0000')) return pathOf(node, key);
+        pending.push({ value, key, parent: node });
+      }
+    }
+  }
+  throw ApiError.badRequest(ErrorCode.parameter_invalid, 'The request has too many values.');
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -44,7 +81,8 @@ function toValidationError(issue: z.core.$ZodIssue | undefined, value: unknown):
   }
   const param = issue.path.join('.');
   if (param === '') return ApiError.badRequest(ErrorCode.parameter_invalid, 'The request body must be a JSON object.');
-  const missing = issue.code === 'invalid_type' && value === undefined;
+  // Whatever zod calls it (invalid_type, invalid_value for an enum), nothing there is a missing field.
+  const missing = value === undefined;
   if (missing) return ApiError.badRequest(ErrorCode.parameter_missing, `Missing required param: ${param}.`, param);
   return ApiError.badRequest(ErrorCode.parameter_invalid, `Invalid ${param}: ${issue.message}`, param);
 }
@@ -69,13 +107,31 @@ export const ValidBody =
   (target, key, index) => {
     body_decorator({ zod_schema: schema })(target, key, index);
     if (key === undefined) return;
-    const json_schema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-    delete json_schema['$schema'];
-    ApiBody({ schema: json_schema })(target, key, Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor);
+    const descriptor = Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor;
+    ApiBody({ schema: inputJsonSchema(schema) })(target, key, descriptor);
+    ApiErrors(400)(target, key, descriptor);
   };
 
-/** `@ValidQuery(schema) query: T`. */
-export const ValidQuery = (schema: z.ZodType): ParameterDecorator => query_decorator({ zod_schema: schema });
+/** `@ValidQuery(schema) query: T`: the parsed, strict query, each parameter described in the OpenAPI document. */
+export const ValidQuery =
+  (schema: z.ZodType): ParameterDecorator =>
+  (target, key, index) => {
+    query_decorator({ zod_schema: schema })(target, key, index);
+    if (key === undefined) return;
+    const descriptor = Object.getOwnPropertyDescriptor(target, key) as PropertyDescriptor;
+    const json_schema = inputJsonSchema(schema) as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
+    for (const [name, property] of Object.entries(json_schema.properties ?? {})) {
+      ApiQuery({ name, required: json_schema.required?.includes(name) ?? false, schema: property })(target, key, descriptor);
+    }
+    ApiErrors(400)(target, key, descriptor);
+  };
+
+/** What a caller sends (defaults optional), as JSON Schema for OpenAPI. */
+function inputJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json_schema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json_schema['$schema'];
+  return json_schema;
+}
 
 /** Cursor pagination, API.md Lists. */
 export const list_query = z.strictObject({

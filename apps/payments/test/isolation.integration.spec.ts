@@ -1,0 +1,109 @@
+import type { PaymentIntentObject } from '@paynet/contracts';
+import { createHolder, createMerchant, type FetchResult, holderBalance, type InProcessStack, startInProcess, type TestHolder, type TestMerchant } from '@paynet/testing';
+import { AppModule } from '../src/app.module.js';
+import { payments_config_schema } from '../src/config.js';
+
+/** Two merchants and two holders; `shop`'s intents: one open, one paid by `ann`. */
+interface World {
+  shop: TestMerchant;
+  other_shop: TestMerchant;
+  ann: TestHolder;
+  bob: TestHolder;
+  open: PaymentIntentObject;
+  paid: PaymentIntentObject;
+}
+
+/**
+ * A principal sees only its own objects (API.md): someone else's intent
+ * answers 404, as if it did not exist, and the request changes nothing.
+ * One row per endpoint and outsider; a new endpoint adds its rows here.
+ */
+const outsider_requests: { name: string; send(world: World): Promise<FetchResult<unknown>> }[] = [
+  { name: 'retrieve an open intent as another merchant', send: ({ other_shop, open }) => other_shop.raw('GET', `/v1/payment-intents/${open.id}`) },
+  { name: 'retrieve a paid intent as another merchant', send: ({ other_shop, paid }) => other_shop.raw('GET', `/v1/payment-intents/${paid.id}`) },
+  { name: 'retrieve a paid intent as a holder who did not pay it', send: ({ bob, paid }) => bob.fetch('GET', `/v1/payment-intents/${paid.id}`) },
+  { name: 'retrieve an open intent as a holder (nobody paid it yet)', send: ({ bob, open }) => bob.fetch('GET', `/v1/payment-intents/${open.id}`) },
+  {
+    name: "pay with someone else's account id",
+    send: ({ bob, ann, open }) => bob.fetch('POST', `/v1/payment-intents/${open.id}/pay`, { account: ann.id }, { 'idempotency-key': 'steal-1' }),
+  },
+  {
+    name: 'pay with an account id that does not exist',
+    send: ({ bob, open }) => bob.fetch('POST', `/v1/payment-intents/${open.id}/pay`, { account: 'acct_missing' }, { 'idempotency-key': 'ghost-1' }),
+  },
+];
+
+describe('payments keeps each principal to its own objects', () => {
+  let stack: InProcessStack;
+
+  beforeAll(async () => {
+    stack = await startInProcess([{ service: 'payments', schema: payments_config_schema, module: AppModule.forConfig }], {
+      neighbours: ['accounts', 'merchants'],
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function makeWorld(): Promise<World> {
+    const [shop, other_shop] = [await createMerchant(stack), await createMerchant(stack)];
+    const [ann, bob] = [await createHolder(stack, { amount: 1_000 }), await createHolder(stack, { amount: 1_000 })];
+    const open = await shop.client.createPaymentIntent({ amount: 100, currency: 'USD', reference: 'open' });
+    const to_pay = await shop.client.createPaymentIntent({ amount: 200, currency: 'USD', reference: 'paid' });
+    const paid = await ann.fetch('POST', `/v1/payment-intents/${to_pay.id}/pay`, { account: ann.id }, { 'idempotency-key': 'setup-pay' });
+    expect(paid.status).toBe(200);
+    await other_shop.client.createPaymentIntent({ amount: 300, currency: 'USD', reference: 'theirs' });
+    return { shop, other_shop, ann, bob, open, paid: paid.body as PaymentIntentObject };
+  }
+
+  /** What any of these requests could have changed, as the owners read it. */
+  async function state(world: World): Promise<unknown> {
+    return {
+      shop_intents: (await world.shop.client.listPaymentIntents({ limit: 100 })).data,
+      other_intents: (await world.other_shop.client.listPaymentIntents({ limit: 100 })).data,
+      shop_balance: await world.shop.client.getMerchantBalance(world.shop.id),
+      ann: await holderBalance(world.ann),
+      bob: await holderBalance(world.bob),
+    };
+  }
+
+  it.each(outsider_requests)('$name: 404 resource_missing, and nothing changes', async ({ send }) => {
+    const world = await makeWorld();
+    const before = await state(world);
+    const answer = await send(world);
+    expect({ status: answer.status, body: answer.body }).toMatchObject({
+      status: 404,
+      body: { error: { type: 'invalid_request_error', code: 'resource_missing', message: expect.any(String) } },
+    });
+    expect(await state(world)).toEqual(before);
+  });
+
+  it("lists only the merchant's own intents, and treats another's id as a cursor like one that does not exist", async () => {
+    const world = await makeWorld();
+    const own = await world.other_shop.client.listPaymentIntents({ limit: 100 });
+    expect(own.data.map((intent) => intent.reference)).toEqual(['theirs']);
+    expect(own.data.every((intent) => intent.merchant === world.other_shop.id)).toBe(true);
+    for (const status of ['requires_payment', 'succeeded']) {
+      const filtered = await world.other_shop.raw('GET', `/v1/payment-intents?status=${status}&limit=100`);
+      const ids = (filtered.body as { data: PaymentIntentObject[] }).data.map((intent) => intent.id);
+      expect(ids).not.toContain(world.open.id);
+      expect(ids).not.toContain(world.paid.id);
+    }
+    const foreign = await world.other_shop.raw('GET', `/v1/payment-intents?starting_after=${world.open.id}`);
+    const missing = await world.other_shop.raw('GET', '/v1/payment-intents?starting_after=pi_missing');
+    expect(foreign.status).toBe(missing.status);
+    expect((foreign.body as { error: { code: string; param: string } }).error).toMatchObject({
+      code: (missing.body as { error: { code: string } }).error.code,
+      param: 'starting_after',
+    });
+  });
+
+  it('still shows the owners their intents: the merchant both, the payer the one it paid', async () => {
+    const world = await makeWorld();
+    expect((await world.shop.raw('GET', `/v1/payment-intents/${world.open.id}`)).status).toBe(200);
+    expect((await world.shop.raw('GET', `/v1/payment-intents/${world.paid.id}`)).status).toBe(200);
+    const as_payer = await world.ann.fetch('GET', `/v1/payment-intents/${world.paid.id}`);
+    expect(as_payer).toMatchObject({ status: 200, body: { id: world.paid.id, payer_account: world.ann.id } });
+  });
+});
