@@ -180,6 +180,27 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     await ledgerVerifies();
   });
 
+  it('a cancel whose void answer was lost: the reconciler voids again and the intent is canceled once, the money released', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 200, currency: 'USD', reference: 'void-lost', capture_method: 'manual' });
+    expect((await pay(intent.id, payer, 'void-lost-pay')).body).toMatchObject({ status: 'requires_capture' });
+    const settled_before = await settlements('applied', 'hold_action');
+
+    // The void waits on the payer's balance row until the cancel has given up; then it applies, its answer lost.
+    const lock = await lockBalanceOf(payer);
+    const canceling = shop.request('POST', `/v1/payment-intents/${intent.id}/cancel`, undefined);
+    await lock.untilSomeoneWaits();
+    await sleep(request_timeout_ms + 500);
+    await lock.release();
+    expect((await canceling).status).toBe(503);
+
+    expect(await waitForStatus(shop, intent.id, 'canceled')).toMatchObject({ cancellation_reason: 'requested_by_merchant', amount_received: 0 });
+    expect(await settlements('applied', 'hold_action')).toBe(settled_before + 1);
+    expect(await balanceOf(payer)).toMatchObject({ posted: 1_000, available: 1_000 });
+    expect(await eventsAbout(intent.id, 'payment_intent.canceled')).toBe(1);
+    await ledgerVerifies();
+  });
+
   it('accounts crashes before applying the transfer: once it is back, the reconciler re-sends it and it applies once', async () => {
     const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
     const intent = await shop.createPaymentIntent({ amount: 250, currency: 'USD', reference: 'crash' });

@@ -27,8 +27,8 @@ type HoldAction = 'post' | 'void';
  * what it sends (`capture_amount` for the post, `void_reason` for the void),
  * commits, then calls accounts, then records the outcome: an answer lost to a
  * timeout leaves the intent in requires_capture with that column set, and
- * sending the same command again (capture or cancel again, or the expiry
- * sweep) settles it. Posting and voiding are idempotent by hold id.
+ * sending the same command again (capture or cancel again, the reconciler
+ * once `attempt_sent_at` is old enough, or the expiry sweep) settles it. Posting and voiding are idempotent by hold id.
  */
 @Injectable()
 export class CaptureService {
@@ -86,7 +86,7 @@ export class CaptureService {
     }
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET capture_amount = $2 WHERE id = $1 RETURNING ${intent_columns}`,
+      `UPDATE payment_intents SET capture_amount = $2, attempt_sent_at = now() WHERE id = $1 RETURNING ${intent_columns}`,
       [id, requested.toString()],
     );
     return rows[0] as PaymentIntentRow;
@@ -169,7 +169,7 @@ export class CaptureService {
 async function setVoidReason(manager: EntityManager, id: string): Promise<PaymentIntentRow> {
   const rows = await updateReturning<PaymentIntentRow>(
     manager,
-    `UPDATE payment_intents SET void_reason = 'requested_by_merchant' WHERE id = $1 RETURNING ${intent_columns}`,
+    `UPDATE payment_intents SET void_reason = 'requested_by_merchant', attempt_sent_at = now() WHERE id = $1 RETURNING ${intent_columns}`,
     [id],
   );
   return rows[0] as PaymentIntentRow;

@@ -11,6 +11,6 @@ import { PaymentOutcomes } from './payment-outcomes.js';
   imports: [RiskModule],
   controllers: [PaymentIntentsController],
   providers: [PaymentIntentsService, PaymentOutcomes, CaptureService, ExpirySweeper, HoldExpirySweeper],
-  exports: [PaymentOutcomes],
+  exports: [PaymentOutcomes, CaptureService],
 })
 export class PaymentIntentsModule {}

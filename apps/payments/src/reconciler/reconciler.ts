@@ -6,6 +6,7 @@ import type { PaymentsConfig } from '../config.js';
 import { intent_columns, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
 import { isRefusal } from '../accounts-calls.js';
 import { type AttemptCommand, attemptCommand } from '../payment-intents/attempts.js';
+import { CaptureService } from '../payment-intents/capture.service.js';
 import { PaymentOutcomes } from '../payment-intents/payment-outcomes.js';
 import { assertUnreachable } from '../unreachable.js';
 import { reconciler_settlements_total } from './reconciler.metrics.js';
@@ -14,7 +15,7 @@ import { reconciler_settlements_total } from './reconciler.metrics.js';
 export const reconcile_batch_max = 64;
 
 type Outcome = 'applied' | 'payment_failed' | 'already_settled' | 'unknown';
-type Step = 'lookup' | 'resend';
+type Step = 'lookup' | 'resend' | 'hold_action';
 interface Settlement {
   outcome: Outcome;
   step: Step;
@@ -52,6 +53,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly dataSource: DataSource,
     private readonly rpc: RpcClient,
     private readonly outcomes: PaymentOutcomes,
+    private readonly captures: CaptureService,
     @Inject(CONFIG) config: PaymentsConfig,
   ) {
     this.after_ms = config.RECONCILE_AFTER_MS;
@@ -67,25 +69,54 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     return this.task.stop();
   }
 
-  /** One pass: claims up to a batch of stuck intents and settles each; answers how many it claimed. */
+  /**
+   * One pass: claims up to a batch of stuck pay attempts and a batch of
+   * stuck hold actions (a capture's post or a cancel's void whose answer was
+   * lost), settles each; answers how many it claimed.
+   */
   async reconcileOnce(): Promise<number> {
-    const rows = await this.claim();
-    await Promise.all(rows.map((row) => this.settle(row)));
-    return rows.length;
+    const attempts = await this.claim(`status = 'processing'`);
+    const hold_actions = await this.claim(`status = 'requires_capture' AND (capture_amount IS NOT NULL OR void_reason IS NOT NULL)`);
+    await Promise.all([...attempts.map((row) => this.settle(row)), ...hold_actions.map((row) => this.settleHoldAction(row))]);
+    return attempts.length + hold_actions.length;
   }
 
-  private claim(): Promise<PaymentIntentRow[]> {
+  /** `stuck` is one of the two fixed conditions above, never input. */
+  private claim(stuck: string): Promise<PaymentIntentRow[]> {
     return withTransaction(this.dataSource, (manager) =>
       updateReturning<PaymentIntentRow>(
         manager,
         `UPDATE payment_intents SET attempt_sent_at = now()
          WHERE id IN (SELECT id FROM payment_intents
-                      WHERE status = 'processing' AND attempt_sent_at <= now() - make_interval(secs => $1)
+                      WHERE ${stuck} AND attempt_sent_at <= now() - make_interval(secs => $1)
                       ORDER BY attempt_sent_at LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING ${intent_columns}`,
         [this.after_ms / 1000, reconcile_batch_max],
       ),
     );
+  }
+
+  /**
+   * The post or void the row records is sent again (both idempotent by hold
+   * id): applied now or before, the intent is recorded succeeded or canceled
+   * once; a refused post (the hold expired first) is given up as capture does.
+   */
+  private async settleHoldAction(row: PaymentIntentRow): Promise<void> {
+    const context = { payment_intent: row.id, attempt: row.attempt, capture_amount: row.capture_amount, void_reason: row.void_reason };
+    let outcome: Outcome;
+    try {
+      await this.captures.settleHold(row, undefined);
+      outcome = 'applied';
+    } catch (error) {
+      if (!isRefusal(error)) {
+        reconciler_settlements_total.inc({ outcome: 'unknown', step: 'hold_action' });
+        this.logger.warn({ ...context, err: error }, 'hold action still unknown; the next pass tries again');
+        return;
+      }
+      outcome = 'payment_failed';
+    }
+    reconciler_settlements_total.inc({ outcome, step: 'hold_action' });
+    this.logger.log({ ...context, outcome }, 'hold action settled');
   }
 
   private async settle(row: PaymentIntentRow): Promise<void> {
