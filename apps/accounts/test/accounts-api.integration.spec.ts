@@ -134,4 +134,26 @@ describe('accounts API', () => {
     await expect(client.query('DELETE FROM accounts.journal_entries')).rejects.toThrow(/append-only/);
     await client.end();
   });
+
+  it('refuses postings that name a journal entry or an account that does not exist', async () => {
+    const account = await wallet();
+    await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${account.id}/deposits`, { amount: 100 }, { idempotencyKey: `orphan-${account.id}` });
+    const client = new pg.Client({ connectionString: stack.databaseUrl });
+    await client.connect();
+    const insert = (id: string, entry_id: string, account_id: string) =>
+      client.query(
+        `INSERT INTO accounts.postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
+         VALUES ($1, $2, 9, $3, 'credit', 1, 'USD', 1)`,
+        [id, entry_id, account_id],
+      );
+    try {
+      const entry: { entry_id: string } = (await client.query('SELECT entry_id FROM accounts.postings WHERE account_id = $1', [account.id])).rows[0];
+      await expect(insert('txn_orphan1', 'no-such-entry', account.id)).rejects.toMatchObject({ code: '23503', message: expect.stringMatching(/journal entry no-such-entry/) });
+      await expect(insert('txn_orphan2', entry.entry_id, 'acct_nobody')).rejects.toMatchObject({ code: '23503', message: expect.stringMatching(/account acct_nobody/) });
+      expect((await client.query(`SELECT count(*)::int AS n FROM accounts.postings WHERE id LIKE 'txn_orphan%'`)).rows[0]).toEqual({ n: 0 });
+    } finally {
+      await client.end();
+    }
+    expect((await adminFetch(stack, 'accounts', 'GET', '/v1/ledger/verify')).body).toMatchObject({ ok: true });
+  });
 });

@@ -29,6 +29,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBenchAccounts, verifyLedger, type AccountsApi } from './accounts-api.js';
+import { batchesBetween, readBatchTotals } from './batches.js';
 import { Lifecycle } from './lifecycle.js';
 import { performance } from 'node:perf_hooks';
 import { runLoad, type LoadResult } from './load.js';
@@ -36,6 +37,7 @@ import { checkpoint, cpuModel, describePostgres, gitCommit, loadAverage, memoryG
 import { parseOptions, usage, UsageError, type BenchOptions } from './options.js';
 import { findPgbench, initPgbench, pgbench_clients, pgbench_progress_interval_s, pgbench_scale, pgbench_threads, runPgbench, type PgbenchBinary, type PgbenchResult } from './pgbench.js';
 import { benchmarks_intro, renderResults, renderTables, replaceResults, type BenchRun, type LedgerCheck, type PhaseCpu } from './report.js';
+import type { PhaseBatches } from './batches.js';
 import { TransferClient } from './transfers.js';
 import { pickPair, randomAmount, transfer_amount_minor_max, transferCommand, type BenchAccounts, type Shape } from './workload.js';
 
@@ -92,6 +94,7 @@ async function main(): Promise<void> {
     hot: ledger.hot,
     ledger: ledger.check,
     cpu: ledger.cpu,
+    batches: ledger.batches,
   };
   await report(run);
 }
@@ -182,6 +185,7 @@ interface LedgerFigures {
   hot: LoadResult;
   check: LedgerCheck;
   cpu: { uniform: PhaseCpu; hot: PhaseCpu };
+  batches: { uniform: PhaseBatches; hot: PhaseBatches };
   nats_version: string;
 }
 
@@ -193,12 +197,19 @@ async function ledgerPhases(infra: Infra, options: BenchOptions): Promise<Ledger
   const accounts = await createBenchAccounts(api, options, run_id);
   const client = await TransferClient.connect(infra.nats.url, nats_prefix);
   lifecycle.defer('close the NATS connection', () => client.close());
-  const context = { client, accounts, options, server_url: infra.postgres.url, accounts_pid: pid, postmaster_pid: infra.postmaster_pid };
+  const context = { client, accounts, options, server_url: infra.postgres.url, accounts_url: api.url, accounts_pid: pid, postmaster_pid: infra.postmaster_pid };
   const uniform = await ledgerLoad('ledger uniform', 'uniform', context);
   const hot = await ledgerLoad('ledger hot', 'hot', context);
   say('ledger: verifying (GET /v1/ledger/verify) ...');
   const check = await checkLedger(api, accounts, [uniform.result, hot.result]);
-  return { uniform: uniform.result, hot: hot.result, check, cpu: { uniform: uniform.cpu, hot: hot.cpu }, nats_version: client.serverVersion };
+  return {
+    uniform: uniform.result,
+    hot: hot.result,
+    check,
+    cpu: { uniform: uniform.cpu, hot: hot.cpu },
+    batches: { uniform: uniform.batches, hot: hot.batches },
+    nats_version: client.serverVersion,
+  };
 }
 
 /** accounts from dist, with its own database, NATS prefix and secrets; ready to serve. */
@@ -247,11 +258,12 @@ interface LoadContext {
   accounts: BenchAccounts;
   options: BenchOptions;
   server_url: string;
+  accounts_url: string;
   accounts_pid: number | undefined;
   postmaster_pid: number | undefined;
 }
 
-async function ledgerLoad(name: string, shape: Shape, context: LoadContext): Promise<{ result: LoadResult; cpu: PhaseCpu }> {
+async function ledgerLoad(name: string, shape: Shape, context: LoadContext): Promise<{ result: LoadResult; cpu: PhaseCpu; batches: PhaseBatches }> {
   const { client, accounts, options } = context;
   await checkpoint(context.server_url);
   say(`${name}: ${options.warmup_s} s warm-up, then ${options.duration_s} s measured, ${options.concurrency} commands in flight`);
@@ -263,6 +275,7 @@ async function ledgerLoad(name: string, shape: Shape, context: LoadContext): Pro
     accounts_cores: () => (context.accounts_pid === undefined ? undefined : processCpuSeconds(context.accounts_pid)),
     postgres_cores: () => (context.postmaster_pid === undefined ? undefined : processTreeCpuSeconds(context.postmaster_pid)),
   });
+  const batches_before = await readBatchTotals(context.accounts_url);
   const result = await runLoad({
     name,
     warmup_ms: options.warmup_s * 1000,
@@ -276,7 +289,10 @@ async function ledgerLoad(name: string, shape: Shape, context: LoadContext): Pro
   const { p50_ms, p99_ms } = result.latency;
   say(`${name}: ${Math.round(result.transfers_per_s)} transfers/s, p50 ${p50_ms?.toFixed(2)} ms, p99 ${p99_ms?.toFixed(2)} ms, ${result.total.failed} errors`);
   for (const [kind, count] of Object.entries(result.total.error_kinds)) say(`  ${count} x ${kind}`);
-  return { result, cpu: cpu.read() };
+  const phase_cpu = cpu.read();
+  const batches = batchesBetween(batches_before, await readBatchTotals(context.accounts_url));
+  say(`${name}: ${batches.batches} batches, ${batches.mean_size?.toFixed(1)} transfers and ${batches.mean_duration_ms?.toFixed(2)} ms each on average`);
+  return { result, cpu: phase_cpu, batches };
 }
 
 /** CPU time so far of each part, in seconds (undefined: cannot tell, e.g. a server we did not start). */

@@ -49,6 +49,10 @@ function benchRun(pgbench_tps: number, uniform: number, hot: number): BenchRun {
       uniform: { accounts_cores: 0.9, postgres_cores: 0.8, bench_client_cores: 0.31 },
       hot: { accounts_cores: undefined, postgres_cores: undefined, bench_client_cores: 0.3 },
     },
+    batches: {
+      uniform: { batches: 2_400, mean_size: 31.5, mean_duration_ms: 9.25 },
+      hot: { batches: 0, mean_size: undefined, mean_duration_ms: undefined },
+    },
   };
 }
 
@@ -97,6 +101,7 @@ describe('renderResults', () => {
     expect(text).toContain('64 `accounts.transfers.post` commands in flight');
     expect(text).toContain('`GET /v1/ledger/verify` ok (1200 entries checked)');
     expect(text).toContain('in cores of 2: uniform: accounts 0.90, PostgreSQL 0.80, bench client 0.31; hot: accounts n/a, PostgreSQL n/a, bench client 0.30.');
+    expect(text).toContain('uniform: 2,400 batches of 31.5 transfers, 9.25 ms each on average; hot: no batches.');
     expect(text).not.toContain('--quick');
   });
 

@@ -1,3 +1,4 @@
+import type { PhaseBatches } from './batches.js';
 /**
  * docs/BENCHMARKS.md: a fixed introduction, then the results of the last
  * run between two markers, replaced on each run. Pure: the caller collects
@@ -62,6 +63,7 @@ export interface BenchRun {
   hot: LoadResult;
   ledger: LedgerCheck;
   cpu: { uniform: PhaseCpu; hot: PhaseCpu };
+  batches: { uniform: PhaseBatches; hot: PhaseBatches };
 }
 
 export interface Ratios {
@@ -122,6 +124,8 @@ export function renderResults(run: BenchRun): string {
     '',
     `CPU used during the ledger phases, in cores of ${machine.cpus}: ${describeCpu('uniform', run.cpu.uniform)}; ${describeCpu('hot', run.cpu.hot)}.`,
     '',
+    `Transfer batches (accounts' /metrics, warm-up included): ${describeBatches('uniform', run.batches.uniform)}; ${describeBatches('hot', run.batches.hot)}.`,
+    '',
     '| machine | |',
     '|---|---|',
     `| CPUs (nproc) | ${machine.cpus} |`,
@@ -154,6 +158,11 @@ export function replaceResults(existing: string | undefined, intro: string, resu
     if (existing.trim().length > 0) return `${existing.trimEnd()}\n\n${section}`;
   }
   return `${intro.trimEnd()}\n\n${section}`;
+}
+
+function describeBatches(phase: string, batches: PhaseBatches): string {
+  if (batches.mean_size === undefined || batches.mean_duration_ms === undefined) return `${phase}: no batches`;
+  return `${phase}: ${batches.batches.toLocaleString('en-US')} batches of ${batches.mean_size.toFixed(1)} transfers, ${batches.mean_duration_ms.toFixed(2)} ms each on average`;
 }
 
 function describeCpu(phase: string, cpu: PhaseCpu): string {

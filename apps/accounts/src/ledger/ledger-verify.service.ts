@@ -12,7 +12,7 @@ export const verify_problems_max = 100;
 
 /**
  * Recomputes the ledger from its postings (API.md `GET /v1/ledger/verify`):
- * every entry balances to zero per currency, every balance row equals the sum
+ * every posting belongs to an entry and an account, every entry balances to zero per currency, every balance row equals the sum
  * of its account's postings (and its pending columns the sum of its pending holds), no limited account is below zero, and the
  * platform as a whole is conserved per currency.
  */
@@ -28,6 +28,13 @@ export class LedgerVerifyService {
           `SELECT entry_id, currency, sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END) AS net
            FROM postings GROUP BY entry_id, currency HAVING sum(CASE direction WHEN 'debit' THEN amount ELSE -amount END) <> 0`,
           'entry $entry_id does not balance in $currency (net $net)',
+        ],
+        [
+          // The insert trigger refuses these; this finds any written past it (a restore, a manual fix).
+          `SELECT p.id AS posting_id, p.entry_id, p.account_id FROM postings p
+           WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = p.entry_id)
+              OR NOT EXISTS (SELECT 1 FROM balances b WHERE b.account_id = p.account_id)`,
+          'posting $posting_id names an entry ($entry_id) or an account ($account_id) that does not exist',
         ],
         [
           `SELECT e.id AS entry_id FROM journal_entries e LEFT JOIN postings p ON p.entry_id = e.id
