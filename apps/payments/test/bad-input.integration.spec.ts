@@ -2,6 +2,7 @@ import type { PaymentIntentObject } from '@paynet/contracts';
 import { createHolder, createMerchant, type FetchResult, holderBalance, type InProcessStack, startInProcess, type TestHolder, type TestMerchant } from '@paynet/testing';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
+import { refund_reason_length_max } from '../src/refunds/refunds.dto.js';
 
 /**
  * Bad input, endpoint by endpoint: every refusal is a 4xx in the API.md error
@@ -15,7 +16,15 @@ describe('payments refuses bad input', () => {
   let stack: InProcessStack;
   let shop: TestMerchant;
   let payer: TestHolder;
+  /** Open, for pay. */
   let intent: PaymentIntentObject;
+  /** Paid by `payer` with capture_method manual: its hold awaits capture. */
+  let held: PaymentIntentObject;
+  /** Paid by `payer`, for refunds. */
+  let paid: PaymentIntentObject;
+  /** Open, for cancel. */
+  let to_cancel: PaymentIntentObject;
+  const [intent_amount, held_amount, paid_amount, payer_funds] = [500, 300, 200, 1_500];
   let key_counter = 0;
   const freshKey = () => `bad-input-${++key_counter}`;
 
@@ -24,9 +33,23 @@ describe('payments refuses bad input', () => {
       neighbours: ['accounts', 'merchants'],
     });
     shop = await createMerchant(stack);
-    payer = await createHolder(stack, { amount: 1_000 });
-    intent = await shop.client.createPaymentIntent({ amount: 500, currency: 'USD', reference: 'target' });
+    payer = await createHolder(stack, { amount: payer_funds });
+    intent = await shop.client.createPaymentIntent({ amount: intent_amount, currency: 'USD', reference: 'target' });
+    held = await paidIntent({ amount: held_amount, currency: 'USD', reference: 'held', capture_method: 'manual' });
+    paid = await paidIntent({ amount: paid_amount, currency: 'USD', reference: 'paid' });
+    to_cancel = await shop.client.createPaymentIntent({ amount: 100, currency: 'USD', reference: 'to cancel' });
+    // What every refusal below must leave as it is: the hold pending, nothing refunded.
+    expect(held).toMatchObject({ status: 'requires_capture', amount_received: 0 });
+    expect(paid).toMatchObject({ status: 'succeeded', amount_received: paid_amount, amount_refunded: 0 });
+    expect(await holderBalance(payer)).toMatchObject({ pending: held_amount, available: payer_funds - held_amount - paid_amount });
   });
+
+  async function paidIntent(params: Parameters<TestMerchant['client']['createPaymentIntent']>[0]): Promise<PaymentIntentObject> {
+    const created = await shop.client.createPaymentIntent(params);
+    const answer = await payer.fetch('POST', `/v1/payment-intents/${created.id}/pay`, { account: payer.id }, { 'idempotency-key': freshKey() });
+    expect(answer.status).toBe(200);
+    return answer.body as PaymentIntentObject;
+  }
 
   afterAll(async () => {
     await stack?.stop();
@@ -76,6 +99,35 @@ describe('payments refuses bad input', () => {
       amount_fields: [],
       bad_fields: [['account', '""'], ['account', '123'], ['account', 'null'], ['account', '["x"]'], ['account', JSON.stringify('a'.repeat(129))],
         ['account', JSON.stringify('acct_\u0000')]],
+    },
+    {
+      name: 'POST /v1/payment-intents/{id}/capture',
+      send: (body) => shop.raw('POST', `/v1/payment-intents/${held.id}/capture`, body, { 'idempotency-key': freshKey(), 'content-type': 'application/json' }),
+      valid: () => ({ amount: 100 }),
+      required: [],
+      amount_fields: ['amount'],
+      // More than is held: amount_too_large.
+      bad_fields: [['amount', String(held_amount + 1)]],
+    },
+    {
+      name: 'POST /v1/payment-intents/{id}/refunds',
+      send: (body) => shop.raw('POST', `/v1/payment-intents/${paid.id}/refunds`, body, { 'idempotency-key': freshKey(), 'content-type': 'application/json' }),
+      valid: () => ({ amount: 100 }),
+      required: [],
+      amount_fields: ['amount'],
+      bad_fields: [
+        ['amount', String(paid_amount + 1)], // more than is left to refund: amount_too_large
+        ['reason', '7'], ['reason', '""'], ['reason', '"   "'], ['reason', 'null'], ['reason', '{}'], ['reason', '["x"]'],
+        ['reason', JSON.stringify('r'.repeat(refund_reason_length_max + 1))], ['reason', JSON.stringify('nul\u0000byte')],
+      ],
+    },
+    {
+      name: 'POST /v1/payment-intents/{id}/cancel',
+      send: (body) => shop.raw('POST', `/v1/payment-intents/${to_cancel.id}/cancel`, body, { 'idempotency-key': freshKey(), 'content-type': 'application/json' }),
+      valid: () => ({}),
+      required: [],
+      amount_fields: [],
+      bad_fields: [],
     },
   ];
 
@@ -201,6 +253,15 @@ describe('payments refuses bad input', () => {
       name: 'POST /v1/payment-intents/{id}/pay',
       send: (id: string) => payer.fetch('POST', `/v1/payment-intents/${id}/pay`, { account: payer.id }, { 'idempotency-key': freshKey() }),
     },
+    {
+      name: 'POST /v1/payment-intents/{id}/capture',
+      send: (id: string) => shop.raw('POST', `/v1/payment-intents/${id}/capture`, '{}', { 'idempotency-key': freshKey(), 'content-type': 'application/json' }),
+    },
+    { name: 'POST /v1/payment-intents/{id}/cancel (no Idempotency-Key)', send: (id: string) => shop.raw('POST', `/v1/payment-intents/${id}/cancel`) },
+    {
+      name: 'POST /v1/payment-intents/{id}/refunds',
+      send: (id: string) => shop.raw('POST', `/v1/payment-intents/${id}/refunds`, '{}', { 'idempotency-key': freshKey(), 'content-type': 'application/json' }),
+    },
   ];
 
   describe.each(id_endpoints)('$name', (endpoint) => {
@@ -221,14 +282,22 @@ describe('payments refuses bad input', () => {
     });
   });
 
-  // Last (a describe of its own runs after the ones above): it pays the target intent.
+  // Last (a describe of its own runs after the ones above): it pays, captures, refunds and cancels the targets.
   describe('afterwards', () => {
     it('still accepts the valid bodies the cases start from (the cases are refused for their flaw alone)', async () => {
-      const created = await shop.raw('POST', '/v1/payment-intents', JSON.stringify(body_endpoints[0]?.valid()), { 'idempotency-key': freshKey() });
-      expect(created.status).toBe(201);
-      const paid = await payer.fetch('POST', `/v1/payment-intents/${intent.id}/pay`, { account: payer.id }, { 'idempotency-key': freshKey() });
-      expect(paid.status).toBe(200);
-      expect(await holderBalance(payer)).toMatchObject({ available: 500 });
+      const expected_status: Record<string, number> = { 'POST /v1/payment-intents': 201, 'POST /v1/payment-intents/{id}/refunds': 201 };
+      for (const endpoint of body_endpoints) {
+        const answer = await endpoint.send(JSON.stringify(endpoint.valid()));
+        expect({ endpoint: endpoint.name, status: answer.status }).toEqual({ endpoint: endpoint.name, status: expected_status[endpoint.name] ?? 200 });
+      }
+      const intents = await shop.client.listPaymentIntents({ limit: 100 });
+      const find = (id: string) => intents.data.find((candidate) => candidate.id === id);
+      expect(find(intent.id)).toMatchObject({ status: 'succeeded', amount_received: intent_amount });
+      expect(find(held.id)).toMatchObject({ status: 'succeeded', amount_received: 100 });
+      expect(find(paid.id)).toMatchObject({ status: 'succeeded', amount_refunded: 100 });
+      expect(find(to_cancel.id)).toMatchObject({ status: 'canceled' });
+      // Paid in full: the target and `paid`; of the hold, 100 captured, the rest released; 100 refunded.
+      expect(await holderBalance(payer)).toMatchObject({ pending: 0, available: payer_funds - intent_amount - paid_amount - 100 + 100 });
     });
   });
 });

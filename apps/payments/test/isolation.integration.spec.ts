@@ -3,7 +3,7 @@ import { createHolder, createMerchant, type FetchResult, holderBalance, type InP
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
 
-/** Two merchants and two holders; `shop`'s intents: one open, one paid by `ann`. */
+/** Two merchants and two holders; `shop`'s intents: one open, one paid by `ann`, one `ann` paid with its hold not yet captured. */
 interface World {
   shop: TestMerchant;
   other_shop: TestMerchant;
@@ -11,25 +11,73 @@ interface World {
   bob: TestHolder;
   open: PaymentIntentObject;
   paid: PaymentIntentObject;
+  held: PaymentIntentObject;
 }
+
+const held_amount = 400;
+
+interface Refusal {
+  status: number;
+  type: string;
+  code: string;
+}
+/** Someone else's object: 404, as if it did not exist (API.md). */
+const missing: Refusal = { status: 404, type: 'invalid_request_error', code: 'resource_missing' };
+/**
+ * A merchant-only endpoint called with a holder's token: 403 before any
+ * intent is looked at, so the answer is the same for the holder's own
+ * payment as for an id that does not exist, and says nothing of the intent.
+ */
+const not_for_holders: Refusal = { status: 403, type: 'permission_error', code: 'forbidden' };
 
 /**
  * A principal sees only its own objects (API.md): someone else's intent
  * answers 404, as if it did not exist, and the request changes nothing.
  * One row per endpoint and outsider; a new endpoint adds its rows here.
  */
-const outsider_requests: { name: string; send(world: World): Promise<FetchResult<unknown>> }[] = [
-  { name: 'retrieve an open intent as another merchant', send: ({ other_shop, open }) => other_shop.raw('GET', `/v1/payment-intents/${open.id}`) },
-  { name: 'retrieve a paid intent as another merchant', send: ({ other_shop, paid }) => other_shop.raw('GET', `/v1/payment-intents/${paid.id}`) },
-  { name: 'retrieve a paid intent as a holder who did not pay it', send: ({ bob, paid }) => bob.fetch('GET', `/v1/payment-intents/${paid.id}`) },
-  { name: 'retrieve an open intent as a holder (nobody paid it yet)', send: ({ bob, open }) => bob.fetch('GET', `/v1/payment-intents/${open.id}`) },
+const outsider_requests: { name: string; refusal: Refusal; send(world: World): Promise<FetchResult<unknown>> }[] = [
+  { name: 'retrieve an open intent as another merchant', refusal: missing, send: ({ other_shop, open }) => other_shop.raw('GET', `/v1/payment-intents/${open.id}`) },
+  { name: 'retrieve a paid intent as another merchant', refusal: missing, send: ({ other_shop, paid }) => other_shop.raw('GET', `/v1/payment-intents/${paid.id}`) },
+  { name: 'retrieve a paid intent as a holder who did not pay it', refusal: missing, send: ({ bob, paid }) => bob.fetch('GET', `/v1/payment-intents/${paid.id}`) },
+  { name: 'retrieve an open intent as a holder (nobody paid it yet)', refusal: missing, send: ({ bob, open }) => bob.fetch('GET', `/v1/payment-intents/${open.id}`) },
   {
     name: "pay with someone else's account id",
+    refusal: missing,
     send: ({ bob, ann, open }) => bob.fetch('POST', `/v1/payment-intents/${open.id}/pay`, { account: ann.id }, { 'idempotency-key': 'steal-1' }),
   },
   {
     name: 'pay with an account id that does not exist',
+    refusal: missing,
     send: ({ bob, open }) => bob.fetch('POST', `/v1/payment-intents/${open.id}/pay`, { account: 'acct_missing' }, { 'idempotency-key': 'ghost-1' }),
+  },
+  {
+    name: 'capture a held intent as another merchant',
+    refusal: missing,
+    send: ({ other_shop, held }) => other_shop.raw('POST', `/v1/payment-intents/${held.id}/capture`, '{}', { 'idempotency-key': 'x-capture' }),
+  },
+  { name: 'cancel an open intent as another merchant', refusal: missing, send: ({ other_shop, open }) => other_shop.raw('POST', `/v1/payment-intents/${open.id}/cancel`) },
+  { name: 'cancel a held intent as another merchant', refusal: missing, send: ({ other_shop, held }) => other_shop.raw('POST', `/v1/payment-intents/${held.id}/cancel`) },
+  {
+    name: 'refund a paid intent as another merchant',
+    refusal: missing,
+    send: ({ other_shop, paid }) => other_shop.raw('POST', `/v1/payment-intents/${paid.id}/refunds`, '{}', { 'idempotency-key': 'x-refund' }),
+  },
+  {
+    name: 'capture a held intent as the holder who paid it',
+    refusal: not_for_holders,
+    send: ({ ann, held }) => ann.fetch('POST', `/v1/payment-intents/${held.id}/capture`, {}, { 'idempotency-key': 'h-capture' }),
+  },
+  { name: 'cancel a held intent as the holder who paid it', refusal: not_for_holders, send: ({ ann, held }) => ann.fetch('POST', `/v1/payment-intents/${held.id}/cancel`) },
+  { name: 'cancel an open intent as a holder', refusal: not_for_holders, send: ({ bob, open }) => bob.fetch('POST', `/v1/payment-intents/${open.id}/cancel`) },
+  {
+    name: 'refund a paid intent as the holder who paid it',
+    refusal: not_for_holders,
+    send: ({ ann, paid }) => ann.fetch('POST', `/v1/payment-intents/${paid.id}/refunds`, {}, { 'idempotency-key': 'h-refund' }),
+  },
+  {
+    name: 'capture an intent that does not exist as a holder',
+    refusal: not_for_holders,
+    send: ({ ann }) => ann.fetch('POST', '/v1/payment-intents/pi_missing/capture', {}, { 'idempotency-key': 'h-missing' }),
   },
 ];
 
@@ -53,8 +101,11 @@ describe('payments keeps each principal to its own objects', () => {
     const to_pay = await shop.client.createPaymentIntent({ amount: 200, currency: 'USD', reference: 'paid' });
     const paid = await ann.fetch('POST', `/v1/payment-intents/${to_pay.id}/pay`, { account: ann.id }, { 'idempotency-key': 'setup-pay' });
     expect(paid.status).toBe(200);
+    const to_hold = await shop.client.createPaymentIntent({ amount: held_amount, currency: 'USD', reference: 'held', capture_method: 'manual' });
+    const held = await ann.fetch('POST', `/v1/payment-intents/${to_hold.id}/pay`, { account: ann.id }, { 'idempotency-key': 'setup-hold' });
+    expect(held).toMatchObject({ status: 200, body: { status: 'requires_capture' } });
     await other_shop.client.createPaymentIntent({ amount: 300, currency: 'USD', reference: 'theirs' });
-    return { shop, other_shop, ann, bob, open, paid: paid.body as PaymentIntentObject };
+    return { shop, other_shop, ann, bob, open, paid: paid.body as PaymentIntentObject, held: held.body as PaymentIntentObject };
   }
 
   /** What any of these requests could have changed, as the owners read it. */
@@ -68,14 +119,21 @@ describe('payments keeps each principal to its own objects', () => {
     };
   }
 
-  it.each(outsider_requests)('$name: 404 resource_missing, and nothing changes', async ({ send }) => {
+  it.each(outsider_requests)('$name: $refusal.status, and nothing changes', async ({ refusal, send }) => {
     const world = await makeWorld();
     const before = await state(world);
-    const answer = await send(world);
-    expect({ status: answer.status, body: answer.body }).toMatchObject({
-      status: 404,
-      body: { error: { type: 'invalid_request_error', code: 'resource_missing', message: expect.any(String) } },
+    // What the state must show, before and after: ann's hold pending, nothing captured or refunded.
+    expect(before).toMatchObject({
+      ann: { pending: held_amount },
+      shop_intents: expect.arrayContaining([
+        expect.objectContaining({ id: world.held.id, status: 'requires_capture', amount_received: 0 }),
+        expect.objectContaining({ id: world.paid.id, status: 'succeeded', amount_refunded: 0 }),
+        expect.objectContaining({ id: world.open.id, status: 'requires_payment' }),
+      ]),
     });
+    const answer = await send(world);
+    const { status, ...error } = refusal;
+    expect({ status: answer.status, body: answer.body }).toMatchObject({ status, body: { error: { ...error, message: expect.any(String) } } });
     expect(await state(world)).toEqual(before);
   });
 
@@ -105,5 +163,15 @@ describe('payments keeps each principal to its own objects', () => {
     expect((await world.shop.raw('GET', `/v1/payment-intents/${world.paid.id}`)).status).toBe(200);
     const as_payer = await world.ann.fetch('GET', `/v1/payment-intents/${world.paid.id}`);
     expect(as_payer).toMatchObject({ status: 200, body: { id: world.paid.id, payer_account: world.ann.id } });
+  });
+
+  it('lets the owning merchant capture, refund and cancel them (the refusals above are for outsiders alone)', async () => {
+    const world = await makeWorld();
+    const captured = await world.shop.raw('POST', `/v1/payment-intents/${world.held.id}/capture`, '{}', { 'idempotency-key': 'own-capture' });
+    expect(captured).toMatchObject({ status: 200, body: { status: 'succeeded', amount_received: held_amount } });
+    const refunded = await world.shop.raw('POST', `/v1/payment-intents/${world.paid.id}/refunds`, '{}', { 'idempotency-key': 'own-refund' });
+    expect(refunded).toMatchObject({ status: 201, body: { status: 'succeeded', amount: world.paid.amount } });
+    const canceled = await world.shop.raw('POST', `/v1/payment-intents/${world.open.id}/cancel`);
+    expect(canceled).toMatchObject({ status: 200, body: { status: 'canceled', cancellation_reason: 'requested_by_merchant' } });
   });
 });

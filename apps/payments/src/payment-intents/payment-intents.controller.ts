@@ -69,6 +69,7 @@ export class PaymentIntentsController {
   @HttpCode(200)
   @Auth('merchant')
   @Idempotent({ required: true })
+  @ApiErrors(404, 409)
   capture(
     @CurrentPrincipal() principal: Merchant,
     @Param('id') id: string,
@@ -82,6 +83,7 @@ export class PaymentIntentsController {
   @HttpCode(200)
   @Auth('merchant')
   @Idempotent({ required: false })
+  @ApiErrors(404, 409)
   cancel(
     @CurrentPrincipal() principal: Merchant,
     @Param('id') id: string,

@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Param, Post } from '@nestjs/common';
 import type { RefundObject } from '@paynet/contracts';
-import { Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody } from '@paynet/platform';
+import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody } from '@paynet/platform';
 import { create_refund_body, type CreateRefundBody } from './refunds.dto.js';
 import { RefundsService } from './refunds.service.js';
 
@@ -12,6 +12,7 @@ export class RefundsController {
   @HttpCode(201)
   @Auth('merchant')
   @Idempotent({ required: true })
+  @ApiErrors(402, 404, 409)
   create(
     @CurrentPrincipal() principal: Extract<Principal, { kind: 'merchant' }>,
     @Param('id') id: string,
