@@ -52,7 +52,7 @@ describe('transactions under deadlock', () => {
     ]);
   });
 
-  it('runs READ COMMITTED as every service connection sets it, whatever the database default', async () => {
+  it('runs READ COMMITTED without JIT, as every service connection sets them, whatever the database defaults', async () => {
     await dataSource.query(`ALTER DATABASE "${database.name}" SET default_transaction_isolation = 'serializable'`);
     const service = new DataSource(
       dataSourceOptions({ url: database.url, schema: 'public', pool_size: 1, entities: [], migrations: [], application_name: 'isolation-test' }),
@@ -63,6 +63,7 @@ describe('transactions under deadlock', () => {
     try {
       const inside: { transaction_isolation: string }[] = await withTransaction(service, (manager) => manager.query('SHOW transaction_isolation'));
       expect(inside[0]?.transaction_isolation).toBe('read committed');
+      expect(await service.query('SHOW jit')).toEqual([{ jit: 'off' }]);
       // The database default did change: a connection without our settings gets it.
       expect((await plain.query('SHOW transaction_isolation')).rows[0]).toEqual({ transaction_isolation: 'serializable' });
     } finally {

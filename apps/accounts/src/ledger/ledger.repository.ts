@@ -1,5 +1,5 @@
 import type { Currency } from '@paynet/contracts';
-import { type AccountBalance, type AccountKind, type AppliedLine, type JournalEntry, type LedgerAccount, type Side } from '@paynet/ledger';
+import { type AccountBalance, entry_lines_max, type AccountKind, type AppliedLine, type JournalEntry, type LedgerAccount, type Side } from '@paynet/ledger';
 import type { EntityManager } from 'typeorm';
 
 /** Row mapping for the ledger tables; SQL lives here, rules live in @paynet/ledger. */
@@ -146,7 +146,8 @@ interface LockedBatchRow {
 /**
  * One statement for the transfer batch's reads: locks the balance rows in
  * account-id order (no deadlocks) with their accounts, and finds which of the
- * batch's transfer ids are in the journal already. The journal is read in the
+ * batch's transfer ids are in the journal already (accounts and entries
+ * looked up one id at a time, see storedLinesFrom). The journal is read in the
  * statement's snapshot, taken before the lock wait, so a duplicate committed
  * while we waited is not seen here; the entries insert (ON CONFLICT DO NOTHING)
  * then falls short and the batch runs again (`TransferRaced`), seeing it.
@@ -160,12 +161,11 @@ export async function lockBatch(manager: EntityManager, account_ids: readonly st
      SELECT 'account' AS row_kind, a.id, a.currency, a.normal_side, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits,
        l.debits_posted, l.credits_posted, l.debits_pending, l.credits_pending,
        NULL::bigint AS created, NULL::text AS line_id, NULL::smallint AS line_index, NULL::text AS account_id, NULL::text AS direction, NULL::bigint AS amount
-     FROM locked l JOIN ledger_accounts a ON a.id = l.account_id
+     FROM locked l CROSS JOIN LATERAL (SELECT * FROM ledger_accounts WHERE id = l.account_id LIMIT 1) a
      UNION ALL
-     SELECT 'posting', e.id, e.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       floor(extract(epoch FROM e.created_at))::bigint, p.id, p.line_index, p.account_id, p.direction, p.amount
-     FROM journal_entries e JOIN postings p ON p.entry_id = e.id
-     WHERE e.id = ANY($2::text[]) AND p.entry_id = ANY($2::text[])`,
+     SELECT 'posting', found.id, found.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       found.created, found.line_id, found.line_index, found.account_id, found.direction, found.amount
+     FROM ${storedLinesFrom('$2')}`,
     [[...new Set(account_ids)].sort(), entry_ids],
   );
   const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map() };
@@ -174,9 +174,36 @@ export async function lockBatch(manager: EntityManager, account_ids: readonly st
     if (row.row_kind === 'posting') lines.push(row);
     else readLockedAccount(batch, row);
   }
-  lines.sort((left, right) => (left.id === right.id ? (left.line_index ?? 0) - (right.line_index ?? 0) : left.id < right.id ? -1 : 1));
-  for (const row of lines) readStoredLine(batch.existing, row);
+  batch.existing = readStoredLines(lines);
   return batch;
+}
+
+/**
+ * The journal lines of the entries named by the text[] parameter `param`,
+ * looked up one id at a time (LATERAL ... LIMIT, which the planner keeps as
+ * index probes): on tables not analyzed since they grew, a join over the id
+ * list was planned as a scan of all of postings, slower with every batch.
+ */
+function storedLinesFrom(param: string): string {
+  return `unnest(${param}::text[]) AS wanted(id) CROSS JOIN LATERAL (
+       SELECT e.id, e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created,
+         p.id AS line_id, p.line_index, p.account_id, p.direction, p.amount
+       FROM journal_entries e JOIN postings p ON p.entry_id = e.id
+       WHERE e.id = wanted.id AND p.entry_id = wanted.id LIMIT ${entry_lines_max}
+     ) found`;
+}
+
+/** Transfers already in the journal among `ids`, their lines in order (for "what happened to transfer X"). */
+export async function findStoredEntries(manager: EntityManager, ids: readonly string[]): Promise<Map<string, StoredEntry>> {
+  const rows: LockedBatchRow[] = await manager.query(`SELECT found.* FROM ${storedLinesFrom('$1')}`, [ids]);
+  return readStoredLines(rows);
+}
+
+function readStoredLines(rows: LockedBatchRow[]): Map<string, StoredEntry> {
+  rows.sort((left, right) => (left.id === right.id ? (left.line_index ?? 0) - (right.line_index ?? 0) : left.id < right.id ? -1 : 1));
+  const existing = new Map<string, StoredEntry>();
+  for (const row of rows) readStoredLine(existing, row);
+  return existing;
 }
 
 function readLockedAccount(batch: LockedBatch, row: LockedBatchRow): void {

@@ -27,7 +27,7 @@ import {
 } from '@paynet/ledger';
 import { withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
-import { findPlatformAccountId, lockBatch, readBalance, type StoredEntry, writeBatch } from './ledger.repository.js';
+import { findPlatformAccountId, findStoredEntries, lockBatch, readBalance, type StoredEntry, writeBatch } from './ledger.repository.js';
 import { accountRejectionError, assertUnreachable } from './account-rejection.js';
 
 /** The most transfers one database transaction applies (TigerBeetle batches 8,190; ours are bounded by statement size). */
@@ -75,9 +75,9 @@ export class LedgerService {
   }
 
   async getTransfer(transfer_id: string): Promise<GetTransferReply> {
-    const existing = (await this.loadEntries(this.dataSource.manager, [transfer_id])).get(transfer_id);
-    if (!existing) return { found: false };
-    return { found: true, ...existing.reply, result: 'already_applied' };
+    const stored = (await findStoredEntries(this.dataSource.manager, [transfer_id])).get(transfer_id);
+    if (!stored) return { found: false };
+    return { found: true, ...storedReply(stored) };
   }
 
   async balanceOf(account: LedgerAccount, manager: EntityManager = this.dataSource.manager): Promise<BalanceObject> {
@@ -168,30 +168,6 @@ export class LedgerService {
     return id;
   }
 
-  /** Both sides filtered by id, so the plan uses the indexes even before the tables were ever analyzed. */
-  private async loadEntries(manager: EntityManager, ids: readonly string[]): Promise<Map<string, { entry: JournalEntry; reply: TransferReply }>> {
-    const rows: { id: string; currency: string; created: string; line_id: string; account_id: string; direction: 'debit' | 'credit'; amount: string }[] =
-      await manager.query(
-        `SELECT e.id, e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created, p.id AS line_id, p.account_id, p.direction, p.amount
-         FROM journal_entries e JOIN postings p ON p.entry_id = e.id
-         WHERE e.id = ANY($1::text[]) AND p.entry_id = ANY($1::text[]) ORDER BY e.id, p.line_index`,
-        [ids],
-      );
-    const found = new Map<string, { entry: JournalEntry; reply: TransferReply }>();
-    for (const row of rows) {
-      let item = found.get(row.id);
-      if (!item) {
-        item = {
-          entry: { id: row.id, currency: row.currency.trim(), lines: [] },
-          reply: { transfer_id: row.id, result: 'already_applied', created: Number(row.created), line_ids: [] },
-        };
-        found.set(row.id, item);
-      }
-      item.entry.lines.push({ account_id: row.account_id, direction: row.direction, amount_minor: BigInt(row.amount) });
-      item.reply.line_ids.push(row.line_id);
-    }
-    return found;
-  }
 }
 
 function storedReply(stored: StoredEntry): TransferReply {
