@@ -1,9 +1,9 @@
 import { default_concurrency, default_duration_s, default_wallets, parseOptions, quick_duration_s, UsageError } from './options.js';
 
 describe('parseOptions', () => {
-  it('defaults to 30 s phases, 64 commands in flight, 200 wallets', () => {
+  it('defaults to 30 s phases, 256 commands in flight, 200 wallets', () => {
     expect(parseOptions([])).toMatchObject({ duration_s: default_duration_s, concurrency: default_concurrency, wallets: default_wallets, quick: false });
-    expect([default_duration_s, default_concurrency, default_wallets]).toEqual([30, 64, 200]);
+    expect([default_duration_s, default_concurrency, default_wallets]).toEqual([30, 256, 200]);
   });
 
   it('--quick shortens the phases and warm-ups; an explicit --duration still wins', () => {

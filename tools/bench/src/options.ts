@@ -19,7 +19,13 @@ export const default_duration_s = 30;
 export const quick_duration_s = 5;
 export const default_warmup_s = 5;
 export const quick_warmup_s = 2;
-export const default_concurrency = 64;
+/**
+ * Commands in flight by default: enough that the next transfer batch is read
+ * and waiting for its rows while the previous one commits. With 64 a batch
+ * holds every command in flight, and the ledger idles while answers and new
+ * commands travel (docs/BENCHMARKS.md has the figures at 64 to 512).
+ */
+export const default_concurrency = 256;
 export const default_wallets = 200;
 export const default_credit_accounts = 20;
 

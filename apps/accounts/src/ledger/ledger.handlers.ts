@@ -1,22 +1,14 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { type GetTransferReply, type GetTransferRequest, type PostTransferCommand, Subjects, type TransferReply } from '@paynet/contracts';
+import { type GetTransferReply, type GetTransferRequest, Subjects } from '@paynet/contracts';
 import { parseInput } from '@paynet/platform';
-import { get_transfer_message, post_transfer_message } from './ledger.messages.js';
+import { get_transfer_message } from './ledger.messages.js';
 import { LedgerService } from './ledger.service.js';
-import { TransferBatcher } from './transfer-batcher.js';
 
+/** Ledger queries over NATS; `accounts.transfers.post`, the hot path, is TransferCommandListener's. */
 @Controller()
 export class LedgerHandlers {
-  constructor(
-    private readonly ledger: LedgerService,
-    private readonly batcher: TransferBatcher,
-  ) {}
-
-  @MessagePattern(Subjects.accounts.transfersPost)
-  post(@Payload() message: PostTransferCommand): Promise<TransferReply> {
-    return this.batcher.submit(parseInput(post_transfer_message, message));
-  }
+  constructor(private readonly ledger: LedgerService) {}
 
   @MessagePattern(Subjects.accounts.transfersGet)
   get(@Payload() message: GetTransferRequest): Promise<GetTransferReply> {
