@@ -6,6 +6,7 @@ import type { PhaseBatches } from './batches.js';
  */
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
+import { default_concurrency } from './options.js';
 
 export const results_begin = '<!-- bench:ledger results begin: written by `npm run bench:ledger`, replaced on each run -->';
 export const results_end = '<!-- bench:ledger results end -->';
@@ -196,6 +197,6 @@ Targets: ledger uniform >= 2x pgbench tpcb-like; ledger hot >= 0.9x ledger unifo
 - The accounts service runs from \`dist/\` as deployed (one process, its own database and NATS prefix, \`LOG_LEVEL=warn\`); the bench makes and funds its accounts through the HTTP API as the operator, then keeps a fixed number of commands in flight (a closed loop). Nothing bypasses the service.
 - Latency is measured in the bench process, from sending a command to its answer: NATS and the service included. Each phase is warmed up first.
 - The run fails (exit 1, and this file is not rewritten) if any transfer failed or went unanswered, if \`GET /v1/ledger/verify\` finds a problem, or if the ledger holds other than the acknowledged transfers.
-- Flags, after \`--\`: \`--duration <s>\` (30) per measured phase, \`--concurrency <n>\` (64) commands in flight, \`--wallets <n>\` (200), \`--quick\` (5 s phases: a smoke run, not figures). Ctrl-C stops and removes everything the run started.
+- Flags, after \`--\`: \`--duration <s>\` (30) per measured phase, \`--concurrency <n>\` (${default_concurrency}) commands in flight, \`--wallets <n>\` (200), \`--quick\` (5 s phases: a smoke run, not figures). Ctrl-C stops and removes everything the run started.
 - Figures depend on the machine and on what else runs on it: compare runs made on the same machine, and read the load average recorded with them.
 `;
