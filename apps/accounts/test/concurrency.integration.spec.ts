@@ -100,6 +100,16 @@ describe('the ledger under concurrent transfers', () => {
     expect(await posted(payer)).toBe(9_750);
   });
 
+  it('answers an applied transfer sent again several times in one batch as already applied, with its own lines', async () => {
+    const [payer, shop] = [await fundedWallet(stack, 1_000), await fundedWallet(stack, 0)];
+    const batcher = stack.apps['accounts']?.get(TransferBatcher) as TransferBatcher;
+    const first = await batcher.submit(transferCommand('again-1', payer.id, shop.id, 40));
+    const again = await Promise.all([1, 2, 3].map(() => batcher.submit(transferCommand('again-1', payer.id, shop.id, 40))));
+    expect(again.map((reply) => reply.result)).toEqual(['already_applied', 'already_applied', 'already_applied']);
+    expect(again.map((reply) => reply.line_ids)).toEqual([first.line_ids, first.line_ids, first.line_ids]);
+    expect(await posted(shop)).toBe(40);
+  });
+
   async function batchCount(): Promise<number> {
     const metric = await ledger_batch_size.get();
     return metric.values.find((value) => value.metricName === 'paynet_ledger_batch_size_count')?.value ?? 0;

@@ -166,7 +166,8 @@ export async function lockBatch(manager: EntityManager, account_ids: readonly st
      SELECT 'posting', found.id, found.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        found.created, found.line_id, found.line_index, found.account_id, found.direction, found.amount
      FROM ${storedLinesFrom('$2')}`,
-    [[...new Set(account_ids)].sort(), entry_ids],
+    // Each id once: a batch may carry the same transfer twice (a re-send), and a repeated id would repeat its lines.
+    [[...new Set(account_ids)].sort(), [...new Set(entry_ids)]],
   );
   const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map() };
   const lines: LockedBatchRow[] = [];
@@ -195,7 +196,7 @@ function storedLinesFrom(param: string): string {
 
 /** Transfers already in the journal among `ids`, their lines in order (for "what happened to transfer X"). */
 export async function findStoredEntries(manager: EntityManager, ids: readonly string[]): Promise<Map<string, StoredEntry>> {
-  const rows: LockedBatchRow[] = await manager.query(`SELECT found.* FROM ${storedLinesFrom('$1')}`, [ids]);
+  const rows: LockedBatchRow[] = await manager.query(`SELECT found.* FROM ${storedLinesFrom('$1')}`, [[...new Set(ids)]]);
   return readStoredLines(rows);
 }
 
