@@ -1,9 +1,9 @@
 import type { DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { findFreePort, type ServiceHandle, type ServiceName, serviceEntry, startService } from '@paynet/devstack';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt } from './build.js';
+import { makeRunLogDir } from './test-logs.js';
 import { workspaceRoot } from './workspace.js';
 import { type BaseConfig, createServiceApp, parseConfig, PrefixedClientNats, RpcClient } from '@paynet/platform';
 import { randomBytes } from 'node:crypto';
@@ -129,6 +129,7 @@ async function startApp(definition: ServiceDefinitionForTest, common: Record<str
 
 class NeighbourProcesses implements Neighbours {
   private readonly handles = new Map<ServiceName, ServiceHandle>();
+  private log_dir: string | undefined;
 
   constructor(private readonly env: Record<string, string>) {}
 
@@ -136,8 +137,8 @@ class NeighbourProcesses implements Neighbours {
   async start(name: ServiceName, port: number): Promise<string> {
     const root = workspaceRoot();
     await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
-    const log_dir = join(root, 'tmp', 'test-logs', `in-process-${this.env['NATS_PREFIX']}`);
-    mkdirSync(log_dir, { recursive: true });
+    this.log_dir ??= makeRunLogDir(join(root, 'tmp', 'test-logs'), `in-process-${this.env['NATS_PREFIX']}`);
+    const log_dir = this.log_dir;
     const neighbour = startService({ name, entry: serviceEntry(root, name), env: this.env, port, logFile: join(log_dir, `${name}.log`), cwd: root });
     this.handles.set(name, neighbour);
     await neighbour.waitReady(neighbour_ready_timeout_ms);

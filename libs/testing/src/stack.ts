@@ -10,12 +10,12 @@ import {
   type ServiceHandle,
   type ServiceName,
 } from '@paynet/devstack';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureBuilt } from './build.js';
 import { createTestDatabase, testInfra, type TestDatabase } from './infra.js';
 import { uniqueNatsPrefix } from './names.js';
 import { deleteNatsStreams } from './nats-cleanup.js';
+import { makeRunLogDir } from './test-logs.js';
 import { workspaceRoot } from './workspace.js';
 
 export interface StartStackOptions {
@@ -60,7 +60,6 @@ const stack_ready_timeout_ms = 90_000;
 const log_tail_lines = 30;
 const port_attempts_max = 20;
 // Log folders of earlier runs kept for reading after a failure; older ones are removed.
-const log_runs_kept = 30;
 
 /**
  * A whole platform for one end-to-end test file: its own database, NATS
@@ -87,7 +86,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     }),
     ...options.env,
   };
-  const logDir = makeLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);
+  const logDir = makeRunLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);
   const runner = new StackRunner({ root, env, ports, logDir, options });
   const stack = runner.describe({ natsUrl, natsPrefix, adminToken, database });
   try {
@@ -99,14 +98,6 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
   return stack;
 }
 
-/** tmp/test-logs/<time>-<prefix>, pruning all but the newest runs (names sort by time). */
-function makeLogDir(parent: string, natsPrefix: string): string {
-  const logDir = join(parent, `${new Date().toISOString().replace(/[:.]/g, '-')}-${natsPrefix}`);
-  mkdirSync(logDir, { recursive: true });
-  const runs = readdirSync(parent).sort();
-  for (const old of runs.slice(0, Math.max(0, runs.length - log_runs_kept))) rmSync(join(parent, old), { recursive: true, force: true });
-  return logDir;
-}
 
 async function distinctFreePorts(): Promise<Record<ServiceName, number>> {
   const chosen = new Set<number>();
