@@ -185,7 +185,7 @@ export async function lockBatch(manager: EntityManager, account_ids: readonly st
  * index probes): on tables not analyzed since they grew, a join over the id
  * list was planned as a scan of all of postings, slower with every batch.
  */
-function storedLinesFrom(param: string): string {
+export function storedLinesFrom(param: string): string {
   return `unnest(${param}::text[]) AS wanted(id) CROSS JOIN LATERAL (
        SELECT e.id, e.currency, floor(extract(epoch FROM e.created_at))::bigint AS created,
          p.id AS line_id, p.line_index, p.account_id, p.direction, p.amount
