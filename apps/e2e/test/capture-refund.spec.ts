@@ -1,8 +1,9 @@
 import type { AccountObject, BalanceObject, MerchantObject, PlatformEvent } from '@paynet/contracts';
 import { PaynetClient } from '@paynet/sdk';
-import { adminFetch, jsonFetch, type Stack, startStack, waitFor, WebhookReceiver } from '@paynet/testing';
+import { adminFetch, jsonFetch, type Stack, waitFor, type WebhookReceiver } from '@paynet/testing';
 import { Webhook } from 'standardwebhooks';
 import { StreamClient } from './stream-client.js';
+import { useEndToEndWorld } from './world.js';
 
 /**
  * Manual capture and a refund end to end, as users see them: the holder's
@@ -11,19 +12,11 @@ import { StreamClient } from './stream-client.js';
  * the merchant also by signed webhooks, and the ledger checks out.
  */
 describe('a held payment, captured in part and refunded in part, through all four services', () => {
+  const world = useEndToEndWorld();
+  const streams = world.streams;
   let stack: Stack;
   let receiver: WebhookReceiver;
-  const streams: StreamClient[] = [];
-
-  beforeAll(async () => {
-    [stack, receiver] = await Promise.all([startStack(), WebhookReceiver.start()]);
-  });
-
-  afterAll(async () => {
-    for (const stream of streams) stream.close();
-    await receiver?.close();
-    await stack?.stop();
-  });
+  beforeAll(() => ({ stack, receiver } = world));
 
   async function holderBalance(holder: AccountObject): Promise<BalanceObject> {
     return (await jsonFetch<BalanceObject>(`${stack.urls.accounts}/v1/accounts/${holder.id}/balance`, { headers: { authorization: `Bearer ${holder.token}` } })).body;

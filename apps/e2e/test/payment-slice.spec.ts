@@ -1,9 +1,10 @@
 import type { AccountObject, BalanceObject, MerchantObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
 import { PaynetClient, PaynetError } from '@paynet/sdk';
-import { adminFetch, jsonFetch, type Stack, startStack, waitFor } from '@paynet/testing';
+import { adminFetch, jsonFetch, type Stack, waitFor } from '@paynet/testing';
 import { Webhook } from 'standardwebhooks';
 import { StreamClient } from './stream-client.js';
-import { WebhookReceiver } from '@paynet/testing';
+import { useEndToEndWorld } from './world.js';
+import type { WebhookReceiver } from '@paynet/testing';
 
 /**
  * The first payment end to end, as users see it: the operator opens a wallet
@@ -13,19 +14,11 @@ import { WebhookReceiver } from '@paynet/testing';
  * (holder down, merchant up by the amount less the fee) and the ledger checks out.
  */
 describe('a payment through all four services', () => {
+  const world = useEndToEndWorld();
+  const streams = world.streams;
   let stack: Stack;
   let receiver: WebhookReceiver;
-  const streams: StreamClient[] = [];
-
-  beforeAll(async () => {
-    [stack, receiver] = await Promise.all([startStack(), WebhookReceiver.start()]);
-  });
-
-  afterAll(async () => {
-    for (const stream of streams) stream.close();
-    await receiver?.close();
-    await stack?.stop();
-  });
+  beforeAll(() => ({ stack, receiver } = world));
 
   it('moves the money once, tells merchant and payer live, and delivers signed webhooks', async () => {
     // The operator opens and funds a wallet.
