@@ -1,7 +1,6 @@
 import type { PaymentIntentObject } from '@paynet/contracts';
-import { createHolder, createMerchant, type FetchResult, holderBalance, type InProcessStack, startInProcess, type TestHolder, type TestMerchant } from '@paynet/testing';
-import { AppModule } from '../src/app.module.js';
-import { payments_config_schema } from '../src/config.js';
+import { createHolder, createMerchant, type FetchResult, holderBalance, type InProcessStack, type TestHolder, type TestMerchant } from '@paynet/testing';
+import { usePayments } from './support.js';
 
 /** Two merchants and two holders; `shop`'s intents: one open, one paid by `ann`, one `ann` paid with its hold not yet captured. */
 interface World {
@@ -82,17 +81,9 @@ const outsider_requests: { name: string; refusal: Refusal; send(world: World): P
 ];
 
 describe('payments keeps each principal to its own objects', () => {
+  const world = usePayments({});
   let stack: InProcessStack;
-
-  beforeAll(async () => {
-    stack = await startInProcess([{ service: 'payments', schema: payments_config_schema, module: AppModule.forConfig }], {
-      neighbours: ['accounts', 'merchants'],
-    });
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  beforeAll(() => (stack = world.stack));
 
   async function makeWorld(): Promise<World> {
     const [shop, other_shop] = [await createMerchant(stack), await createMerchant(stack)];

@@ -1,22 +1,13 @@
 import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
-import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
-import { AppModule } from '../src/app.module.js';
-import { payments_config_schema } from '../src/config.js';
+import { adminFetch, type InProcessStack, jsonFetch } from '@paynet/testing';
 import * as support from './support.js';
+import { usePayments } from './support.js';
 
 /** payments in process; accounts and merchants beside it as processes on the same database and NATS prefix. */
 describe('payment intents over real PostgreSQL and NATS', () => {
+  const world = usePayments({});
   let stack: InProcessStack;
-
-  beforeAll(async () => {
-    stack = await startInProcess([{ service: 'payments', schema: payments_config_schema, module: AppModule.forConfig }], {
-      neighbours: ['accounts', 'merchants'],
-    });
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  beforeAll(() => (stack = world.stack));
 
   const merchant = (currency = 'USD', fee_bps = 0) => support.merchant(stack, fee_bps, currency);
   const holder = (amount: number, currency = 'USD') => support.holder(stack, amount, currency);

@@ -1,10 +1,10 @@
 import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
 import type { PaynetClient } from '@paynet/sdk';
-import { adminFetch, createMerchantClient, holdRowLocks, type HeldRowLocks, type InProcessStack, jsonFetch, sleep, startInProcess, waitFor } from '@paynet/testing';
+import { adminFetch, holdRowLocks, type HeldRowLocks, type InProcessStack, jsonFetch, sleep, waitFor } from '@paynet/testing';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../src/app.module.js';
-import { payments_config_schema } from '../src/config.js';
 import { Reconciler } from '../src/reconciler/reconciler.js';
+import * as support from './support.js';
+import { usePayments } from './support.js';
 
 const request_timeout_ms = 1_000;
 const reconcile_after_ms = 2_500;
@@ -18,39 +18,16 @@ const settled_within_ms = 20_000;
  * gets no answer in time and the reconciler has to settle the intent.
  */
 describe('the reconciler settles payments whose ledger answer was lost', () => {
+  const world = usePayments({
+    NATS_REQUEST_TIMEOUT_MS: String(request_timeout_ms),
+    RECONCILE_AFTER_MS: String(reconcile_after_ms),
+    RECONCILE_INTERVAL_MS: '200',
+  });
   let stack: InProcessStack;
+  beforeAll(() => (stack = world.stack));
 
-  beforeAll(async () => {
-    stack = await startInProcess(
-      [
-        {
-          service: 'payments',
-          schema: payments_config_schema,
-          module: AppModule.forConfig,
-          env: {
-            NATS_REQUEST_TIMEOUT_MS: String(request_timeout_ms),
-            RECONCILE_AFTER_MS: String(reconcile_after_ms),
-            RECONCILE_INTERVAL_MS: '200',
-          },
-        },
-      ],
-      { neighbours: ['accounts', 'merchants'] },
-    );
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
-
-  function merchant(): Promise<PaynetClient & { id: string }> {
-    return createMerchantClient(stack, { name: 'Corner shop', currency: 'USD' });
-  }
-
-  async function fundedHolder(amount: number): Promise<AccountObject> {
-    const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency: 'USD', owner_name: 'Payer' });
-    await deposit(created.body, amount, `fund-${created.body.id}`);
-    return created.body;
-  }
+  const merchant = () => support.merchant(stack);
+  const fundedHolder = (amount: number) => support.holder(stack, amount);
 
   async function deposit(account: AccountObject, amount: number, key: string): Promise<void> {
     const answer = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${account.id}/deposits`, { amount }, { idempotencyKey: key });
@@ -79,13 +56,8 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     );
   }
 
-  async function balanceOf(account: AccountObject): Promise<{ posted: number; available: number }> {
-    const answer = await jsonFetch<{ posted: number; available: number }>(`${stack.urls.accounts}/v1/accounts/${account.id}/balance`, {
-      headers: { authorization: `Bearer ${account.token}` },
-    });
-    expect(answer.status).toBe(200);
-    return answer.body;
-  }
+  const balanceOf = (account: AccountObject) => support.balance(stack, account);
+
 
   /** The payer's statement lines for one intent, as the holder reads them. */
   async function statementLines(payer: AccountObject, intent_id: string): Promise<{ amount: number }[]> {
@@ -97,11 +69,8 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     return answer.body.data.filter((line) => line.payment_intent === intent_id);
   }
 
-  async function ledgerVerifies(): Promise<void> {
-    const verify = await adminFetch<{ ok: boolean; problems: unknown[] }>(stack, 'accounts', 'GET', '/v1/ledger/verify');
-    expect(verify.status).toBe(200);
-    expect(verify.body).toMatchObject({ ok: true, problems: [] });
-  }
+  const ledgerVerifies = () => support.expectLedgerVerifies(stack);
+
 
   /** Events of `type` about one intent waiting in payments' outbox (published or not): each state change is recorded once. */
   async function eventsAbout(intent_id: string, type: string): Promise<number> {
@@ -233,7 +202,7 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     // applied yet and send it again; both commands wait behind the first; released, all three answers come
     // at once, and both settlers try to record the success together.
     const reconciler = stack.apps.payments?.get(Reconciler) as Reconciler;
-    const racing = Promise.all([pay(intent.id, payer, 'race-1'), reconciler.reconcileOnce()]);
+    const racing = Promise.all([pay(intent.id, payer, 'race-1'), reconciler.sweepOnce()]);
     await sleep(300);
     await lock.release();
     const [resent] = await racing;

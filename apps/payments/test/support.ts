@@ -1,6 +1,6 @@
 import type { AccountObject, BalanceObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
 import type { PaynetClient } from '@paynet/sdk';
-import { adminFetch, createMerchantClient, type FetchResult, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import { adminFetch, createHolder, createMerchantClient, type FetchResult, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
@@ -50,14 +50,9 @@ export function merchant(stack: InProcessStack, fee_bps = 0, currency = 'USD', p
   return createMerchantClient({ adminToken: stack.adminToken, urls: { ...stack.urls, payments: payments_url } }, { name: 'Shop', currency, fee_bps });
 }
 
-export async function holder(stack: InProcessStack, amount: number, currency = 'USD'): Promise<AccountObject> {
-  const created = await adminFetch<AccountObject>(stack, 'accounts', 'POST', '/v1/accounts', { currency, owner_name: 'Holder' });
-  expect(created.status).toBe(201);
-  if (amount > 0) {
-    const deposit = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${created.body.id}/deposits`, { amount }, { idempotencyKey: `fund-${created.body.id}` });
-    expect(deposit.status).toBe(201);
-  }
-  return created.body;
+/** A wallet made by the operator, funded by a deposit when `amount` > 0. */
+export function holder(stack: InProcessStack, amount: number, currency = 'USD'): Promise<AccountObject> {
+  return createHolder(stack, { amount, currency });
 }
 
 export function pay(stack: InProcessStack, intent_id: string, payer: AccountObject, key: string): Promise<FetchResult<PaymentIntentObject>> {

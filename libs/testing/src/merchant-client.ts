@@ -11,24 +11,30 @@ export interface NewMerchant {
   fee_bps?: number;
 }
 
-/**
- * Onboards a merchant as the operator and answers an SDK client signing as
- * it, with the merchant's id; services the stack does not run are unreachable.
- */
-export async function createMerchantClient(
-  stack: { urls: Readonly<Partial<Record<'merchants' | 'payments' | 'push', string>>>; adminToken: string },
-  merchant: NewMerchant,
-): Promise<PaynetClient & { id: string }> {
+type MerchantStack = { urls: Readonly<Partial<Record<'merchants' | 'payments' | 'push', string>>>; adminToken: string };
+
+/** Onboards a merchant as the operator; answers it with its secrets (shown only here). */
+export async function onboardMerchant(stack: MerchantStack, merchant: NewMerchant): Promise<MerchantObject> {
   const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', merchant);
   if (created.status !== 201) throw new Error(`creating a merchant answered ${created.status}: ${JSON.stringify(created.body)}`);
-  const client = new PaynetClient({
-    apiKey: created.body.api_key as string,
-    apiSecret: created.body.api_secret as string,
+  return created.body;
+}
+
+/** An SDK client signing as `merchant`; services the stack does not run are unreachable. */
+export function merchantClient(stack: MerchantStack, merchant: MerchantObject): PaynetClient {
+  return new PaynetClient({
+    apiKey: merchant.api_key as string,
+    apiSecret: merchant.api_secret as string,
     urls: {
       merchants: stack.urls.merchants ?? unreachable_url,
       payments: stack.urls.payments ?? unreachable_url,
       push: stack.urls.push ?? unreachable_url,
     },
   });
-  return Object.assign(client, { id: created.body.id });
+}
+
+/** Onboards a merchant as the operator and answers an SDK client signing as it, with the merchant's id. */
+export async function createMerchantClient(stack: MerchantStack, merchant: NewMerchant): Promise<PaynetClient & { id: string }> {
+  const created = await onboardMerchant(stack, merchant);
+  return Object.assign(merchantClient(stack, created), { id: created.id });
 }

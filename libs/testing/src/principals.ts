@@ -1,8 +1,9 @@
-import type { AccountObject, MerchantObject } from '@paynet/contracts';
-import { PaynetClient } from '@paynet/sdk';
+import type { AccountObject } from '@paynet/contracts';
+import type { PaynetClient } from '@paynet/sdk';
 import { signRequest } from '@paynet/signatures';
 import { randomUUID } from 'node:crypto';
 import { adminFetch, type FetchResult, jsonFetch } from './http.js';
+import { merchantClient, onboardMerchant } from './merchant-client.js';
 
 /** What a stack must offer to make merchants and holders: the operator token and the service URLs. */
 export interface PrincipalStack {
@@ -33,11 +34,9 @@ function serviceUrl(stack: PrincipalStack, service: string): string {
 /** A merchant made by the operator, with a signing client for merchants and payments. */
 export async function createMerchant(stack: PrincipalStack, options: { currency?: string; fee_bps?: number } = {}): Promise<TestMerchant> {
   const currency = options.currency ?? 'USD';
-  const created = await adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name: 'Shop', currency, fee_bps: options.fee_bps ?? 0 });
-  if (created.status !== 201) throw new Error(`creating a merchant answered ${created.status}`);
-  const credentials = { apiKey: created.body.api_key as string, apiSecret: created.body.api_secret as string };
-  const urls = { merchants: serviceUrl(stack, 'merchants'), payments: serviceUrl(stack, 'payments'), push: stack.urls['push'] ?? 'http://127.0.0.1:9' };
-  const client = new PaynetClient({ ...credentials, urls });
+  const created = await onboardMerchant(stack, { name: 'Shop', currency, fee_bps: options.fee_bps ?? 0 });
+  const credentials = { apiKey: created.api_key as string, apiSecret: created.api_secret as string };
+  const client = merchantClient(stack, created);
   const raw: TestMerchant['raw'] = (method, path_with_query, body, headers = {}) => {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = randomUUID();
@@ -50,7 +49,7 @@ export async function createMerchant(stack: PrincipalStack, options: { currency?
       body,
     });
   };
-  return { id: created.body.id, currency, client, raw };
+  return { id: created.id, currency, client, raw };
 }
 
 /** A wallet made by the operator, funded with `amount` minor units by a deposit. */

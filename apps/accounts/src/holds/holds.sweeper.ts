@@ -1,5 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { CONFIG, PeriodicTask } from '@paynet/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { CONFIG, Sweeper } from '@paynet/platform';
 import type { AccountsConfig } from '../config.js';
 import { HoldsService } from './holds.service.js';
 
@@ -16,27 +16,16 @@ export const hold_sweep_batches_per_tick_max = 10;
  * expired hold is already refused (hold_expired).
  */
 @Injectable()
-export class HoldSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly task: PeriodicTask;
-
+export class HoldSweeper extends Sweeper {
   constructor(
     private readonly holds: HoldsService,
     @Inject(CONFIG) config: AccountsConfig,
   ) {
-    this.task = new PeriodicTask('hold expiry sweep', config.HOLD_SWEEP_INTERVAL_MS, () => this.sweep());
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Before the database closes: no new sweep, and the one running finishes. */
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
+    super('hold expiry sweep', config.HOLD_SWEEP_INTERVAL_MS);
   }
 
   /** Voids expired holds, batch by batch, until a batch comes back short or the tick's bound is reached. */
-  async sweep(): Promise<number> {
+  async sweepOnce(): Promise<number> {
     let voided = 0;
     for (let batch = 0; batch < hold_sweep_batches_per_tick_max; batch++) {
       const count = await this.holds.voidExpired(hold_sweep_batch_max);

@@ -1,5 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { CONFIG, OutboxWriter, PeriodicTask, updateReturning, withTransaction } from '@paynet/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { CONFIG, OutboxWriter, Sweeper, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
@@ -13,24 +13,13 @@ export const expiry_batch_max = 500;
  * state it reads is the database.
  */
 @Injectable()
-export class ExpirySweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly task: PeriodicTask;
-
+export class ExpirySweeper extends Sweeper {
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: OutboxWriter,
     @Inject(CONFIG) config: PaymentsConfig,
   ) {
-    this.task = new PeriodicTask('payment intent expiry sweep', config.EXPIRY_SWEEP_INTERVAL_MS, () => this.sweepOnce());
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Before the database closes: no new sweep, and the one running finishes. */
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
+    super('payment intent expiry sweep', config.EXPIRY_SWEEP_INTERVAL_MS);
   }
 
   async sweepOnce(): Promise<number> {

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CONFIG, updateReturning, withTransaction } from '@paynet/platform';
+import { CONFIG, Sweeper, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
-import { Sweeper } from '../sweeper.js';
 import { CaptureService } from './capture.service.js';
 import { intent_columns, type PaymentIntentRow } from './payment-intent.js';
 

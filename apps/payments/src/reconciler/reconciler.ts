@@ -1,6 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { type GetHoldReply, type GetTransferReply, Subjects } from '@paynet/contracts';
-import { CONFIG, PeriodicTask, RpcClient, updateReturning, withTransaction } from '@paynet/platform';
+import { CONFIG, RpcClient, Sweeper, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { intent_columns, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
@@ -44,9 +44,8 @@ interface Settlement {
  * refusals, which matters only with several accounts replicas.)
  */
 @Injectable()
-export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class Reconciler extends Sweeper {
   private readonly logger = new Logger(Reconciler.name);
-  private readonly task: PeriodicTask;
   private readonly after_ms: number;
 
   constructor(
@@ -56,17 +55,8 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly captures: CaptureService,
     @Inject(CONFIG) config: PaymentsConfig,
   ) {
+    super('payment reconciler', config.RECONCILE_INTERVAL_MS);
     this.after_ms = config.RECONCILE_AFTER_MS;
-    this.task = new PeriodicTask('payment reconciler', config.RECONCILE_INTERVAL_MS, () => this.reconcileOnce());
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  /** Before the database closes: no new pass, and the one running finishes. */
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
   }
 
   /**
@@ -74,7 +64,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
    * stuck hold actions (a capture's post or a cancel's void whose answer was
    * lost), settles each; answers how many it claimed.
    */
-  async reconcileOnce(): Promise<number> {
+  async sweepOnce(): Promise<number> {
     const attempts = await this.claim(`status = 'processing'`);
     const hold_actions = await this.claim(`status = 'requires_capture' AND (capture_amount IS NOT NULL OR void_reason IS NOT NULL)`);
     await Promise.all([...attempts.map((row) => this.settle(row)), ...hold_actions.map((row) => this.settleHoldAction(row))]);

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { CONFIG } from '@paynet/platform';
+import { CONFIG, Sweeper } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
-import { Sweeper } from '../sweeper.js';
 import { findIntent, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
 import { refund_columns, type RefundRow } from './refund.js';
 import { RefundsService } from './refunds.service.js';

@@ -1,5 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
-import { CONFIG, PeriodicTask, updateReturning } from '@paynet/platform';
+import { Inject, Injectable } from '@nestjs/common';
+import { CONFIG, Sweeper, updateReturning } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { velocity_window_seconds } from './risk-rules.js';
@@ -13,22 +13,12 @@ export const risk_sweep_batches_per_pass_max = 20;
  * SKIP LOCKED shares the work.
  */
 @Injectable()
-export class RiskSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly task: PeriodicTask;
-
+export class RiskSweeper extends Sweeper {
   constructor(
     private readonly dataSource: DataSource,
     @Inject(CONFIG) config: PaymentsConfig,
   ) {
-    this.task = new PeriodicTask('risk admissions sweep', config.RISK_SWEEP_INTERVAL_MS, () => this.sweepOnce());
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
+    super('risk admissions sweep', config.RISK_SWEEP_INTERVAL_MS);
   }
 
   /** Deletes expired admissions until none are left or the pass's bound is reached; answers how many. */

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 
 /**
  * Background work on a fixed interval (sweepers): a pass never overlaps the
@@ -36,5 +36,29 @@ export class PeriodicTask {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+  }
+}
+
+/**
+ * A PeriodicTask tied to the app's lifecycle: started at bootstrap, stopped
+ * before the database closes (the running pass finishes). A subclass says
+ * what one pass does; every sweeper and the reconciler are one.
+ */
+export abstract class Sweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  protected readonly task: PeriodicTask;
+
+  protected constructor(name: string, interval_ms: number) {
+    this.task = new PeriodicTask(name, interval_ms, () => this.sweepOnce());
+  }
+
+  /** One pass; answers how many items it handled. */
+  abstract sweepOnce(): Promise<number>;
+
+  onApplicationBootstrap(): void {
+    this.task.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 }

@@ -1,6 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { PeriodicTask } from '../bootstrap/periodic-task.js';
+import { Sweeper } from '../bootstrap/periodic-task.js';
 import { type BaseConfig, CONFIG } from '../config/config.js';
 
 /** Rows deleted per statement: short transactions, no long lock on the table. */
@@ -15,24 +15,15 @@ export const idempotency_sweep_batches_max = 20;
  * Replicas share the work with SKIP LOCKED.
  */
 @Injectable()
-export class IdempotencySweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly task: PeriodicTask;
+export class IdempotencySweeper extends Sweeper {
   private readonly retention_seconds: number;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(CONFIG) config: BaseConfig,
   ) {
+    super('idempotency key sweep', config.IDEMPOTENCY_SWEEP_INTERVAL_MS);
     this.retention_seconds = config.IDEMPOTENCY_RETENTION_SECONDS;
-    this.task = new PeriodicTask('idempotency key sweep', config.IDEMPOTENCY_SWEEP_INTERVAL_MS, () => this.sweepOnce());
-  }
-
-  onApplicationBootstrap(): void {
-    this.task.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
   }
 
   /** One pass: up to idempotency_sweep_batches_max batches; returns how many keys it deleted. */
