@@ -38,8 +38,6 @@ export const payments_config_schema = base_config_schema
   ...risk_settings,
   /** How long a manual-capture payment holds the payer's money before it is released (intent canceled, reason expired). */
   HOLD_TTL_SECONDS: z.coerce.number().int().min(1).max(hold_ttl_seconds_max).default(hold_ttl_seconds_default),
-  /** How often refunds whose ledger answer was lost are settled by sending the same transfer again. */
-  REFUND_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** How often the reconciler looks for payments left processing by an unanswered ledger command. */
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /**

@@ -6,7 +6,7 @@ const concurrent_refunds = 10;
 
 /** Refunds over real PostgreSQL and NATS: partial and several, never more than received, the fee kept by the platform. */
 describe('refunds', () => {
-  const world = usePayments({ NATS_REQUEST_TIMEOUT_MS: String(nats_request_timeout_ms), REFUND_SWEEP_INTERVAL_MS: '200' });
+  const world = usePayments({ NATS_REQUEST_TIMEOUT_MS: String(nats_request_timeout_ms), RECONCILE_INTERVAL_MS: '200', RECONCILE_AFTER_MS: String(nats_request_timeout_ms + 500) });
   let stack: InProcessStack;
   beforeAll(() => (stack = world.stack));
 
@@ -150,10 +150,10 @@ describe('refunds', () => {
     // The client retries the 503 with the same key; each attempt resumes the same pending refund and times out again.
     const lost = await refund(shop, intent.id, { amount: 350 }, 'lost').finally(release);
     expect(lost.status).toBe(503);
-    // The sweep (or accounts, applying the transfer that waited) settles it once accounts can go on.
+    // The reconciler (or accounts, applying the transfer that waited) settles it once accounts can go on.
     await waitFor(async () => (await shop.retrievePaymentIntent(intent.id)).amount_refunded === 350, {
       timeout_ms: 10_000,
-      description: 'the refund sweep to settle the pending refund',
+      description: 'the reconciler to settle the pending refund',
     });
     expect(await balance(stack, payer)).toMatchObject({ posted: 550 });
     expect(await shop.getMerchantBalance(shop.id)).toMatchObject({ posted: 450 });

@@ -3,7 +3,9 @@ import { type GetHoldReply, type GetTransferReply, Subjects } from '@paynet/cont
 import { CONFIG, RpcClient, Sweeper, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
-import { intent_columns, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
+import { findIntent, intent_columns, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
+import { refund_columns, type RefundRow } from '../refunds/refund.js';
+import { RefundsService } from '../refunds/refunds.service.js';
 import { isRefusal } from '../accounts-calls.js';
 import { type AttemptCommand, attemptCommand } from '../payment-intents/attempts.js';
 import { CaptureService } from '../payment-intents/capture.service.js';
@@ -14,8 +16,8 @@ import { reconciler_settlements_total } from './reconciler.metrics.js';
 /** Intents claimed per pass; they are settled concurrently, each with at most two requests to accounts. */
 export const reconcile_batch_max = 64;
 
-type Outcome = 'applied' | 'payment_failed' | 'already_settled' | 'unknown';
-type Step = 'lookup' | 'resend' | 'hold_action';
+type Outcome = 'applied' | 'payment_failed' | 'refused' | 'already_settled' | 'unknown';
+type Step = 'lookup' | 'resend' | 'hold_action' | 'refund';
 interface Settlement {
   outcome: Outcome;
   step: Step;
@@ -53,6 +55,7 @@ export class Reconciler extends Sweeper {
     private readonly rpc: RpcClient,
     private readonly outcomes: PaymentOutcomes,
     private readonly captures: CaptureService,
+    private readonly refunds: RefundsService,
     @Inject(CONFIG) config: PaymentsConfig,
   ) {
     super('payment reconciler', config.RECONCILE_INTERVAL_MS);
@@ -67,8 +70,13 @@ export class Reconciler extends Sweeper {
   async sweepOnce(): Promise<number> {
     const attempts = await this.claim(`status = 'processing'`);
     const hold_actions = await this.claim(`status = 'requires_capture' AND (capture_amount IS NOT NULL OR void_reason IS NOT NULL)`);
-    await Promise.all([...attempts.map((row) => this.settle(row)), ...hold_actions.map((row) => this.settleHoldAction(row))]);
-    return attempts.length + hold_actions.length;
+    const refunds = await this.pendingRefunds();
+    await Promise.all([
+      ...attempts.map((row) => this.settle(row)),
+      ...hold_actions.map((row) => this.settleHoldAction(row)),
+      ...refunds.map((refund) => this.settleRefund(refund)),
+    ]);
+    return attempts.length + hold_actions.length + refunds.length;
   }
 
   /** `stuck` is one of the two fixed conditions above, never input. */
@@ -86,27 +94,54 @@ export class Reconciler extends Sweeper {
     );
   }
 
+  /** Refunds still pending RECONCILE_AFTER_MS after they were made: their request has given up waiting. */
+  private pendingRefunds(): Promise<RefundRow[]> {
+    return this.dataSource.query(
+      `SELECT ${refund_columns} FROM refunds WHERE status = 'pending' AND created_at <= now() - make_interval(secs => $1)
+       ORDER BY created_at LIMIT $2`,
+      [this.after_ms / 1000, reconcile_batch_max],
+    );
+  }
+
   /**
    * The post or void the row records is sent again (both idempotent by hold
    * id): applied now or before, the intent is recorded succeeded or canceled
    * once; a refused post (the hold expired first) is given up as capture does.
    */
-  private async settleHoldAction(row: PaymentIntentRow): Promise<void> {
+  private settleHoldAction(row: PaymentIntentRow): Promise<void> {
     const context = { payment_intent: row.id, attempt: row.attempt, capture_amount: row.capture_amount, void_reason: row.void_reason };
+    return this.resend('hold_action', context, () => this.captures.settleHold(row, undefined));
+  }
+
+  /**
+   * A refund left pending (its transfer's answer was lost) is sent again,
+   * same transfer id: applied now or before, it is recorded succeeded once;
+   * refused, it is recorded failed and its reservation released.
+   */
+  private async settleRefund(refund: RefundRow): Promise<void> {
+    const context = { refund: refund.id, payment_intent: refund.payment_intent_id };
+    return this.resend('refund', context, async () => {
+      const intent = (await findIntent(this.dataSource.manager, refund.payment_intent_id, false)) as PaymentIntentRow;
+      return this.refunds.settle(refund, intent, undefined);
+    });
+  }
+
+  /** Runs `send`, which re-sends a written-down command and records its outcome itself (a refusal included); no answer waits for the next pass. */
+  private async resend(step: Step, context: object, send: () => Promise<unknown>): Promise<void> {
     let outcome: Outcome;
     try {
-      await this.captures.settleHold(row, undefined);
+      await send();
       outcome = 'applied';
     } catch (error) {
       if (!isRefusal(error)) {
-        reconciler_settlements_total.inc({ outcome: 'unknown', step: 'hold_action' });
-        this.logger.warn({ ...context, err: error }, 'hold action still unknown; the next pass tries again');
+        reconciler_settlements_total.inc({ outcome: 'unknown', step });
+        this.logger.warn({ ...context, step, err: error }, 'ledger command still unknown; the next pass tries again');
         return;
       }
-      outcome = 'payment_failed';
+      outcome = 'refused';
     }
-    reconciler_settlements_total.inc({ outcome, step: 'hold_action' });
-    this.logger.log({ ...context, outcome }, 'hold action settled');
+    reconciler_settlements_total.inc({ outcome, step });
+    this.logger.log({ ...context, step, outcome }, 'ledger command settled');
   }
 
   private async settle(row: PaymentIntentRow): Promise<void> {

@@ -22,7 +22,7 @@ type Reservation = { kind: 'send'; refund: RefundRow; intent: PaymentIntentRow }
  * reservation becomes amount_refunded, event refund.succeeded) or refused
  * (the reservation is released, nothing changed). A lost answer leaves the
  * refund pending: the same transfer is sent again by a retry of the request
- * (found by its Idempotency-Key) or by the refund sweeper, and accounts
+ * (found by its Idempotency-Key) or by the reconciler, and accounts
  * applies it at most once.
  */
 @Injectable()
