@@ -179,12 +179,7 @@ export class PaymentIntentsService {
   private async riskDeclined(id: string, account: string, error: unknown, claim: IdempotencyClaim | undefined): Promise<never> {
     if (!(error instanceof RiskDeclinedError)) throw error;
     await withTransaction(this.dataSource, async (manager) => {
-      const rows = await updateReturning<PaymentIntentRow>(
-        manager,
-        `UPDATE payment_intents SET last_payment_error = $2 WHERE id = $1 AND status = 'requires_payment' RETURNING ${intent_columns}`,
-        [id, JSON.stringify(error.paymentError())],
-      );
-      if (rows[0]) await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', mapPaymentIntent(rows[0]), account)]);
+      await this.outcomes.recordDeclined(manager, id, account, error.paymentError());
       await claim?.complete(manager, error.status, error.toBody());
     });
     throw error;

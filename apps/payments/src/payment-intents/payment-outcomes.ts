@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ApiError, PaymentIntentObject } from '@paynet/contracts';
+import type { ApiError, PaymentErrorObject, PaymentIntentObject } from '@paynet/contracts';
 import { OutboxWriter, updateReturning } from '@paynet/platform';
 import type { EntityManager } from 'typeorm';
 import { attemptOutcome } from './attempts.js';
@@ -50,6 +50,23 @@ export class PaymentOutcomes {
     const intent = mapPaymentIntent(row);
     // The payer is gone from the row now; the event still names who tried.
     await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, attempt.payer_account)]);
+    return intent;
+  }
+
+  /**
+   * The risk rules declined the attempt before it began (it was rolled back:
+   * the intent is still requires_payment): the reason, and payment_intent.payment_failed.
+   */
+  async recordDeclined(manager: EntityManager, intent_id: string, account: string, error: PaymentErrorObject): Promise<PaymentIntentObject | undefined> {
+    const rows = await updateReturning<PaymentIntentRow>(
+      manager,
+      `UPDATE payment_intents SET last_payment_error = $2 WHERE id = $1 AND status = 'requires_payment' RETURNING ${intent_columns}`,
+      [intent_id, JSON.stringify(error)],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const intent = mapPaymentIntent(row);
+    await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, account)]);
     return intent;
   }
 }
