@@ -167,7 +167,8 @@ export async function lockBatch(manager: EntityManager, account_ids: readonly st
        found.created, found.line_id, found.line_index, found.account_id, found.direction, found.amount
      FROM ${storedLinesFrom('$2')}`,
     // Each id once: a batch may carry the same transfer twice (a re-send), and a repeated id would repeat its lines.
-    [[...new Set(account_ids)].sort(), [...new Set(entry_ids)]],
+    // (The lock order is the SQL ORDER BY; the ids need no sorting here.)
+    [[...new Set(account_ids)], [...new Set(entry_ids)]],
   );
   const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map() };
   const lines: LockedBatchRow[] = [];
