@@ -85,7 +85,7 @@ export async function startEmbeddedPostgres(given: EnsurePostgresOptions): Promi
   const owner = await serverOwner();
   const found = await loadBinaries();
   // As root the server runs as user postgres, which may not enter the checkout (a clone under /root, a mktemp -d folder).
-  const binaries = owner ? binariesReachableBy(found, owner) : found;
+  const binaries = owner ? binariesReachableBy(found, owner, log) : found;
   const options = owner ? { ...given, dataDir: dataDirReachableBy(given.dataDir, owner, log) } : given;
   prepareDataDir(options.dataDir, owner);
   const pidFile = join(options.dataDir, 'postmaster.pid');
@@ -175,13 +175,16 @@ function hasPermission(stat: Stats, owner: Owner, bits: number): boolean {
  * copy in a root-owned, world-readable cache keyed by the package version
  * (copied once; later starts and other checkouts reuse it).
  */
-export function binariesReachableBy(binaries: Binaries, owner: Owner): Binaries {
+export function binariesReachableBy(binaries: Binaries, owner: Owner, log: (line: string) => void = () => undefined): Binaries {
   const runnable = (file: string) => firstUnreachable(dirname(file), owner) === undefined && hasPermission(statSync(file), owner, 0o5);
   if (runnable(binaries.postgres) && runnable(binaries.initdb)) return binaries;
   const bin = dirname(binaries.postgres);
   const native = dirname(bin); // bin/, lib/, share/: the binaries find the rest relative to themselves
   const cache = join(sharedFolder(owner), `binaries-${binariesVersion(native)}-${platform()}-${arch()}`);
-  if (!existsSync(join(cache, copy_complete_marker))) copyBinaries(native, cache);
+  if (!existsSync(join(cache, copy_complete_marker))) {
+    log(`PostgreSQL runs as user postgres, which cannot run ${binaries.postgres}: copying the binaries to ${cache} (once)`);
+    copyBinaries(native, cache);
+  }
   assertOnlyRootWrites(cache);
   return { postgres: join(cache, relative(native, binaries.postgres)), initdb: join(cache, relative(native, binaries.initdb)) };
 }
