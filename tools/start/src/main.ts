@@ -3,7 +3,8 @@
  * unless DATABASE_URL) and nats-server with JetStream (unless NATS_URL), each
  * on a free port with its data under .data/; the four services from dist/;
  * demo data through the public API; then the URLs and credentials to try it.
- * Ctrl-C stops everything in order and exits 0.
+ * A service that crashes is restarted (supervisor.ts); one `npm start` per
+ * folder (start-lock.ts). Ctrl-C stops everything in order and exits 0.
  */
 import {
   buildStackEnv,
@@ -32,6 +33,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DemoDataError, ensureDemoData, type DemoData } from './demo-data.js';
 import { readOrCreateSecret } from './secrets.js';
+import { acquireStartLock, StartLockHeld } from './start-lock.js';
 import { formatSummary } from './summary.js';
 import { Supervisor } from './supervisor.js';
 
@@ -50,6 +52,7 @@ const paths = {
   nats: join(data, 'nats'),
   logs: join(data, 'logs'),
   pids: join(data, 'run'),
+  lock: join(data, 'start.lock'),
   adminToken: join(data, 'admin-token'),
   secretsKey: join(data, 'secrets-key'),
   demo: join(data, 'demo.json'),
@@ -60,9 +63,12 @@ const show = (path: string) => relative(root, path) || '.';
 const supervisor = new Supervisor(say);
 
 async function main(): Promise<void> {
-  supervisor.handleSignals();
   mkdirSync(paths.logs, { recursive: true });
   mkdirSync(paths.pids, { recursive: true });
+  // Before anything that stops leftovers: those would be the running stack's own processes.
+  const lock = acquireStartLock(paths.lock, say);
+  process.on('exit', () => lock.release());
+  supervisor.handleSignals();
   say(`paynet: starting the local stack (data in ${show(data)}, logs in ${show(paths.logs)})`);
   const ports = servicePortsFromEnv();
   await stopLeftoverServices();
@@ -140,11 +146,13 @@ function loadSecretsKey(): string {
   }).value;
 }
 
+/** Starts `name` under the supervisor, which calls the same start again for each restart. */
 function startOne(name: ServiceName, env: Record<string, string>, port: number): ServiceHandle {
-  const service = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(paths.logs, `${name}.log`), cwd: root, detached: true });
-  supervisor.addService(service);
-  writeFileSync(join(paths.pids, `${name}.pid`), `${service.process.pid}\n`);
-  return service;
+  return supervisor.addService(name, () => {
+    const service = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(paths.logs, `${name}.log`), cwd: root, detached: true });
+    writeFileSync(join(paths.pids, `${name}.pid`), `${service.process.pid}\n`);
+    return service;
+  });
 }
 
 /** Waits for every /health/ready, with a progress line; on failure shows the laggards' logs. */
@@ -161,6 +169,7 @@ async function waitForServices(services: ServiceHandle[]): Promise<void> {
       services.map(async (service) => {
         await service.waitReady(services_ready_timeout_ms);
         pending.delete(service.name);
+        supervisor.markReady(service.name);
         say(`  ${service.name} ready on ${service.url} (${((Date.now() - started_ms) / 1000).toFixed(1)} s)`);
       }),
     );
@@ -186,5 +195,6 @@ async function makeDemoData(urls: Record<ServiceName, string>, adminToken: strin
 
 main().catch(async (error: unknown) => {
   say(`error: ${errorMessage(error)}`);
+  if (error instanceof StartLockHeld) process.exit(1); // nothing of ours to stop
   await supervisor.shutdown(1, 'start failed');
 });
