@@ -31,7 +31,7 @@ import {
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DemoDataError, ensureDemoData, type DemoData } from './demo-data.js';
+import { DemoDataError, demoDashboardUrl, ensureDemoData, type DemoData } from './demo-data.js';
 import { readOrCreateSecret } from './secrets.js';
 import { acquireStartLock, StartLockHeld } from './start-lock.js';
 import { formatSummary } from './summary.js';
@@ -82,12 +82,14 @@ async function main(): Promise<void> {
   await waitForServices(services);
   const urls = Object.fromEntries(services.map((service) => [service.name, service.url])) as Record<ServiceName, string>;
   const demo = await makeDemoData(urls, adminToken);
+  const dashboardUrl = await makeDashboardUrl(urls, adminToken, demo);
   const usesOwnPostgres = !process.env['DATABASE_URL'];
   const usesOwnNats = !process.env['NATS_URL'];
   const summary = formatSummary({
     urls,
     adminToken,
     demo,
+    dashboardUrl,
     databaseUrl,
     natsUrl,
     natsPrefix,
@@ -190,6 +192,17 @@ async function makeDemoData(urls: Record<ServiceName, string>, adminToken: strin
     const reason = error instanceof DemoDataError ? error.message : `unexpected: ${errorMessage(error)}`;
     say(`error: demo data could not be created: ${reason}`);
     return { error: reason };
+  }
+}
+
+/** The demo merchant's dashboard with a fresh stream token; none (saying why) when it cannot be made. */
+async function makeDashboardUrl(urls: Record<ServiceName, string>, adminToken: string, demo: DemoData | { error: string }): Promise<string | undefined> {
+  if ('error' in demo) return undefined;
+  try {
+    return await demoDashboardUrl({ accountsUrl: urls.accounts, merchantsUrl: urls.merchants, adminToken, file: paths.demo }, urls.push, demo.merchant);
+  } catch (error) {
+    say(`warning: no dashboard URL: ${errorMessage(error)}`);
+    return undefined;
   }
 }
 
