@@ -13,3 +13,4 @@ export { startInProcess, type InProcessOptions, type InProcessStack, type Neighb
 export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook-receiver.js';
 export { createHolder, createMerchant, holderBalance, type PrincipalStack, type TestHolder, type TestMerchant } from './principals.js';
 export { StreamClient, type StreamRefusal } from './stream-client.js';
+export { startStackNats, type StackNats } from './stack-nats.js';

@@ -14,6 +14,7 @@ import {
   errorMessage,
   findWorkspaceRoot,
   generateAdminToken,
+  generateNatsUsers,
   generateSecretsKey,
   isPortFree,
   isValidAdminToken,
@@ -23,8 +24,10 @@ import {
   serviceNames,
   servicePortsFromEnv,
   servicePortVariable,
+  serviceNatsEnv,
   startService,
   stopLeftover,
+  type NatsUsers,
   type ServiceHandle,
   type ServiceName,
 } from '@paynet/devstack';
@@ -44,6 +47,8 @@ const database_name = 'paynet';
 const default_nats_prefix = 'paynet';
 // Settings a developer may set for the services; they win over our defaults.
 const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL'] as const;
+// With NATS_URL, how the services log in to that server is the developer's to say.
+const nats_access_settings = ['NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const;
 
 const root = findWorkspaceRoot(dirname(fileURLToPath(import.meta.url)));
 const data = join(root, '.data');
@@ -55,6 +60,7 @@ const paths = {
   lock: join(data, 'start.lock'),
   adminToken: join(data, 'admin-token'),
   secretsKey: join(data, 'secrets-key'),
+  natsOperator: join(data, 'nats-operator.json'),
   demo: join(data, 'demo.json'),
 };
 
@@ -73,12 +79,12 @@ async function main(): Promise<void> {
   const ports = servicePortsFromEnv();
   await stopLeftoverServices();
   await assertPortsFree(ports);
-  const { databaseUrl, natsUrl } = await startInfrastructure();
-  const adminToken = loadAdminToken();
   const natsPrefix = process.env['NATS_PREFIX'] || default_nats_prefix;
+  const { databaseUrl, natsUrl, natsUsers } = await startInfrastructure(natsPrefix);
+  const adminToken = loadAdminToken();
   const env = buildStackEnv({ databaseUrl, natsUrl, natsPrefix, adminToken, secretsKey: loadSecretsKey(), ports });
   for (const name of passed_through) if (process.env[name]) env[name] = process.env[name];
-  const services = serviceNames.map((name) => startOne(name, env, ports[name]));
+  const services = serviceNames.map((name) => startOne(name, { ...env, ...natsAccessEnv(natsUsers, name) }, ports[name]));
   await waitForServices(services);
   const urls = Object.fromEntries(services.map((service) => [service.name, service.url])) as Record<ServiceName, string>;
   const demo = await makeDemoData(urls, adminToken);
@@ -113,17 +119,39 @@ async function assertPortsFree(ports: Record<ServiceName, number>): Promise<void
   }
 }
 
-async function startInfrastructure(): Promise<{ databaseUrl: string; natsUrl: string }> {
+async function startInfrastructure(natsPrefix: string): Promise<{ databaseUrl: string; natsUrl: string; natsUsers: NatsUsers | undefined }> {
   // Never the machine's own 5432 / 4222: those belong to someone else.
   const postgres = await ensurePostgres({ dataDir: paths.postgres, preferExisting: false, log: say, logFile: join(paths.logs, 'postgres.log'), detached: true });
   supervisor.addInfra(postgres);
   if (!postgres.started) say(`PostgreSQL: using DATABASE_URL (${redactUrl(postgres.url)})`);
-  const nats = await ensureNats({ dataDir: paths.nats, preferExisting: false, log: say, logFile: join(paths.logs, 'nats.log'), detached: true });
+  // Users and permissions from the devstack table, fresh passwords every run.
+  const users = generateNatsUsers();
+  const nats = await ensureNats({
+    dataDir: paths.nats,
+    preferExisting: false,
+    log: say,
+    logFile: join(paths.logs, 'nats.log'),
+    detached: true,
+    auth: { prefix: natsPrefix, users },
+  });
   supervisor.addInfra(nats);
   if (!nats.started) say(`NATS: using NATS_URL (${redactUrl(nats.url)})`);
+  if (nats.started) saveOperatorCredentials(nats.url, users);
   // DATABASE_URL names the services' database itself; our own server gets one made for them.
   const databaseUrl = postgres.started ? await ensureDatabase(postgres.url, database_name) : postgres.url;
-  return { databaseUrl, natsUrl: nats.url };
+  return { databaseUrl, natsUrl: nats.url, natsUsers: nats.started ? users : undefined };
+}
+
+/** The operator's NATS login of this run, for a developer's own tools (`nats --user operator --password ...`). */
+function saveOperatorCredentials(url: string, users: NatsUsers): void {
+  writeFileSync(paths.natsOperator, `${JSON.stringify({ url, ...users.operator }, null, 2)}\n`, { mode: 0o600 });
+  say(`NATS: users and permissions on; each service logs in as itself (operator login in ${show(paths.natsOperator)})`);
+}
+
+/** Our own nats-server: each service its own generated user. A given NATS_URL: the developer's NATS settings, for every service. */
+function natsAccessEnv(users: NatsUsers | undefined, name: ServiceName): Record<string, string> {
+  if (users) return serviceNatsEnv(users, name);
+  return Object.fromEntries(nats_access_settings.flatMap((variable) => (process.env[variable] ? [[variable, process.env[variable]]] : [])));
 }
 
 function loadAdminToken(): string {
