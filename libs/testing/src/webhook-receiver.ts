@@ -9,9 +9,10 @@ export interface ReceivedWebhook {
 
 /**
  * What the endpoint does with the n-th request (0-based): answer a status,
- * with a JSON `body` if given (else the text "ok"), or hang for a while first.
+ * with a JSON `body` if given (else the text "ok") and any `headers`
+ * (a Retry-After), or hang for a while first.
  */
-export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown };
+export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown; headers?: Record<string, string> };
 
 /** An HTTP endpoint on 127.0.0.1 that records every request: a merchant's webhook endpoint, a risk verifier. */
 export class WebhookReceiver {
@@ -28,9 +29,9 @@ export class WebhookReceiver {
       request.on('end', () => {
         const n = receiver.received.length;
         receiver.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at_ms: Date.now() });
-        const { status, delay_ms, body } = behaviour(n);
+        const { status, delay_ms, body, headers } = behaviour(n);
         const [content_type, text] = body === undefined ? ['text/plain', 'ok'] : ['application/json', JSON.stringify(body)];
-        setTimeout(() => response.writeHead(status, { 'content-type': content_type }).end(text), delay_ms ?? 0);
+        setTimeout(() => response.writeHead(status, { ...headers, 'content-type': content_type }).end(text), delay_ms ?? 0);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -96,6 +96,9 @@ describe('webhook URLs', () => {
     expect(await webhookDestinationProblem('https://intranet.example.com/hook', { allow_private: true, resolve })).toBeNull();
     const public_resolve: Resolver = async () => [{ address: '93.184.215.14', family: 4 }];
     expect(await webhookDestinationProblem('https://hooks.example.com/hook', { allow_private: false, resolve: public_resolve })).toBeNull();
+    // Not resolvable yet is not private: delivery checks again at connect.
+    const no_answer: Resolver = async () => Promise.reject(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }));
+    expect(await webhookDestinationProblem('https://soon.example.com/hook', { allow_private: false, resolve: no_answer })).toBeNull();
   });
 
   it('reads WEBHOOK_ALLOW_PRIVATE as API.md says: true unless production', () => {

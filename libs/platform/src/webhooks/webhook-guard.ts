@@ -1,4 +1,4 @@
-import type { LookupAddress, LookupOneOptions } from 'node:dns';
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
@@ -49,6 +49,9 @@ export function webhookUrlProblem(text: string, allow_private: boolean): string 
   return null;
 }
 
+/** The error code of a name that resolved to an address the guard refuses. */
+const private_answer_code = 'EWEBHOOKPRIVATE';
+
 const defaultResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
 /** The resolver's answer, all public, or an error saying why the name may not be reached. */
@@ -61,7 +64,7 @@ async function publicAddresses(hostname: string, resolve: Resolver): Promise<rea
     const addresses = await Promise.race([resolve(hostname), timeout]);
     if (addresses.length === 0) throw new Error(`${hostname} has no address`);
     const refused = addresses.find((entry) => isSpecialPurposeAddress(entry.address));
-    if (refused !== undefined) throw Object.assign(new Error(`${hostname} resolves to a private or special-purpose address (${refused.address})`), { code: 'EWEBHOOKPRIVATE' });
+    if (refused !== undefined) throw Object.assign(new Error(`${hostname} resolves to a private or special-purpose address (${refused.address})`), { code: private_answer_code });
     return addresses;
   } finally {
     clearTimeout(timer);
@@ -70,8 +73,9 @@ async function publicAddresses(hostname: string, resolve: Resolver): Promise<rea
 
 /**
  * Registration check: the URL's own problems, then (unless private
- * addresses are allowed) what its name resolves to now. Delivery checks
- * again at connect, since a name can point elsewhere later.
+ * addresses are allowed) what its name resolves to now. A name that does not
+ * resolve yet is accepted: it may be set up after the endpoint, and delivery
+ * checks again at every connect, since a name can point elsewhere later.
  */
 export async function webhookDestinationProblem(text: string, options: WebhookGuardOptions): Promise<string | null> {
   const problem = webhookUrlProblem(text, options.allow_private);
@@ -82,7 +86,8 @@ export async function webhookDestinationProblem(text: string, options: WebhookGu
     await publicAddresses(host, options.resolve ?? defaultResolver);
     return null;
   } catch (error) {
-    return `cannot be used: ${(error as Error).message}`;
+    const refused = (error as { code?: string }).code === private_answer_code;
+    return refused ? `cannot be used: ${(error as Error).message}` : null;
   }
 }
 
@@ -90,7 +95,7 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
 
 /** A net/tls `lookup` that resolves once, refuses special-purpose answers, and hands over exactly what it checked. */
 function pinnedLookup(resolve: Resolver) {
-  return (hostname: string, options: LookupOneOptions & { all?: boolean }, callback: LookupCallback): void => {
+  return (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     publicAddresses(hostname, resolve).then(
       (addresses) => {
         const wanted = options.family === 4 || options.family === 6 ? addresses.filter((entry) => entry.family === options.family) : addresses;
@@ -155,6 +160,6 @@ export class WebhookClient {
 function describe(error: unknown): string {
   const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
   const own = error as { code?: string; message?: string } | null;
-  const text = own?.code === 'EWEBHOOKPRIVATE' ? own.message : (cause?.code ?? own?.code ?? cause?.message ?? own?.message ?? String(error));
+  const text = own?.code === private_answer_code ? own.message : (cause?.code ?? own?.code ?? cause?.message ?? own?.message ?? String(error));
   return String(text).slice(0, 200);
 }
