@@ -31,7 +31,8 @@ export class WebhookReceiver {
         receiver.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at_ms: Date.now() });
         const { status, delay_ms, body, headers } = behaviour(n);
         const [content_type, text] = body === undefined ? ['text/plain', 'ok'] : ['application/json', JSON.stringify(body)];
-        setTimeout(() => response.writeHead(status, { ...headers, 'content-type': content_type }).end(text), delay_ms ?? 0);
+        // unref: a test's hanging answers never keep Jest from exiting.
+        setTimeout(() => response.writeHead(status, { ...headers, 'content-type': content_type }).end(text), delay_ms ?? 0).unref();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

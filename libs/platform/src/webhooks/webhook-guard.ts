@@ -142,8 +142,8 @@ export class WebhookClient {
         dispatcher: this.agent,
         signal: AbortSignal.timeout(webhook.timeout_ms),
       });
-      // The body could be large or slow, and the status says all we need.
-      response.body.destroy();
+      // The body could be large or slow, and the status says all we need: drop it (and the abort it reports).
+      response.body.on('error', () => undefined).destroy();
       const retry_after = response.headers['retry-after'];
       return { kind: 'response', status_code: response.statusCode, retry_after: typeof retry_after === 'string' ? retry_after : null };
     } catch (error) {
