@@ -301,11 +301,11 @@ describe('push: webhook deliveries API', () => {
       const list = await deliveriesOf(merchant, event);
       return list.length === 2 && list.every((delivery) => delivery.status === 'succeeded') && list;
     });
-    expect(deliveries[0]?.id).toBe(redelivered.body.data[0].id);
+    expect(deliveries[0]?.id).toBe(redelivered.body.data?.[0]?.id);
 
     const page = await asMerchant(merchant, 'GET', '/v1/webhook-deliveries?limit=1');
-    expect(page.body).toMatchObject({ object: 'list', has_more: true, data: [{ id: redelivered.body.data[0].id }] });
-    const next = await asMerchant(merchant, 'GET', `/v1/webhook-deliveries?limit=1&starting_after=${redelivered.body.data[0].id}`);
+    expect(page.body).toMatchObject({ object: 'list', has_more: true, data: [{ id: redelivered.body.data?.[0]?.id }] });
+    const next = await asMerchant(merchant, 'GET', `/v1/webhook-deliveries?limit=1&starting_after=${redelivered.body.data?.[0]?.id}`);
     expect(next.body).toMatchObject({ object: 'list', has_more: false, data: [{ id: deliveries[1]?.id }] });
   });
 
