@@ -165,6 +165,29 @@ describe('webhook endpoints: several per merchant, filtered, rotated, retried to
     expect(deliveries).toEqual([expect.objectContaining({ status: 'failed', attempts: 1, last_status_code: 410, next_attempt_at: null })]);
   });
 
+  it('gives a disabled or deleted endpoint no more attempts: its pending deliveries read failed, and stay so when it is enabled again', async () => {
+    const failing = await receiver(() => ({ status: 500 }));
+    const { client } = await onboard();
+    const kept = (await client.request<Endpoint>('POST', '/v1/webhook-endpoints', { url: failing.url })).body;
+    const deleted = (await client.request<Endpoint>('POST', '/v1/webhook-endpoints', { url: `${failing.url}?deleted` })).body;
+    await newIntent(client, 'off');
+    await waitFor(() => failing.received.length >= 2, { timeout_ms: 30_000, description: 'a first failed attempt at each endpoint' });
+    const event_id = eventIdOf(failing.received[0]!);
+    expect((await client.request('POST', `/v1/webhook-endpoints/${kept.id}`, { status: 'disabled' })).status).toBe(200);
+    expect((await client.request('DELETE', `/v1/webhook-endpoints/${deleted.id}`)).status).toBe(200);
+    const deliveries = await deliveriesOf(client, event_id);
+    expect(deliveries).toHaveLength(2);
+    expect(deliveries.map((delivery) => [delivery.status, delivery.next_attempt_at])).toEqual([
+      ['failed', null],
+      ['failed', null],
+    ]);
+    expect((await client.request<Endpoint>('POST', `/v1/webhook-endpoints/${kept.id}`, { status: 'enabled' })).body.status).toBe('enabled');
+    // A new event reaches the endpoint enabled again; the old deliveries stay as they were, failed.
+    const intent = await newIntent(client, 'on-again');
+    await waitFor(() => failing.received.some((webhook) => intentOf(webhook) === intent), { timeout_ms: 30_000, description: 'the new event' });
+    expect(await deliveriesOf(client, event_id)).toEqual(deliveries);
+  });
+
   it("lets the older webhook-endpoint route set the first endpoint's URL, and disable it with null", async () => {
     const first = await receiver();
     const second = await receiver();

@@ -37,8 +37,11 @@ describe('merchants: the webhook endpoints migration', () => {
 
     await new WebhookEndpoints1734500000000().up(runner);
 
-    const endpoints = (await client.query('SELECT id, merchant_id, url, enabled_events, status FROM webhook_endpoints')).rows;
-    expect(endpoints).toEqual([{ id: expect.stringMatching(/^we_[0-9a-f]{32}$/), merchant_id: 'mer_withurl0001', url: 'https://hooks.example.com/a', enabled_events: ['*'], status: 'enabled' }]);
+    const endpoints = (await client.query('SELECT e.id, e.merchant_id, e.url, e.enabled_events, e.status, e.enabled_since = m.created_at AS enabled_since_onboarding FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id')).rows;
+    // Enabled since onboarding: what push queued for it before the migration is still due.
+    expect(endpoints).toEqual([
+      { id: expect.stringMatching(/^we_[0-9a-f]{32}$/), merchant_id: 'mer_withurl0001', url: 'https://hooks.example.com/a', enabled_events: ['*'], status: 'enabled', enabled_since_onboarding: true },
+    ]);
     const secrets = (await client.query('SELECT id, endpoint_id, secret_sealed, expires_at FROM webhook_endpoint_secrets')).rows;
     expect(secrets).toEqual([{ id: 'mer_withurl0001', endpoint_id: endpoints[0].id, secret_sealed: expect.any(String), expires_at: null }]);
     // Sealed with the row's id, as every endpoint secret is: the merchant's secret opens as it was.

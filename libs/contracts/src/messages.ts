@@ -234,6 +234,8 @@ export interface SignWebhookReply {
   url: string | null;
   /** `v1,<sig>` per valid secret, separated by spaces. */
   signature: string;
+  /** When the endpoint was last enabled (Unix ms): a delivery made before then was pending while it was off. */
+  enabled_since_ms?: number;
 }
 
 /** The merchant's enabled endpoints whose `enabled_events` admit an event type. */

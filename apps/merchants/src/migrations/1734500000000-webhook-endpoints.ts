@@ -41,8 +41,9 @@ export class WebhookEndpoints1734500000000 implements MigrationInterface {
       );
       CREATE INDEX webhook_endpoint_secrets_by_endpoint ON webhook_endpoint_secrets (endpoint_id, created_at DESC);
 
-      INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status, created_at)
-      SELECT 'we_' || replace(gen_random_uuid()::text, '-', ''), id, webhook_url, ARRAY['*'], 'enabled', created_at
+      -- Enabled since the merchant began: deliveries queued before this migration stay due.
+      INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status, enabled_since, created_at)
+      SELECT 'we_' || replace(gen_random_uuid()::text, '-', ''), id, webhook_url, ARRAY['*'], 'enabled', created_at, created_at
       FROM merchants WHERE webhook_url IS NOT NULL;
       INSERT INTO webhook_endpoint_secrets (id, endpoint_id, secret_sealed, created_at)
       SELECT m.id, e.id, m.webhook_secret_sealed, m.created_at FROM merchants m JOIN webhook_endpoints e ON e.merchant_id = m.id;

@@ -192,7 +192,7 @@ export class WebhookEndpointsService {
     const signatures = secrets.map((row) =>
       signWebhook({ secret: this.box.open(row.secret_sealed, row.id), msg_id: request.msg_id, timestamp: request.timestamp, payload: request.payload }),
     );
-    return { url: endpoint.url, signature: signatures.join(' ') };
+    return { url: endpoint.url, signature: signatures.join(' '), enabled_since_ms: Number(endpoint.enabled_since_ms) };
   }
 
   private async addSecret(manager: EntityManager, endpoint_id: string, secret: string): Promise<void> {

@@ -27,6 +27,8 @@ export interface ClaimedDelivery {
   merchant_id: string;
   /** Null on deliveries made before endpoints: they go to the merchant's first endpoint. */
   endpoint_id: string | null;
+  /** Unix ms. */
+  created_ms: string;
   attempts: number;
   payload: string;
 }
@@ -86,7 +88,7 @@ export async function claimDueDeliveries(manager: EntityManager, request: ClaimR
      SET next_attempt_at = now() + make_interval(secs => $5::double precision), claim_id = $6, updated_at = now()
      FROM picked, events e
      WHERE d.id = picked.id AND e.id = d.event_id
-     RETURNING d.id, d.event_id, d.merchant_id, d.endpoint_id, d.attempts, e.payload`,
+     RETURNING d.id, d.event_id, d.merchant_id, d.endpoint_id, floor(extract(epoch FROM d.created_at) * 1000)::bigint AS created_ms, d.attempts, e.payload`,
     [request.busy_merchants, request.candidates_max, request.per_merchant_max, request.limit, request.lease_ms / 1_000, claim_id],
   )) as [Omit<ClaimedDelivery, 'claim_id'>[], number];
   return rows.map((row) => ({ ...row, claim_id }));
@@ -126,13 +128,21 @@ export async function pendingEndpointsOf(manager: EntityManager, merchant_id: st
   return rows.map((row) => row.endpoint_id);
 }
 
-/** Since when the endpoint has only failed (null: its last attempt succeeded); updated with this attempt. */
-export async function recordEndpointHealth(manager: EntityManager, input: { endpoint_id: string; merchant_id: string; succeeded: boolean }): Promise<number | null> {
+/**
+ * Since when the endpoint has only failed (null: its last attempt
+ * succeeded), updated with this attempt; failures from before the endpoint
+ * was last enabled do not count.
+ */
+export async function recordEndpointHealth(
+  manager: EntityManager,
+  input: { endpoint_id: string; merchant_id: string; succeeded: boolean; enabled_since_ms: number | null },
+): Promise<number | null> {
   const rows: { failing_ms: string | null }[] = await manager.query(
     `INSERT INTO webhook_endpoint_health AS h (endpoint_id, merchant_id, failing_since) VALUES ($1, $2, CASE WHEN $3 THEN NULL ELSE now() END)
-     ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = CASE WHEN $3 THEN NULL ELSE coalesce(h.failing_since, now()) END
+     ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = CASE WHEN $3 THEN NULL
+       ELSE greatest(coalesce(h.failing_since, now()), to_timestamp($4::double precision / 1000.0)) END
      RETURNING floor(extract(epoch FROM now() - failing_since) * 1000)::bigint AS failing_ms`,
-    [input.endpoint_id, input.merchant_id, input.succeeded],
+    [input.endpoint_id, input.merchant_id, input.succeeded, input.enabled_since_ms],
   );
   const failing_ms = rows[0]?.failing_ms ?? null;
   return failing_ms === null ? null : Number(failing_ms);

@@ -144,13 +144,14 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     if (outcome.status === 'failed') {
       this.logger.warn({ delivery: claim.id, event: claim.event_id, merchant: claim.merchant_id }, 'webhook delivery failed after the last attempt');
     }
-    if (claim.endpoint_id !== null) await this.judgeEndpoint(claim.merchant_id, claim.endpoint_id, outcome);
+    if (claim.endpoint_id !== null) await this.judgeEndpoint(claim.merchant_id, claim.endpoint_id, outcome, signed.enabled_since_ms ?? null);
   }
 
   /** 410 disables an endpoint at once; so do five days (scaled) of nothing but failures. */
-  private async judgeEndpoint(merchant_id: string, endpoint_id: string, outcome: AttemptOutcome): Promise<void> {
+  private async judgeEndpoint(merchant_id: string, endpoint_id: string, outcome: AttemptOutcome, enabled_since_ms: number | null): Promise<void> {
     const manager = this.dataSource.manager;
-    const failing_ms = await recordEndpointHealth(manager, { endpoint_id, merchant_id, succeeded: outcome.status === 'succeeded' });
+    const succeeded = outcome.status === 'succeeded';
+    const failing_ms = await recordEndpointHealth(manager, { endpoint_id, merchant_id, succeeded, enabled_since_ms });
     if (outcome.last_status_code === gone_status_code) {
       await this.endpoints.disable(manager, merchant_id, endpoint_id, 'gone');
     } else if (failing_ms !== null && failing_ms >= webhook_failing_days_max * day_ms * this.config.WEBHOOK_RETRY_SCALE) {
@@ -185,6 +186,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     if (signed.url === null) {
       // The endpoint is disabled or deleted: nobody is listening any more.
       await abandonClaim(this.dataSource.manager, claim, 'the endpoint is disabled or deleted');
+      return null;
+    }
+    if (claim.endpoint_id !== null && signed.enabled_since_ms !== undefined && Number(claim.created_ms) < signed.enabled_since_ms) {
+      // Made before the endpoint was last enabled: it was disabled meanwhile, which ended this delivery.
+      await abandonClaim(this.dataSource.manager, claim, 'the endpoint was disabled meanwhile');
       return null;
     }
     return signed;
