@@ -15,7 +15,7 @@ export class AppModule {
           config,
           entities: [],
           migrations,
-          outbox: false,
+          outbox: true,
           local_authenticators: ['merchant'],
         }),
         MerchantsModule,

@@ -1,4 +1,4 @@
-import { base_config_schema, port } from '@paynet/platform';
+import { base_config_schema, port, webhook_allow_private_setting, webhookAllowPrivate } from '@paynet/platform';
 import { z } from 'zod';
 
 /** The retry delays are multiplied by this; 1 in production, small in tests. */
@@ -14,7 +14,7 @@ export const push_config_schema = base_config_schema
     PUSH_PORT: port.default(3004),
     WEBHOOK_RETRY_SCALE: z.coerce.number().min(0).max(webhook_retry_scale_max).default(1),
     /** May webhooks go to loopback or private addresses? Default: yes, unless production. */
-    WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).optional(),
+    WEBHOOK_ALLOW_PRIVATE: webhook_allow_private_setting,
     /** API.md: events and their webhook deliveries are kept this many days (at least 1), then deleted. */
     EVENT_RETENTION_DAYS: z.coerce.number().int().min(1, 'must be at least 1 (API.md)').max(event_retention_days_max).default(30),
     /** How often the retention sweeper looks for events past EVENT_RETENTION_DAYS. */
@@ -24,6 +24,6 @@ export const push_config_schema = base_config_schema
   })
   .transform((config) => ({
     ...config,
-    webhook_allow_private: config.WEBHOOK_ALLOW_PRIVATE === undefined ? config.NODE_ENV !== 'production' : config.WEBHOOK_ALLOW_PRIVATE === 'true',
+    webhook_allow_private: webhookAllowPrivate(config.WEBHOOK_ALLOW_PRIVATE, config.NODE_ENV),
   }));
 export type PushConfig = ReturnType<typeof push_config_schema.parse>;

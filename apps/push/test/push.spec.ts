@@ -182,7 +182,7 @@ describe('push: webhook deliveries API', () => {
     const key = { 'idempotency-key': randomUUID() };
     const redelivered = await asMerchant(merchant, 'POST', `/v1/events/${event.id}/redeliver`, key);
     expect(redelivered.status).toBe(202);
-    expect(redelivered.body).toMatchObject({ event: event.id, url: endpoint.url, status: 'pending', attempts: 0, last_status_code: null });
+    expect(redelivered.body).toMatchObject({ object: 'list', data: [{ event: event.id, url: endpoint.url, status: 'pending', attempts: 0, last_status_code: null }] });
     const replayed = await asMerchant(merchant, 'POST', `/v1/events/${event.id}/redeliver`, key);
     expect(replayed).toMatchObject({ status: 202, body: redelivered.body });
     expect(replayed.headers.get('idempotent-replayed')).toBe('true');
@@ -191,11 +191,11 @@ describe('push: webhook deliveries API', () => {
       const list = await deliveriesOf(merchant, event);
       return list.length === 2 && list.every((delivery) => delivery.status === 'succeeded') && list;
     }, { description: 'both deliveries succeeded', timeout_ms });
-    expect(deliveries[0]?.id).toBe(redelivered.body.id);
+    expect(deliveries[0]?.id).toBe(redelivered.body.data?.[0]?.id);
 
     const page = await asMerchant(merchant, 'GET', '/v1/webhook-deliveries?limit=1');
-    expect(page.body).toMatchObject({ object: 'list', has_more: true, data: [{ id: redelivered.body.id }] });
-    const next = await asMerchant(merchant, 'GET', `/v1/webhook-deliveries?limit=1&starting_after=${redelivered.body.id}`);
+    expect(page.body).toMatchObject({ object: 'list', has_more: true, data: [{ id: redelivered.body.data?.[0]?.id }] });
+    const next = await asMerchant(merchant, 'GET', `/v1/webhook-deliveries?limit=1&starting_after=${redelivered.body.data?.[0]?.id}`);
     expect(next.body).toMatchObject({ object: 'list', has_more: false, data: [{ id: deliveries[1]?.id }] });
   });
 

@@ -21,6 +21,7 @@ export const ErrorCode = {
   invalid_json: 'invalid_json',
   body_too_large: 'body_too_large',
   amount_too_large: 'amount_too_large',
+  resource_limit_exceeded: 'resource_limit_exceeded',
   // 401 / 403
   authentication_required: 'authentication_required',
   invalid_token: 'invalid_token',
@@ -67,6 +68,9 @@ export interface ErrorEnvelope extends ApiErrorBody {
 }
 
 export class ApiError extends Error {
+  /** Set on 429: seconds to wait, answered as the Retry-After header. */
+  retry_after_seconds?: number;
+
   constructor(
     readonly status: number,
     readonly type: ErrorType,
@@ -115,6 +119,10 @@ export class ApiError extends Error {
   }
   static unavailable(message: string): ApiError {
     return new ApiError(503, 'api_error', ErrorCode.service_unavailable, message);
+  }
+  /** 429: the caller may try again after `retry_after_seconds` (sent as Retry-After). */
+  static rateLimited(message: string, retry_after_seconds: number): ApiError {
+    return Object.assign(new ApiError(429, 'rate_limit_error', ErrorCode.rate_limited, message), { retry_after_seconds });
   }
   static internal(): ApiError {
     return new ApiError(500, 'api_error', ErrorCode.internal_error, 'An internal error occurred; it has been logged.');

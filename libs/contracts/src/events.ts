@@ -8,6 +8,7 @@ export const EventTypes = [
   'payment_intent.canceled',
   'refund.succeeded',
   'account.balance_updated',
+  'webhook_endpoint.disabled',
 ] as const;
 export type EventType = (typeof EventTypes)[number];
 

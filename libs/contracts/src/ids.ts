@@ -10,6 +10,7 @@ export const IdPrefix = {
   transaction: 'txn',
   api_key: 'mk',
   delivery: 'whd',
+  webhook_endpoint: 'we',
 } as const;
 export type IdPrefix = (typeof IdPrefix)[keyof typeof IdPrefix];
 

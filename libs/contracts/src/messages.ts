@@ -216,14 +216,53 @@ export interface VerifyStreamTokenReply {
   expires_at: number;
 }
 
-/** Signs a webhook payload with the merchant's secret, which never leaves merchants. */
+/**
+ * Signs a webhook payload with every valid secret of one endpoint (the
+ * current one and any in a rotation's grace), which never leave merchants.
+ * Without `endpoint_id` (deliveries made before endpoints existed): the
+ * merchant's first endpoint.
+ */
 export interface SignWebhookRequest {
   merchant_id: string;
+  endpoint_id?: string;
   msg_id: string;
   timestamp: number;
   payload: string;
 }
 export interface SignWebhookReply {
+  /** The endpoint's URL now; null when it is disabled or deleted (no more attempts). */
   url: string | null;
+  /** `v1,<sig>` per valid secret, separated by spaces. */
   signature: string;
+  /** When the endpoint was last enabled (Unix ms): a delivery made before then was pending while it was off. */
+  enabled_since_ms?: number;
+}
+
+/** The merchant's enabled endpoints whose `enabled_events` admit an event type. */
+export interface WebhookEndpointsForEventRequest {
+  merchant_id: string;
+  type: string;
+}
+export interface WebhookEndpointsForEventReply {
+  endpoints: { id: string; url: string }[];
+}
+
+/** Which of these endpoints are enabled, and since when (Unix ms): a delivery older than that was pending while it was off. */
+export interface WebhookEndpointStatesRequest {
+  merchant_id: string;
+  endpoint_ids: string[];
+}
+export interface WebhookEndpointStatesReply {
+  enabled: { id: string; enabled_since_ms: number }[];
+}
+
+/** push disables an endpoint that answered 410 or failed for days; merchants tells the merchant's stream. */
+export interface DisableWebhookEndpointRequest {
+  merchant_id: string;
+  endpoint_id: string;
+  reason: 'gone' | 'failing';
+}
+export interface DisableWebhookEndpointReply {
+  /** False when it was already disabled or deleted. */
+  disabled: boolean;
 }

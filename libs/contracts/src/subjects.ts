@@ -25,6 +25,9 @@ export const Subjects = {
     merchantsGet: 'merchants.merchants.get',
     streamTokensVerify: 'merchants.stream-tokens.verify',
     webhooksSign: 'merchants.webhooks.sign',
+    webhookEndpointsForEvent: 'merchants.webhook-endpoints.for-event',
+    webhookEndpointsStates: 'merchants.webhook-endpoints.states',
+    webhookEndpointsDisable: 'merchants.webhook-endpoints.disable',
   },
 } as const;
 

@@ -119,6 +119,18 @@ export interface StreamTokenObject {
   expires_at: number;
 }
 
+/** API.md, merchants: webhook endpoints. `secret` only on creation and rotation. */
+export interface WebhookEndpointObject {
+  id: string;
+  object: 'webhook_endpoint';
+  url: string;
+  enabled_events: string[];
+  description: string | null;
+  status: 'enabled' | 'disabled';
+  created: number;
+  secret?: string;
+}
+
 /** API.md, push: webhooks. */
 export interface WebhookDeliveryObject {
   id: string;

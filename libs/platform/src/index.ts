@@ -24,3 +24,5 @@ export * from './validation/body.js';
 export * from './validation/request-path.js';
 export * from './bootstrap/periodic-task.js';
 export * from './openapi/api-errors.js';
+export * from './webhooks/special-addresses.js';
+export * from './webhooks/webhook-guard.js';

@@ -128,6 +128,7 @@ describe('signed requests', () => {
       ['push', '/v1/events/evt_1/redeliver'],
     ]);
     expect(serviceFor('/v1/merchants')).toBe('merchants');
+    expect(serviceFor('/v1/webhook-endpoints/we_1/rotate-secret')).toBe('merchants');
     expect(() => serviceFor('/v1/merchantsfoo')).toThrow(/no Paynet service/);
     await expect(client.request('GET', '/v1/accounts/acct_1')).rejects.toThrow(/no Paynet service/);
   });

@@ -68,6 +68,7 @@ export interface StreamToken {
 /** Which service answers a path (API.md, Services). */
 const routes: readonly [prefix: string, service: keyof PaynetUrls][] = [
   ['/v1/merchants', 'merchants'],
+  ['/v1/webhook-endpoints', 'merchants'],
   ['/v1/payment-intents', 'payments'],
   ['/v1/webhook-deliveries', 'push'],
   ['/v1/events', 'push'],

@@ -9,10 +9,10 @@ export interface ReceivedWebhook {
 
 /**
  * What the endpoint does with the n-th request (0-based): answer a status,
- * with a JSON `body` if given (else the text "ok"), or hang for a while first,
- * or (`hold`) hang until release().
+ * with a JSON `body` if given (else the text "ok") and any `headers`
+ * (a Retry-After), or hang for a while first, or (`hold`) hang until release().
  */
-export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown; hold?: boolean };
+export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown; headers?: Record<string, string>; hold?: boolean };
 
 /** An HTTP endpoint on 127.0.0.1 that records every request: a merchant's webhook endpoint, a risk verifier. */
 export class WebhookReceiver {
@@ -30,11 +30,12 @@ export class WebhookReceiver {
       request.on('end', () => {
         const n = receiver.received.length;
         receiver.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at_ms: Date.now() });
-        const { status, delay_ms, body, hold } = behaviour(n);
+        const { status, delay_ms, body, headers, hold } = behaviour(n);
         const [content_type, text] = body === undefined ? ['text/plain', 'ok'] : ['application/json', JSON.stringify(body)];
-        const answer = () => response.writeHead(status, { 'content-type': content_type }).end(text);
+        const answer = () => response.writeHead(status, { ...headers, 'content-type': content_type }).end(text);
         if (hold) receiver.held.push(answer);
-        else setTimeout(answer, delay_ms ?? 0);
+        // unref: a test's hanging answers never keep Jest from exiting.
+        else setTimeout(answer, delay_ms ?? 0).unref();
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,17 +1,6 @@
 import { currency } from '@paynet/platform';
 import { z } from 'zod';
-
-export const webhook_url = z
-  .string()
-  .max(2048)
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && url.username === '' && url.password === '';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http(s) URL without credentials');
+import { endpoint_url as webhook_url } from '../webhook-endpoints/webhook-endpoints.dto.js';
 
 export const create_merchant_body = z.strictObject({
   name: z.string().trim().min(1).max(200),

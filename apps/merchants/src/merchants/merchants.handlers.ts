@@ -5,8 +5,6 @@ import {
   type AuthenticateRequest,
   type GetMerchantReply,
   type GetMerchantRequest,
-  type SignWebhookReply,
-  type SignWebhookRequest,
   Subjects,
   type VerifyStreamTokenReply,
   type VerifyStreamTokenRequest,
@@ -28,12 +26,6 @@ const authenticate_message = z.strictObject({
 });
 const merchant_message = z.strictObject({ merchant_id: z.string().min(1).max(128) });
 const token_message = z.strictObject({ token: z.string().min(1).max(200) });
-const sign_message = z.strictObject({
-  merchant_id: z.string().min(1).max(128),
-  msg_id: z.string().min(1).max(128),
-  timestamp: z.number().int().positive(),
-  payload: z.string().max(1_000_000),
-});
 
 @Controller()
 export class MerchantsHandlers {
@@ -56,10 +48,5 @@ export class MerchantsHandlers {
   @MessagePattern(Subjects.merchants.streamTokensVerify)
   verifyStreamToken(@Payload() message: VerifyStreamTokenRequest): Promise<VerifyStreamTokenReply> {
     return this.credentials.verifyStreamToken(parseInput(token_message, message).token);
-  }
-
-  @MessagePattern(Subjects.merchants.webhooksSign)
-  sign(@Payload() message: SignWebhookRequest): Promise<SignWebhookReply> {
-    return this.merchants.signWebhook(parseInput(sign_message, message));
   }
 }

@@ -5,8 +5,10 @@ import { LocalMerchantAuthenticator } from '../credentials/local-merchant.authen
 import { MerchantsController } from './merchants.controller.js';
 import { MerchantsHandlers } from './merchants.handlers.js';
 import { MerchantsService } from './merchants.service.js';
+import { WebhookEndpointsModule } from '../webhook-endpoints/webhook-endpoints.module.js';
 
 @Module({
+  imports: [WebhookEndpointsModule],
   controllers: [MerchantsController, MerchantsHandlers],
   providers: [MerchantsService, CredentialsService, { provide: MERCHANT_AUTHENTICATOR, useClass: LocalMerchantAuthenticator }],
 })

@@ -8,18 +8,16 @@ import {
   type MerchantObject,
   type MerchantPrincipal,
   newId,
-  type SignWebhookReply,
-  type SignWebhookRequest,
   type StreamTokenObject,
   Subjects,
 } from '@paynet/contracts';
-import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, updateReturning, withTransaction } from '@paynet/platform';
-import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
+import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, withTransaction } from '@paynet/platform';
+import { generateWebhookSecret } from '@paynet/signatures';
 import { DataSource } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
 import { CredentialsService, rotation_grace_seconds_default } from '../credentials/credentials.service.js';
 import type { CreateMerchantBody } from './merchants.dto.js';
-import { checkWebhookUrl } from './webhook-url.js';
+import { WebhookEndpointsService } from '../webhook-endpoints/webhook-endpoints.service.js';
 
 interface MerchantRow {
   id: string;
@@ -32,8 +30,10 @@ interface MerchantRow {
   created: string;
 }
 
-const merchant_select =
-  'SELECT id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created FROM merchants';
+/** webhook_url is the first endpoint's URL while it is enabled (API.md: the merchant's first endpoint). */
+const merchant_columns = `id, name, currency, fee_bps, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created,
+  (SELECT CASE WHEN e.status = 'enabled' THEN e.url END FROM webhook_endpoints e WHERE e.merchant_id = merchants.id ORDER BY e.seq LIMIT 1) AS webhook_url`;
+const merchant_select = `SELECT ${merchant_columns} FROM merchants`;
 
 @Injectable()
 export class MerchantsService {
@@ -41,6 +41,7 @@ export class MerchantsService {
     private readonly dataSource: DataSource,
     private readonly credentials: CredentialsService,
     private readonly rpc: RpcClient,
+    private readonly endpoints: WebhookEndpointsService,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(CONFIG) private readonly config: MerchantsConfig,
   ) {}
@@ -51,7 +52,7 @@ export class MerchantsService {
    * commit together.
    */
   async create(body: CreateMerchantBody, claim: IdempotencyClaim | undefined): Promise<MerchantObject> {
-    const webhook_url = checkWebhookUrl(body.webhook_url, this.config.webhook_allow_private);
+    const webhook_url = body.webhook_url == null ? null : await this.endpoints.checkUrl(body.webhook_url, 'webhook_url');
     const id = newId(IdPrefix.merchant);
     const account_id = newId(IdPrefix.account);
     await this.rpc.request<CreateLedgerAccountReply>(Subjects.accounts.accountsCreate, {
@@ -62,12 +63,12 @@ export class MerchantsService {
     });
     const webhook_secret = generateWebhookSecret();
     return withTransaction(this.dataSource, async (manager) => {
-      const rows: MerchantRow[] = await manager.query(
-        `INSERT INTO merchants (id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
-         RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created`,
-        [id, body.name, body.currency, body.fee_bps ?? 0, webhook_url, this.box.seal(webhook_secret, id), account_id],
+      await manager.query(
+        `INSERT INTO merchants (id, name, currency, fee_bps, webhook_secret_sealed, account_id) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [id, body.name, body.currency, body.fee_bps ?? 0, this.box.seal(webhook_secret, id), account_id],
       );
+      if (webhook_url !== null) await this.endpoints.createFirst(manager, id, webhook_url);
+      const rows: MerchantRow[] = await manager.query(`${merchant_select} WHERE id = $1`, [id]);
       const key = await this.credentials.issueKey(manager, id);
       const answer: MerchantObject = { ...mapMerchant(rows[0] as MerchantRow), ...key, webhook_secret };
       await claim?.complete(manager, 201, answer);
@@ -86,14 +87,8 @@ export class MerchantsService {
 
   async setWebhookUrl(principal: Principal, id: string, url: string | null): Promise<MerchantObject> {
     await this.visible(principal, id);
-    const checked = checkWebhookUrl(url, this.config.webhook_allow_private);
-    const rows = await updateReturning<MerchantRow>(
-      this.dataSource.manager,
-      `UPDATE merchants SET webhook_url = $2 WHERE id = $1
-       RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created`,
-      [id, checked],
-    );
-    return mapMerchant(rows[0] as MerchantRow);
+    await this.endpoints.setFirstUrl(id, url);
+    return mapMerchant(await this.visible(principal, id));
   }
 
   async rotateKey(principal: Principal, id: string, grace_seconds: number | undefined): Promise<MerchantObject> {
@@ -113,17 +108,6 @@ export class MerchantsService {
     const row = await this.find(merchant_id);
     if (!row) throw ApiError.notFound('merchant', merchant_id);
     return toPrincipal(row);
-  }
-
-  /** Signs a webhook for push with the merchant's secret, which stays here. */
-  async signWebhook(request: SignWebhookRequest): Promise<SignWebhookReply> {
-    const row = await this.find(request.merchant_id);
-    if (!row) throw ApiError.notFound('merchant', request.merchant_id);
-    const secret = this.box.open(row.webhook_secret_sealed, row.id);
-    return {
-      url: row.webhook_url,
-      signature: signWebhook({ secret, msg_id: request.msg_id, timestamp: request.timestamp, payload: request.payload }),
-    };
   }
 
   /** A merchant sees only itself; any other id is "not found". */

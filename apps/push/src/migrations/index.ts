@@ -1,4 +1,5 @@
 import { Initial1732400000000 } from './1732400000000-initial.js';
+import { WebhookEndpoints1734500000000 } from './1734500000000-webhook-endpoints.js';
 
 /** Every migration of this service, in order. */
-export const migrations = [Initial1732400000000];
+export const migrations = [Initial1732400000000, WebhookEndpoints1734500000000];

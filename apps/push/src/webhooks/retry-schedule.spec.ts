@@ -1,4 +1,4 @@
-import { outcomeOfAttempt, retryDelayMs, webhook_attempts_max, webhook_retry_delays_ms } from './retry-schedule.js';
+import { outcomeOfAttempt, parseRetryAfter, retry_after_max_ms, retryDelayMs, webhook_attempts_max, webhook_retry_delays_ms } from './retry-schedule.js';
 
 const ok = { kind: 'response', status_code: 200 } as const;
 const server_error = { kind: 'response', status_code: 500 } as const;
@@ -39,7 +39,7 @@ describe('webhook retry schedule', () => {
   });
 
   it('retries 3xx, 4xx, 5xx and no answer at all, keeping what happened', () => {
-    for (const status_code of [199, 300, 302, 400, 410, 500, 503]) {
+    for (const status_code of [199, 300, 302, 400, 404, 500, 503]) {
       expect(outcomeOfAttempt(0, { kind: 'response', status_code }, 1)).toEqual({
         status: 'pending',
         attempts: 1,
@@ -54,5 +54,28 @@ describe('webhook retry schedule', () => {
   it('records failed after the eighth failed attempt, and not before', () => {
     expect(outcomeOfAttempt(6, server_error, 1).status).toBe('pending');
     expect(outcomeOfAttempt(7, server_error, 1)).toEqual({ status: 'failed', attempts: 8, last_status_code: 500, last_error: null, retry_after_ms: null });
+  });
+
+  it('gives up at once on 410 Gone, whatever attempt it is', () => {
+    expect(outcomeOfAttempt(0, { kind: 'response', status_code: 410 }, 1)).toEqual({ status: 'failed', attempts: 1, last_status_code: 410, last_error: null, retry_after_ms: null });
+  });
+
+  it('waits at least what a 429 or 503 Retry-After asks, unscaled, and at most a day for it', () => {
+    const asked = (status_code: number, retry_after_ms: number) => outcomeOfAttempt(0, { kind: 'response', status_code, retry_after_ms }, 0.001);
+    expect(asked(429, 2_000).retry_after_ms).toBe(2_000);
+    expect(asked(503, 120_000).retry_after_ms).toBe(120_000);
+    expect(asked(429, 10 * retry_after_max_ms).retry_after_ms).toBe(retry_after_max_ms);
+    // A Retry-After shorter than the schedule does not hurry the retry.
+    expect(outcomeOfAttempt(1, { kind: 'response', status_code: 503, retry_after_ms: 1_000 }, 1).retry_after_ms).toBe(300_000);
+    // Other statuses do not get to choose.
+    expect(asked(500, 2_000).retry_after_ms).toBe(5);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:01:00 GMT', now)).toBe(60_000);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
+    for (const bad of [null, '', 'soon', '-5', '1.5']) expect([bad, parseRetryAfter(bad, now)]).toEqual([bad, null]);
   });
 });

@@ -26,8 +26,24 @@ if (webhook_retry_delays_ms.length !== webhook_attempts_max - 1) {
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
-/** How one attempt ended: an HTTP status, or no answer at all (timeout, refused, DNS). */
-export type AttemptResult = { kind: 'response'; status_code: number } | { kind: 'no_response'; reason: string };
+/** How one attempt ended: an HTTP status (with the delay a 429 or 503 asked for), or no answer at all (timeout, refused, DNS). */
+export type AttemptResult = { kind: 'response'; status_code: number; retry_after_ms?: number | null } | { kind: 'no_response'; reason: string };
+
+/** API.md: a Retry-After is honoured up to a day, whatever WEBHOOK_RETRY_SCALE says. */
+export const retry_after_max_ms = 24 * hour_ms;
+/** 410 Gone: the endpoint says it is not coming back. */
+export const gone_status_code = 410;
+const retry_after_statuses: readonly number[] = [429, 503];
+
+/** Pure: the delay a Retry-After header asks for (seconds or an HTTP date), or null when it says nothing usable. */
+export function parseRetryAfter(header: string | null, now_ms: number): number | null {
+  if (header === null) return null;
+  const text = header.trim();
+  if (/^\d{1,10}$/.test(text)) return Number(text) * second_ms;
+  const at_ms = Date.parse(text);
+  if (Number.isNaN(at_ms) || !/[A-Za-z]/.test(text)) return null;
+  return Math.max(0, at_ms - now_ms);
+}
 
 export interface AttemptOutcome {
   status: DeliveryStatus;
@@ -60,7 +76,10 @@ export function outcomeOfAttempt(attempts_before: number, result: AttemptResult,
   const last_status_code = result.kind === 'response' ? result.status_code : null;
   const last_error = result.kind === 'response' ? null : result.reason;
   if (isSuccess(result)) return { status: 'succeeded', attempts, last_status_code, last_error, retry_after_ms: null };
-  const retry_after_ms = retryDelayMs(attempts, scale);
-  if (retry_after_ms === null) return { status: 'failed', attempts, last_status_code, last_error, retry_after_ms: null };
+  const scheduled_ms = last_status_code === gone_status_code ? null : retryDelayMs(attempts, scale);
+  if (scheduled_ms === null) return { status: 'failed', attempts, last_status_code, last_error, retry_after_ms: null };
+  const asked_ms = result.kind === 'response' && retry_after_statuses.includes(result.status_code) ? (result.retry_after_ms ?? null) : null;
+  // No sooner than the endpoint asked, and never more than a day for its asking.
+  const retry_after_ms = asked_ms === null ? scheduled_ms : Math.max(scheduled_ms, Math.min(asked_ms, retry_after_max_ms));
   return { status: 'pending', attempts, last_status_code, last_error, retry_after_ms };
 }

@@ -27,14 +27,14 @@ export class WebhookDeliveriesController {
   @Post('events/:id/redeliver')
   @HttpCode(202)
   @Auth('merchant')
-  @ApiErrors(404)
+  @ApiErrors(404, 429)
   @Idempotent({ required: false })
   redeliver(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @ValidBody(redeliver_body) _body: unknown,
     @IdempotencyKey() claim?: IdempotencyClaim,
-  ): Promise<WebhookDeliveryObject> {
+  ): Promise<ListResponse<WebhookDeliveryObject>> {
     return this.deliveries.redeliver(merchantOf(principal), id, claim);
   }
 }

@@ -25,7 +25,10 @@ export interface ClaimedDelivery {
   claim_id: string;
   event_id: string;
   merchant_id: string;
-  url: string;
+  /** Null on deliveries made before endpoints: they go to the merchant's first endpoint. */
+  endpoint_id: string | null;
+  /** Unix ms. */
+  created_ms: string;
   attempts: number;
   payload: string;
 }
@@ -33,33 +36,34 @@ export interface ClaimedDelivery {
 const delivery_columns = `seq, id, event_id, url, status, attempts, last_status_code,
   ceil(extract(epoch FROM next_attempt_at))::bigint AS next_attempt_at`;
 
-/** Creates a pending delivery due now; answers null when the consumer already made one for (event, url). */
+/** Creates a pending delivery due now; answers null when the consumer already made one for (event, endpoint). */
 export async function insertDelivery(
   manager: EntityManager,
-  input: { event_id: string; merchant_id: string; url: string; origin: DeliveryOrigin },
+  input: { event_id: string; merchant_id: string; endpoint_id: string; url: string; origin: DeliveryOrigin },
 ): Promise<DeliveryRow | null> {
   const rows: DeliveryRow[] = await manager.query(
-    `INSERT INTO webhook_deliveries (id, event_id, merchant_id, url, origin, status, attempts, next_attempt_at)
-     VALUES ($1, $2, $3, $4, $5, 'pending', 0, now())
-     ON CONFLICT (event_id, url) WHERE origin = 'event' DO NOTHING
+    `INSERT INTO webhook_deliveries (id, event_id, merchant_id, endpoint_id, url, origin, status, attempts, next_attempt_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, now())
+     ON CONFLICT (event_id, endpoint_id) WHERE origin = 'event' DO NOTHING
      RETURNING ${delivery_columns}`,
-    [newId(IdPrefix.delivery), input.event_id, input.merchant_id, input.url, input.origin],
+    [newId(IdPrefix.delivery), input.event_id, input.merchant_id, input.endpoint_id, input.url, input.origin],
   );
   return rows[0] ?? null;
 }
 
 export interface ClaimRequest {
   limit: number;
-  /** Endpoints already at their in-flight bound on this replica. */
-  busy_urls: readonly string[];
-  per_endpoint_max: number;
+  /** Merchants already at their in-flight bound on this replica. */
+  busy_merchants: readonly string[];
+  per_merchant_max: number;
   /** Candidates looked at per claim, so a large backlog costs a bounded scan. */
   candidates_max: number;
   lease_ms: number;
 }
 
 /**
- * Claims due deliveries, at most `per_endpoint_max` per endpoint, skipping
+ * Claims due deliveries, at most `per_merchant_max` per merchant (however
+ * many endpoints or URL variants it has), skipping
  * rows other replicas hold, and pushes their next_attempt_at forward by the
  * lease: if this replica dies mid-attempt, the row becomes due again. One
  * statement, so no transaction stays open while the HTTP call runs.
@@ -69,14 +73,14 @@ export async function claimDueDeliveries(manager: EntityManager, request: ClaimR
   // TypeORM answers an UPDATE as [rows, affected].
   const [rows] = (await manager.query(
     `WITH due AS (
-       SELECT id, url, next_attempt_at, seq FROM webhook_deliveries
-       WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (url = ANY($1::text[]))
+       SELECT id, merchant_id, next_attempt_at, seq FROM webhook_deliveries
+       WHERE status = 'pending' AND next_attempt_at <= now() AND NOT (merchant_id = ANY($1::text[]))
        ORDER BY next_attempt_at LIMIT $2
      ), ranked AS (
-       SELECT id, next_attempt_at, row_number() OVER (PARTITION BY url ORDER BY next_attempt_at, seq) AS endpoint_rank FROM due
+       SELECT id, next_attempt_at, row_number() OVER (PARTITION BY merchant_id ORDER BY next_attempt_at, seq) AS merchant_rank FROM due
      ), picked AS (
        SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
-       WHERE r.endpoint_rank <= $3 AND d.status = 'pending' AND d.next_attempt_at <= now()
+       WHERE r.merchant_rank <= $3 AND d.status = 'pending' AND d.next_attempt_at <= now()
        ORDER BY r.next_attempt_at LIMIT $4
        FOR UPDATE OF d SKIP LOCKED
      )
@@ -84,22 +88,83 @@ export async function claimDueDeliveries(manager: EntityManager, request: ClaimR
      SET next_attempt_at = now() + make_interval(secs => $5::double precision), claim_id = $6, updated_at = now()
      FROM picked, events e
      WHERE d.id = picked.id AND e.id = d.event_id
-     RETURNING d.id, d.event_id, d.merchant_id, d.url, d.attempts, e.payload`,
-    [request.busy_urls, request.candidates_max, request.per_endpoint_max, request.limit, request.lease_ms / 1_000, claim_id],
+     RETURNING d.id, d.event_id, d.merchant_id, d.endpoint_id, floor(extract(epoch FROM d.created_at) * 1000)::bigint AS created_ms, d.attempts, e.payload`,
+    [request.busy_merchants, request.candidates_max, request.per_merchant_max, request.limit, request.lease_ms / 1_000, claim_id],
   )) as [Omit<ClaimedDelivery, 'claim_id'>[], number];
   return rows.map((row) => ({ ...row, claim_id }));
 }
 
-/** Records an attempt, only if the claim is still ours (a claim whose lease ran out may have been taken over). */
-export async function recordAttempt(manager: EntityManager, claim: ClaimedDelivery, outcome: AttemptOutcome): Promise<boolean> {
+/** Records an attempt and the URL it went to, only if the claim is still ours (a claim whose lease ran out may have been taken over). */
+export async function recordAttempt(manager: EntityManager, claim: ClaimedDelivery, url: string, outcome: AttemptOutcome): Promise<boolean> {
   const [, affected] = (await manager.query(
     `UPDATE webhook_deliveries
-     SET status = $3, attempts = $4, last_status_code = $5, last_error = $6, claim_id = NULL, updated_at = now(),
+     SET status = $3, attempts = $4, last_status_code = $5, last_error = $6, claim_id = NULL, updated_at = now(), url = $8,
          next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $7::double precision) END
      WHERE id = $1 AND claim_id = $2 AND status = 'pending'`,
-    [claim.id, claim.claim_id, outcome.status, outcome.attempts, outcome.last_status_code, outcome.last_error, (outcome.retry_after_ms ?? 0) / 1_000],
+    [claim.id, claim.claim_id, outcome.status, outcome.attempts, outcome.last_status_code, outcome.last_error, (outcome.retry_after_ms ?? 0) / 1_000, url],
   )) as [unknown, number];
   return affected === 1;
+}
+
+/**
+ * Endpoints that are off: none of their deliveries made before
+ * `created_before_ms` (Infinity: all of them) gets another attempt.
+ */
+export async function failPendingOfEndpoints(manager: EntityManager, endpoints: readonly { id: string; created_before_ms: number }[], reason: string): Promise<void> {
+  await manager.query(
+    `UPDATE webhook_deliveries d SET status = 'failed', next_attempt_at = NULL, claim_id = NULL, last_error = $3, updated_at = now()
+     FROM unnest($1::text[], $2::double precision[]) AS off (endpoint_id, created_before_ms)
+     WHERE d.endpoint_id = off.endpoint_id AND d.status = 'pending' AND d.created_at < to_timestamp(off.created_before_ms / 1000.0)`,
+    [endpoints.map((endpoint) => endpoint.id), endpoints.map((endpoint) => endpoint.created_before_ms), reason],
+  );
+}
+
+/** The endpoints of a merchant's pending deliveries, to ask merchants whether they are still on. */
+export async function pendingEndpointsOf(manager: EntityManager, merchant_id: string, max: number): Promise<string[]> {
+  const rows: { endpoint_id: string }[] = await manager.query(
+    `SELECT DISTINCT endpoint_id FROM webhook_deliveries WHERE merchant_id = $1 AND status = 'pending' AND endpoint_id IS NOT NULL LIMIT $2`,
+    [merchant_id, max],
+  );
+  return rows.map((row) => row.endpoint_id);
+}
+
+/**
+ * Since when the endpoint has only failed (null: its last attempt
+ * succeeded), updated with this attempt; failures from before the endpoint
+ * was last enabled do not count.
+ */
+export async function recordEndpointHealth(
+  manager: EntityManager,
+  input: { endpoint_id: string; merchant_id: string; succeeded: boolean; enabled_since_ms: number | null },
+): Promise<number | null> {
+  const rows: { failing_ms: string | null }[] = await manager.query(
+    `INSERT INTO webhook_endpoint_health AS h (endpoint_id, merchant_id, failing_since) VALUES ($1, $2, CASE WHEN $3 THEN NULL ELSE now() END)
+     ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = CASE WHEN $3 THEN NULL
+       ELSE greatest(coalesce(h.failing_since, now()), to_timestamp($4::double precision / 1000.0)) END
+     RETURNING floor(extract(epoch FROM now() - failing_since) * 1000)::bigint AS failing_ms`,
+    [input.endpoint_id, input.merchant_id, input.succeeded, input.enabled_since_ms],
+  );
+  const failing_ms = rows[0]?.failing_ms ?? null;
+  return failing_ms === null ? null : Number(failing_ms);
+}
+
+/**
+ * Takes one redelivery from the merchant's budget for the current window
+ * (a fixed window; the row lock orders concurrent requests). Answers the
+ * milliseconds until the window ends when the budget is spent, else null.
+ */
+export async function takeRedeliveryBudget(manager: EntityManager, merchant_id: string, per_window: number, window_ms: number): Promise<number | null> {
+  const rows: { used: number; left_ms: string }[] = await manager.query(
+    `INSERT INTO webhook_redelivery_budget AS b (merchant_id, window_start, used) VALUES ($1, clock_timestamp(), 1)
+     ON CONFLICT (merchant_id) DO UPDATE SET
+       window_start = CASE WHEN b.window_start <= clock_timestamp() - make_interval(secs => $2) THEN clock_timestamp() ELSE b.window_start END,
+       used = CASE WHEN b.window_start <= clock_timestamp() - make_interval(secs => $2) THEN 1 ELSE b.used + 1 END
+     RETURNING used, ceil(extract(epoch FROM window_start + make_interval(secs => $2) - clock_timestamp()) * 1000)::bigint AS left_ms`,
+    [merchant_id, window_ms / 1_000],
+  );
+  const row = rows[0];
+  if (row === undefined || row.used <= per_window) return null;
+  return Math.max(1, Number(row.left_ms));
 }
 
 /** Gives a claim back without counting an attempt (we could not sign it: our side, not the endpoint's). */

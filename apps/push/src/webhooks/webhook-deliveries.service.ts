@@ -3,20 +3,27 @@ import { ApiError, ErrorCode, type ListResponse, type MerchantPrincipal, type We
 import { type IdempotencyClaim, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import { findEvent } from '../events/events.repository.js';
-import { type DeliveryRow, deliverySeq, insertDelivery, listDeliveries } from './webhook-deliveries.repository.js';
+import { MerchantEndpoints } from './merchant-endpoints.js';
+import { type DeliveryRow, deliverySeq, listDeliveries, takeRedeliveryBudget } from './webhook-deliveries.repository.js';
 import { WebhookDeliveryWorker } from './webhook-delivery.worker.js';
 import type { ListDeliveriesQuery } from './webhooks.dto.js';
+
+/** API.md: at most 10 redeliveries a second per merchant. */
+export const redeliveries_per_window_max = 10;
+export const redelivery_window_ms = 1_000;
 
 @Injectable()
 export class WebhookDeliveriesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly worker: WebhookDeliveryWorker,
+    private readonly endpoints: MerchantEndpoints,
   ) {}
 
   /** The merchant's own deliveries, newest first; another merchant's event simply has none. */
   async list(merchant: MerchantPrincipal, query: ListDeliveriesQuery): Promise<ListResponse<WebhookDeliveryObject>> {
     const manager = this.dataSource.manager;
+    await this.endpoints.failDeliveriesOfEndpointsOff(manager, merchant.merchant_id);
     let before_seq: string | undefined;
     if (query.starting_after !== undefined) {
       before_seq = await deliverySeq(manager, merchant.merchant_id, query.starting_after);
@@ -28,20 +35,24 @@ export class WebhookDeliveriesService {
     return { object: 'list', data: rows.slice(0, query.limit).map(mapDelivery), has_more: rows.length > query.limit };
   }
 
-  /** A new delivery of one of the merchant's events to its current endpoint. */
-  async redeliver(merchant: MerchantPrincipal, event_id: string, claim: IdempotencyClaim | undefined): Promise<WebhookDeliveryObject> {
+  /** A new delivery of one of the merchant's events to each enabled endpoint that admits it, within the merchant's budget. */
+  async redeliver(merchant: MerchantPrincipal, event_id: string, claim: IdempotencyClaim | undefined): Promise<ListResponse<WebhookDeliveryObject>> {
     const event = await findEvent(this.dataSource.manager, event_id);
     if (!event || event.merchant_id !== merchant.merchant_id) throw ApiError.notFound('event', event_id);
-    const url = merchant.webhook_url;
-    if (url === null) {
-      throw ApiError.badRequest(ErrorCode.parameter_invalid, 'This merchant has no webhook endpoint; set one with POST /v1/merchants/{id}/webhook-endpoint.');
+    const endpoints = await this.endpoints.forEvent(merchant.merchant_id, event.type);
+    if (endpoints.length === 0) {
+      throw ApiError.badRequest(ErrorCode.parameter_invalid, 'No enabled webhook endpoint of this merchant admits this event; add one with POST /v1/webhook-endpoints.');
     }
     const body = await withTransaction(this.dataSource, async (manager) => {
-      const row = await insertDelivery(manager, { event_id, merchant_id: merchant.merchant_id, url, origin: 'redeliver' });
-      if (row === null) throw new Error('a redelivery is never a duplicate');
-      const delivery = mapDelivery(row);
-      await claim?.complete(manager, 202, delivery);
-      return delivery;
+      // Spent budget throws, and the transaction takes nothing.
+      const wait_ms = await takeRedeliveryBudget(manager, merchant.merchant_id, redeliveries_per_window_max, redelivery_window_ms);
+      if (wait_ms !== null) {
+        throw ApiError.rateLimited(`At most ${redeliveries_per_window_max} redeliveries a second; try again shortly.`, Math.ceil(wait_ms / 1_000));
+      }
+      const rows = await this.endpoints.insertDeliveries(manager, { id: event_id, merchant_id: merchant.merchant_id }, endpoints, 'redeliver');
+      const answer: ListResponse<WebhookDeliveryObject> = { object: 'list', data: rows.map(mapDelivery), has_more: false };
+      await claim?.complete(manager, 202, answer);
+      return answer;
     });
     this.worker.wake();
     return body;

@@ -4,12 +4,14 @@ import { CONFIG, RpcClient } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PushConfig } from '../config.js';
 import { webhook_attempts_total, webhook_deliveries_in_flight } from '../push.metrics.js';
-import { outcomeOfAttempt } from './retry-schedule.js';
+import { MerchantEndpoints } from './merchant-endpoints.js';
+import { type AttemptOutcome, gone_status_code, outcomeOfAttempt } from './retry-schedule.js';
 import {
   abandonClaim,
   type ClaimedDelivery,
   claimDueDeliveries,
   recordAttempt,
+  recordEndpointHealth,
   releaseClaim,
 } from './webhook-deliveries.repository.js';
 import { WebhookSender, webhook_timeout_ms } from './webhook-sender.js';
@@ -20,8 +22,15 @@ export const webhook_batch_max = 32;
 export const webhook_poll_interval_ms = 200;
 /** Attempts running at once on one replica. */
 export const webhook_in_flight_max = 64;
-/** Attempts running at once against one endpoint: a dead endpoint cannot take every slot. */
-export const webhook_in_flight_per_endpoint_max = 4;
+/**
+ * Attempts running at once for one merchant, whatever its endpoints and URL
+ * variants: a merchant's dead endpoints cannot take every slot, so another
+ * merchant's webhook always finds one.
+ */
+export const webhook_in_flight_per_merchant_max = 8;
+/** API.md: an endpoint whose deliveries have all failed for 5 days (times WEBHOOK_RETRY_SCALE) is disabled. */
+export const webhook_failing_days_max = 5;
+const day_ms = 86_400_000;
 /** Due rows looked at per claim: a large backlog costs a bounded scan. */
 export const webhook_claim_candidates_max = 1_000;
 /** A claim outlives one attempt (sign, then POST) with room to spare; after it, another replica may retry. */
@@ -34,7 +43,7 @@ export const webhook_shutdown_wait_ms = webhook_timeout_ms + 2_000;
 
 /**
  * Delivers webhooks at its own pace: claims due rows with SKIP LOCKED (so
- * replicas share the work), runs each attempt on its own (a slow endpoint
+ * replicas share the work), runs each attempt on its own (a slow merchant
  * holds only its own slots), and records the outcome with the retry
  * schedule. Woken by the consumer right after it adds deliveries.
  */
@@ -42,7 +51,7 @@ export const webhook_shutdown_wait_ms = webhook_timeout_ms + 2_000;
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookDeliveryWorker.name);
   private readonly in_flight = new Set<Promise<void>>();
-  private readonly in_flight_by_url = new Map<string, number>();
+  private readonly in_flight_by_merchant = new Map<string, number>();
   private stopped = false;
   private wakeUp: (() => void) | undefined;
   private woken = false;
@@ -52,6 +61,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     private readonly dataSource: DataSource,
     private readonly rpc: RpcClient,
     private readonly sender: WebhookSender,
+    private readonly endpoints: MerchantEndpoints,
     @Inject(CONFIG) private readonly config: PushConfig,
   ) {}
 
@@ -89,11 +99,11 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     const free = webhook_in_flight_max - this.in_flight.size;
     if (free <= 0) return false;
     const limit = Math.min(webhook_batch_max, free);
-    const busy_urls = [...this.in_flight_by_url].filter(([, count]) => count >= webhook_in_flight_per_endpoint_max).map(([url]) => url);
+    const busy_merchants = [...this.in_flight_by_merchant].filter(([, count]) => count >= webhook_in_flight_per_merchant_max).map(([merchant]) => merchant);
     const claims = await claimDueDeliveries(this.dataSource.manager, {
       limit,
-      busy_urls,
-      per_endpoint_max: webhook_in_flight_per_endpoint_max,
+      busy_merchants,
+      per_merchant_max: webhook_in_flight_per_merchant_max,
       candidates_max: webhook_claim_candidates_max,
       lease_ms: webhook_lease_ms,
     });
@@ -102,15 +112,15 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
   }
 
   private start(claim: ClaimedDelivery): void {
-    this.in_flight_by_url.set(claim.url, (this.in_flight_by_url.get(claim.url) ?? 0) + 1);
+    this.in_flight_by_merchant.set(claim.merchant_id, (this.in_flight_by_merchant.get(claim.merchant_id) ?? 0) + 1);
     webhook_deliveries_in_flight.inc();
     const task = this.attempt(claim)
       .catch((error: unknown) => this.logger.error({ err: error, delivery: claim.id }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
         this.in_flight.delete(task);
-        const left = (this.in_flight_by_url.get(claim.url) ?? 1) - 1;
-        if (left === 0) this.in_flight_by_url.delete(claim.url);
-        else this.in_flight_by_url.set(claim.url, left);
+        const left = (this.in_flight_by_merchant.get(claim.merchant_id) ?? 1) - 1;
+        if (left === 0) this.in_flight_by_merchant.delete(claim.merchant_id);
+        else this.in_flight_by_merchant.set(claim.merchant_id, left);
         webhook_deliveries_in_flight.dec();
         // A slot is free: anything waiting may go now.
         this.wake();
@@ -118,18 +128,34 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     this.in_flight.add(task);
   }
 
-  /** Sign (merchants keeps the secret), POST, record. No transaction is open meanwhile. */
+  /**
+   * Sign (merchants keeps the secrets, and answers the endpoint's URL as it
+   * is now: a retry goes there), POST, record. No transaction is open meanwhile.
+   */
   private async attempt(claim: ClaimedDelivery): Promise<void> {
     const timestamp = Math.floor(Date.now() / 1_000);
     const signed = await this.sign(claim, timestamp);
-    if (signed === null) return;
-    const result = await this.sender.send({ url: claim.url, msg_id: claim.event_id, timestamp, signature: signed.signature, payload: claim.payload });
+    if (signed === null || signed.url === null) return;
+    const result = await this.sender.send({ url: signed.url, msg_id: claim.event_id, timestamp, signature: signed.signature, payload: claim.payload });
     const outcome = outcomeOfAttempt(claim.attempts, result, this.config.WEBHOOK_RETRY_SCALE);
-    const recorded = await recordAttempt(this.dataSource.manager, claim, outcome);
+    const recorded = await recordAttempt(this.dataSource.manager, claim, signed.url, outcome);
     webhook_attempts_total.inc({ status: outcome.status });
     if (!recorded) this.logger.warn({ delivery: claim.id }, 'webhook claim ran out before the attempt was recorded');
     if (outcome.status === 'failed') {
       this.logger.warn({ delivery: claim.id, event: claim.event_id, merchant: claim.merchant_id }, 'webhook delivery failed after the last attempt');
+    }
+    if (claim.endpoint_id !== null) await this.judgeEndpoint(claim.merchant_id, claim.endpoint_id, outcome, signed.enabled_since_ms ?? null);
+  }
+
+  /** 410 disables an endpoint at once; so do five days (scaled) of nothing but failures. */
+  private async judgeEndpoint(merchant_id: string, endpoint_id: string, outcome: AttemptOutcome, enabled_since_ms: number | null): Promise<void> {
+    const manager = this.dataSource.manager;
+    const succeeded = outcome.status === 'succeeded';
+    const failing_ms = await recordEndpointHealth(manager, { endpoint_id, merchant_id, succeeded, enabled_since_ms });
+    if (outcome.last_status_code === gone_status_code) {
+      await this.endpoints.disable(manager, merchant_id, endpoint_id, 'gone');
+    } else if (failing_ms !== null && failing_ms >= webhook_failing_days_max * day_ms * this.config.WEBHOOK_RETRY_SCALE) {
+      await this.endpoints.disable(manager, merchant_id, endpoint_id, 'failing');
     }
   }
 
@@ -139,7 +165,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     try {
       signed = await this.rpc.request<SignWebhookReply>(
         Subjects.merchants.webhooksSign,
-        { merchant_id: claim.merchant_id, msg_id: claim.event_id, timestamp, payload: claim.payload },
+        {
+          merchant_id: claim.merchant_id,
+          ...(claim.endpoint_id === null ? {} : { endpoint_id: claim.endpoint_id }),
+          msg_id: claim.event_id,
+          timestamp,
+          payload: claim.payload,
+        },
         { timeout_ms: webhook_sign_timeout_ms },
       );
     } catch (error) {
@@ -152,8 +184,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       return null;
     }
     if (signed.url === null) {
-      // The merchant removed its endpoint: nobody is listening any more.
-      await abandonClaim(this.dataSource.manager, claim, 'the merchant has no webhook endpoint any more');
+      // The endpoint is disabled or deleted: nobody is listening any more.
+      await abandonClaim(this.dataSource.manager, claim, 'the endpoint is disabled or deleted');
+      return null;
+    }
+    if (claim.endpoint_id !== null && signed.enabled_since_ms !== undefined && Number(claim.created_ms) < signed.enabled_since_ms) {
+      // Made before the endpoint was last enabled: it was disabled meanwhile, which ended this delivery.
+      await abandonClaim(this.dataSource.manager, claim, 'the endpoint was disabled meanwhile');
       return null;
     }
     return signed;

@@ -54,6 +54,16 @@ export class FakeServices {
         signature: standardWebhookSignature(merchant.webhook_secret, String(data['msg_id']), Number(data['timestamp']), String(data['payload'])),
       };
     });
+    // Each fake merchant has one endpoint at most, admitting every event: its webhook_url.
+    fakes.respond(Subjects.merchants.webhookEndpointsForEvent, (data) => {
+      const merchant = fakes.merchant(String(data['merchant_id']));
+      return { endpoints: merchant.webhook_url === null ? [] : [{ id: `we_${merchant.merchant_id.slice('mer_'.length)}`, url: merchant.webhook_url }] };
+    });
+    fakes.respond(Subjects.merchants.webhookEndpointsStates, (data) => {
+      const merchant = fakes.merchant(String(data['merchant_id']));
+      const ids = merchant.webhook_url === null ? [] : (data['endpoint_ids'] as string[]);
+      return { enabled: ids.map((id) => ({ id, enabled_since_ms: 0 })) };
+    });
     fakes.respond(Subjects.accounts.tokensVerify, (data) => {
       const account_id = fakes.holders.get(String(data['token']));
       if (!account_id) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid account token.');

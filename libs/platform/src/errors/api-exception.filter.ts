@@ -24,6 +24,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (host.getType() === 'rpc') return throwError(() => error.toEnvelope());
     const response = host.switchToHttp().getResponse<Response>();
     if (response.headersSent) return;
+    if (error.retry_after_seconds !== undefined) response.setHeader('Retry-After', String(error.retry_after_seconds));
     response.status(error.status).json(error.toBody());
   }
 }

@@ -27,7 +27,7 @@ export const error_envelope_schema: SchemaObject = {
   },
 };
 
-export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 422;
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 422 | 429;
 
 function describe(status: ErrorStatus): string {
   switch (status) {
@@ -45,6 +45,8 @@ function describe(status: ErrorStatus): string {
       return 'The object is in the wrong state (payment_intent_unexpected_state), or a request with this Idempotency-Key is still running (idempotency_error, idempotency_request_in_progress).';
     case 422:
       return 'This Idempotency-Key was used with another request (idempotency_error, idempotency_key_reused).';
+    case 429:
+      return 'Too many requests (rate_limit_error, rate_limited); the Retry-After header says how many seconds to wait.';
   }
 }
 
