@@ -25,6 +25,8 @@ export interface EnsureNatsOptions {
   /** Where NATS_URL and PATH are read from; process.env by default. */
   env?: NodeJS.ProcessEnv;
   ready_timeout_ms?: number;
+  /** Serve the monitoring endpoints (/varz ...) on this port, for a server we start. */
+  monitorPort?: number;
 }
 
 export const existing_nats_url = `nats://${loopback_host}:4222`;
@@ -92,7 +94,7 @@ async function startNats(binary: string, port: number, options: EnsureNatsOption
   const child = new ManagedChild({
     name: 'nats-server',
     command: binary,
-    args: ['-js', '-a', loopback_host, '-p', String(port), '-sd', options.dataDir, '-P', pid_file],
+    args: ['-js', '-a', loopback_host, '-p', String(port), '-sd', options.dataDir, '-P', pid_file, ...(options.monitorPort === undefined ? [] : ['-m', String(options.monitorPort)])],
     logFile: options.logFile,
     detached: options.detached,
     unref: options.unref,
