@@ -19,6 +19,7 @@ import { DataSource } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
 import { CredentialsService, rotation_grace_seconds_default } from '../credentials/credentials.service.js';
 import type { CreateMerchantBody } from './merchants.dto.js';
+import { MerchantCache } from './merchant-cache.js';
 import { checkWebhookUrl } from './webhook-url.js';
 
 interface MerchantRow {
@@ -43,6 +44,7 @@ export class MerchantsService {
     private readonly rpc: RpcClient,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(CONFIG) private readonly config: MerchantsConfig,
+    private readonly cache: MerchantCache<MerchantRow>,
   ) {}
 
   /**
@@ -93,6 +95,7 @@ export class MerchantsService {
        RETURNING id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created`,
       [id, checked],
     );
+    this.cache.changed(id);
     return mapMerchant(rows[0] as MerchantRow);
   }
 
@@ -134,9 +137,12 @@ export class MerchantsService {
     return row;
   }
 
-  private async find(id: string): Promise<MerchantRow | undefined> {
-    const rows: MerchantRow[] = await this.dataSource.query(`${merchant_select} WHERE id = $1`, [id]);
-    return rows[0];
+  /** Through the cache: read on every signed request, event and webhook, changed only by setWebhookUrl. */
+  private find(id: string): Promise<MerchantRow | undefined> {
+    return this.cache.get(id, async () => {
+      const rows: MerchantRow[] = await this.dataSource.query(`${merchant_select} WHERE id = $1`, [id]);
+      return rows[0];
+    });
   }
 }
 
