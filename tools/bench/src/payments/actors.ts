@@ -74,7 +74,7 @@ export function signedHeaders(merchant: BenchMerchant, method: string, path: str
 
 export async function streamToken(clients: Clients, merchant: BenchMerchant): Promise<string> {
   const path = `/v1/merchants/${merchant.id}/stream-tokens`;
-  const answer = await clients.merchants.json<{ token: string }>('POST', path, signedHeaders(merchant, 'POST', path, undefined), undefined, 201);
+  const answer = await clients.merchants.json<{ token: string }>('POST', path, () => signedHeaders(merchant, 'POST', path, undefined), undefined, 201);
   return answer.token;
 }
 
@@ -92,8 +92,9 @@ export async function makePayment(
   onPaid: (intent: string, answered_ms: number) => void,
 ): Promise<PaymentAnswer> {
   const create_body = JSON.stringify({ amount, currency: bench_currency, reference });
+  const create_key = randomUUID();
   const created = await attempt(() =>
-    clients.payments.send('POST', create_path, { ...signedHeaders(merchant, 'POST', create_path, create_body), 'idempotency-key': randomUUID() }, create_body),
+    clients.payments.send('POST', create_path, () => ({ ...signedHeaders(merchant, 'POST', create_path, create_body), 'idempotency-key': create_key }), create_body),
   );
   if ('outcome' in created) return { outcome: { ...created.outcome, kind: `create: ${created.outcome.kind}` } };
   if (created.status !== 201) return { outcome: failure('create', created.status, created.text) };

@@ -4,6 +4,11 @@ import { Agent, request } from 'node:http';
 export const request_timeout_ms = 30_000;
 const answer_bytes_max = 1024 * 1024;
 
+/** Headers, or how to make them (again, for a retry). */
+export type Headers = Record<string, string> | (() => Record<string, string>);
+
+class ReusedSocketClosed extends Error {}
+
 export interface Answer {
   status: number;
   /** The body as text (JSON for every route the bench calls). */
@@ -24,7 +29,22 @@ export class HttpClient {
     this.agent = new Agent({ keepAlive: true, maxSockets: sockets_max, maxFreeSockets: sockets_max });
   }
 
-  send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  /**
+   * One request. A keep-alive socket the server closed as it was reused
+   * fails before the request reached it (Node's documented race): sent once
+   * more on a new socket, with headers made again (a signed request needs
+   * a new nonce); the Idempotency-Key, if any, is the same.
+   */
+  async send(method: string, path: string, headers: Headers, body?: string): Promise<Answer> {
+    try {
+      return await this.sendOnce(method, path, typeof headers === 'function' ? headers() : headers, body);
+    } catch (error) {
+      if (!(error instanceof ReusedSocketClosed)) throw error;
+      return this.sendOnce(method, path, typeof headers === 'function' ? headers() : headers, body);
+    }
+  }
+
+  private sendOnce(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const outgoing = request(
         {
@@ -48,13 +68,15 @@ export class HttpClient {
         },
       );
       outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${request_timeout_ms} ms`)));
-      outgoing.on('error', reject);
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        reject(outgoing.reusedSocket && error.code === 'ECONNRESET' ? new ReusedSocketClosed(error.message) : error);
+      });
       outgoing.end(body);
     });
   }
 
   /** A JSON request that must answer `expected`; answers the parsed body. */
-  async json<T>(method: string, path: string, headers: Record<string, string>, body: unknown, expected: number): Promise<T> {
+  async json<T>(method: string, path: string, headers: Headers, body: unknown, expected: number): Promise<T> {
     const answer = await this.send(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
     if (answer.status !== expected) throw new Error(`${method} ${path} answered ${answer.status}: ${answer.text.slice(0, 300)}`);
     return JSON.parse(answer.text) as T;
