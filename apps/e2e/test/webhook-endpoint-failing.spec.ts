@@ -1,6 +1,5 @@
 import type { MerchantObject, WebhookEndpointObject } from '@paynet/contracts';
-import { adminFetch, merchantClient, type Stack, startStack, waitFor, WebhookReceiver } from '@paynet/testing';
-import { StreamClient } from './stream-client.js';
+import { adminFetch, merchantClient, type Stack, startStack, StreamClient, waitFor, WebhookReceiver } from '@paynet/testing';
 
 /** 5 days times this is under 9 s; the whole retry schedule of one delivery takes about 2 s. */
 const retry_scale = 0.00002;

@@ -1,8 +1,7 @@
 import type { MerchantObject, WebhookDeliveryObject, WebhookEndpointObject } from '@paynet/contracts';
 import type { PaynetClient } from '@paynet/sdk';
-import { adminFetch, type Behaviour, jsonFetch, merchantClient, type Stack, waitFor, WebhookReceiver } from '@paynet/testing';
+import { adminFetch, type Behaviour, jsonFetch, merchantClient, type Stack, StreamClient, waitFor, WebhookReceiver } from '@paynet/testing';
 import { Webhook } from 'standardwebhooks';
-import { StreamClient } from './stream-client.js';
 import { useEndToEndWorld } from './world.js';
 
 type Endpoint = WebhookEndpointObject;

@@ -67,6 +67,13 @@ describe('merchants: onboarding and signed requests', () => {
     expect(replay.body).toMatchObject({ error: { type: 'authentication_error', code: 'replayed_request' } });
   });
 
+  it('accepts a nonce sent in several requests at once exactly once', async () => {
+    const merchant = await onboard();
+    const nonce = randomUUID();
+    const answers = await Promise.all(Array.from({ length: 6 }, () => signedGet(merchant, `/v1/merchants/${merchant.id}`, { nonce })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+  });
+
   it('refuses timestamps more than 300 s away, wrong secrets and missing headers', async () => {
     const merchant = await onboard();
     const path = `/v1/merchants/${merchant.id}`;

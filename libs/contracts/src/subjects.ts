@@ -31,6 +31,15 @@ export const Subjects = {
   },
 } as const;
 
+/**
+ * Subjects every replica of a service hears (no queue group, no reply), without
+ * the prefix: `merchants.merchants.changed` drops a changed merchant from every
+ * merchants replica's cache.
+ */
+export const Broadcasts = {
+  merchantsChanged: 'merchants.merchants.changed',
+} as const;
+
 /** Queue group of each service: replicas share its requests. */
 export const queue_groups = {
   accounts: 'accounts',

@@ -1,4 +1,4 @@
-import { natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
 import { generateNatsUsers, natsAuthorizationConfig, natsPermissions, serviceNatsEnv } from './nats-users.js';
 
 const prefix = 'pfx';
@@ -26,6 +26,26 @@ describe('the NATS permissions table', () => {
       for (const subject of [...ledger, names.eventSubject('payment_intent.succeeded')]) {
         expect({ service, subject, may: may(permissions[service].publish, subject) }).toEqual({ service, subject, may: service === 'payments' });
       }
+    }
+  });
+
+  it("lets merchants publish its endpoints' events only, and hear and send merchant changes", () => {
+    expect(may(permissions.merchants.publish, names.eventSubject('webhook_endpoint.disabled'))).toBe(true);
+    expect(may(permissions.merchants.publish, names.eventSubject('refund.succeeded'))).toBe(false);
+    for (const service of services) {
+      const changed = names.request(Broadcasts.merchantsChanged);
+      expect({ service, publish: may(permissions[service].publish, changed), subscribe: may(permissions[service].subscribe, changed) }).toEqual({
+        service,
+        publish: service === 'merchants',
+        subscribe: service === 'merchants',
+      });
+    }
+  });
+
+  it('lets push ask merchants for the endpoints of an event, their states and signatures', () => {
+    for (const pattern of [Subjects.merchants.webhookEndpointsForEvent, Subjects.merchants.webhookEndpointsStates, Subjects.merchants.webhookEndpointsDisable]) {
+      expect(may(permissions.push.publish, names.request(pattern))).toBe(true);
+      expect(may(permissions.payments.publish, names.request(pattern))).toBe(false);
     }
   });
 
@@ -60,7 +80,7 @@ describe('the NATS permissions table', () => {
     const stream = names.events_stream;
     for (const service of services) {
       const publish = permissions[service].publish;
-      expect(may(publish, `$JS.API.STREAM.CREATE.${stream}`)).toBe(service === 'payments' || service === 'push');
+      expect(may(publish, `$JS.API.STREAM.CREATE.${stream}`)).toBe(service !== 'accounts');
       expect(may(publish, `$JS.API.STREAM.DELETE.${stream}`)).toBe(false);
       expect(may(publish, `$JS.API.STREAM.PURGE.${stream}`)).toBe(false);
       expect(may(publish, `$JS.API.STREAM.CREATE.other_events`)).toBe(false);

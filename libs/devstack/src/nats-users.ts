@@ -1,4 +1,4 @@
-import { natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
 import { randomBytes } from 'node:crypto';
 import { serviceNames, type ServiceName } from './stack-env.js';
 
@@ -17,8 +17,16 @@ interface ServiceBus {
   serves: readonly string[];
   /** Request subjects it sends; answers come back on its own inbox. */
   calls: readonly string[];
-  /** Its part in the events stream: only payments publishes (outbox relay); push reads (durable and live consumers). */
+  /** Subjects every replica of it both publishes and hears (cache invalidation). */
+  broadcasts?: readonly string[];
+  /**
+   * Its part in the events stream: payments publishes every event (outbox
+   * relay), merchants only its endpoints' events (`webhook_endpoint.disabled`);
+   * push reads (durable and live consumers).
+   */
   events: 'publishes' | 'consumes' | 'none';
+  /** Event types a publisher may publish (subject tokens after `events.`); every type when absent. */
+  event_types?: readonly string[];
 }
 
 const a = Subjects.accounts;
@@ -29,13 +37,32 @@ const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
   accounts: { serves: Object.values(a), calls: [authenticate_merchant], events: 'none' },
-  merchants: { serves: Object.values(m), calls: [a.accountsCreate, a.balancesGet, authenticate_holder], events: 'none' },
+  merchants: {
+    serves: Object.values(m),
+    calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
+    broadcasts: [Broadcasts.merchantsChanged],
+    events: 'publishes',
+    event_types: ['webhook_endpoint.*'],
+  },
   payments: {
     serves: [],
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
     events: 'publishes',
   },
-  push: { serves: [], calls: [m.merchantsGet, m.streamTokensVerify, m.webhooksSign, authenticate_holder, authenticate_merchant], events: 'consumes' },
+  push: {
+    serves: [],
+    calls: [
+      m.merchantsGet,
+      m.streamTokensVerify,
+      m.webhooksSign,
+      m.webhookEndpointsForEvent,
+      m.webhookEndpointsStates,
+      m.webhookEndpointsDisable,
+      authenticate_holder,
+      authenticate_merchant,
+    ],
+    events: 'consumes',
+  },
 };
 
 export interface NatsPermissions {
@@ -52,8 +79,8 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
   for (const service of serviceNames) {
     const bus = nats_bus[service];
     permissions[service] = {
-      publish: [...bus.calls.map(names.request), ...jetStreamPublish(prefix, bus.events)],
-      subscribe: [...bus.serves.map(names.request), `${names.inboxPrefix(service)}.>`],
+      publish: [...bus.calls.map(names.request), ...(bus.broadcasts ?? []).map(names.request), ...jetStreamPublish(prefix, bus)],
+      subscribe: [...bus.serves.map(names.request), ...(bus.broadcasts ?? []).map(names.request), `${names.inboxPrefix(service)}.>`],
       allow_responses: bus.serves.length > 0,
     };
   }
@@ -65,11 +92,11 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
  * Both may create the stream (whichever boots first); neither may update,
  * purge or delete it, and both check its subjects at boot (ensureEventsStream).
  */
-function jetStreamPublish(prefix: string, role: ServiceBus['events']): string[] {
+function jetStreamPublish(prefix: string, { events: role, event_types }: ServiceBus): string[] {
   if (role === 'none') return [];
-  const { events_stream: stream, events_filter } = natsNames(prefix);
+  const { events_stream: stream, events_filter, eventSubject } = natsNames(prefix);
   const stream_api = ['$JS.API.INFO', `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`];
-  if (role === 'publishes') return [events_filter, ...stream_api];
+  if (role === 'publishes') return [...(event_types === undefined ? [events_filter] : event_types.map(eventSubject)), ...stream_api];
   return [
     ...stream_api,
     // Consumers of this stream only: create, update, info, delete (`CONSUMER.<verb>.<stream>.<name>[.<filter>]`).

@@ -30,6 +30,8 @@ export interface EnsureNatsOptions {
   auth?: NatsServerAuth;
   /** TLS for a server we start: clients then need the CA (NATS_TLS_CA) unless the certificate is publicly trusted. */
   tls?: NatsServerTls;
+  /** Serve the monitoring endpoints (/varz ...) on this port, for a server we start. */
+  monitorPort?: number;
 }
 
 export interface NatsServerAuth {
@@ -111,7 +113,7 @@ async function startNats(binary: string, port: number, options: EnsureNatsOption
   const child = new ManagedChild({
     name: 'nats-server',
     command: binary,
-    args: ['-js', '-a', loopback_host, '-p', String(port), '-sd', options.dataDir, '-P', pid_file, ...config_args],
+    args: ['-js', '-a', loopback_host, '-p', String(port), '-sd', options.dataDir, '-P', pid_file, ...config_args, ...(options.monitorPort === undefined ? [] : ['-m', String(options.monitorPort)])],
     // Passwords reach nats-server through its environment, never through a file or its command line.
     env: options.auth ? { ...process.env, ...natsPasswordEnv(options.auth.users) } : undefined,
     logFile: options.logFile,

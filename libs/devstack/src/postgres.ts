@@ -47,6 +47,8 @@ export interface EnsurePostgresOptions {
   /** Where DATABASE_URL is read from; process.env by default. */
   env?: NodeJS.ProcessEnv;
   ready_timeout_ms?: number;
+  /** Extra `name=value` server settings for a server we start (e.g. `shared_preload_libraries=pg_stat_statements` for a benchmark). */
+  serverSettings?: readonly string[];
 }
 
 export const existing_postgres_url = `postgres://postgres@${loopback_host}:5432/postgres`;
@@ -293,12 +295,13 @@ async function initialise(initdb: string, options: EnsurePostgresOptions, owner:
   }
 }
 
-function serverArgs(dataDir: string, port: number, ephemeral: boolean): string[] {
+function serverArgs(dataDir: string, port: number, ephemeral: boolean, settings: readonly string[]): string[] {
   const args = ['-D', dataDir, '-p', String(port), '-c', `listen_addresses=${loopback_host}`];
   // TCP only: no socket file to collide with another server's in /tmp or /var/run.
   args.push('-c', 'unix_socket_directories=', '-c', `max_connections=${max_connections}`);
   // Crash safety is pointless for a folder deleted at the end of the run.
   if (ephemeral) args.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  for (const setting of settings) args.push('-c', setting);
   return args;
 }
 
@@ -307,7 +310,7 @@ async function startServer(postgres: string, port: number, options: EnsurePostgr
   const child = new ManagedChild({
     name: 'postgres',
     command: postgres,
-    args: serverArgs(options.dataDir, port, options.ephemeral ?? false),
+    args: serverArgs(options.dataDir, port, options.ephemeral ?? false, options.serverSettings ?? []),
     ...owner,
     cwd: '/',
     logFile: options.logFile,

@@ -41,4 +41,29 @@ describe('runLoad', () => {
     const phase = { name: 'test', warmup_ms: 0, duration_ms: 60_000, concurrency: 2, send, signal: controller.signal, progress_interval_ms: 1_000, onProgress: () => undefined };
     await expect(runLoad(phase)).rejects.toThrow('test: stopped');
   });
+
+  it('in an open loop starts commands at the given rate, measuring latency from when each was due', async () => {
+    const started: number[] = [];
+    const send = async (): Promise<Outcome> => {
+      started.push(performance.now());
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return { ok: true };
+    };
+    const result = await runLoad({
+      name: 'paced',
+      warmup_ms: 0,
+      duration_ms: 500,
+      concurrency: 8,
+      rate_per_s: 40,
+      unit: 'payments',
+      send,
+      signal: new AbortController().signal,
+      progress_interval_ms: 1_000,
+      onProgress: () => undefined,
+    });
+    // 40/s for 0.5 s: at most 20 slots (fewer only if this process stalls), where a closed loop would start ~130 (8 x 500/30).
+    expect(started.length).toBeGreaterThan(0);
+    expect(started.length).toBeLessThanOrEqual(20);
+    expect(result.latency.p50_ms).toBeGreaterThanOrEqual(29);
+  });
 });

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LatencyRecorder, type LatencySummary } from './stats.js';
 
 /**
@@ -14,6 +15,14 @@ export interface LoadPhase {
   duration_ms: number;
   /** Commands in flight: each of this many workers sends, awaits the answer, sends the next. */
   concurrency: number;
+  /**
+   * An open loop instead: commands start at this rate (at most `concurrency`
+   * in flight), and latency counts from when each was due, so a command
+   * delayed by a slow one before it is not measured as fast.
+   */
+  rate_per_s?: number;
+  /** What one command is, in progress lines ("transfers" by default). */
+  unit?: string;
   /** Sends command number `sequence` (unique in the phase); must not throw. */
   send: (sequence: number) => Promise<Outcome>;
   signal: AbortSignal;
@@ -60,9 +69,14 @@ export async function runLoad(phase: LoadPhase): Promise<LoadResult> {
   const total = emptyTally();
   const latency = new LatencyRecorder();
   let sequence = 0;
+  const next_due = pacer(phase.rate_per_s, started_ms);
   const worker = async () => {
     while (!phase.signal.aborted && performance.now() < window.until_ms) {
-      const sent_ms = performance.now();
+      const due_ms = next_due();
+      if (due_ms >= window.until_ms) break;
+      const wait_ms = due_ms - performance.now();
+      if (wait_ms > 0) await sleep(wait_ms);
+      const sent_ms = Math.min(due_ms, performance.now());
       const outcome = await phase.send(sequence++);
       const done_ms = performance.now();
       count(total, outcome);
@@ -80,6 +94,15 @@ export async function runLoad(phase: LoadPhase): Promise<LoadResult> {
   if (phase.signal.aborted) throw new Error(`${phase.name}: stopped`);
   const duration_s = phase.duration_ms / 1000;
   return { name: phase.name, duration_s, concurrency: phase.concurrency, measured, total, transfers_per_s: measured.ok / duration_s, latency: latency.summary() };
+}
+
+/** When the next command is due: now in a closed loop, the next slot of the schedule in an open one. */
+function pacer(rate_per_s: number | undefined, started_ms: number): () => number {
+  if (rate_per_s === undefined) return () => performance.now();
+  if (!(rate_per_s > 0) || !Number.isFinite(rate_per_s)) throw new RangeError(`rate must be a positive number, got ${rate_per_s}`);
+  const interval_ms = 1000 / rate_per_s;
+  let slot = 0;
+  return () => started_ms + interval_ms * slot++;
 }
 
 function emptyTally(): Tally {
@@ -106,7 +129,7 @@ function progressLine(phase: LoadPhase, started_ms: number, measured: Tally, tot
       : `measuring ${seconds(Math.min(elapsed_ms - phase.warmup_ms, phase.duration_ms))} of ${seconds(phase.duration_ms)}`;
   const measured_s = Math.max(0.001, Math.min(elapsed_ms - phase.warmup_ms, phase.duration_ms) / 1000);
   const rate = elapsed_ms < phase.warmup_ms ? '' : `, ${Math.round(measured.ok / measured_s)}/s`;
-  return `  ${phase.name}: ${stage}, ${total.ok} transfers so far${rate}, ${total.failed} errors`;
+  return `  ${phase.name}: ${stage}, ${total.ok} ${phase.unit ?? 'transfers'} so far${rate}, ${total.failed} errors`;
 }
 
 function seconds(duration_ms: number): string {

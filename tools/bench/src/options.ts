@@ -82,7 +82,7 @@ function parseCommandLine(argv: readonly string[]) {
   });
 }
 
-function integerOption(name: string, given: string | undefined, fallback: number, min: number, max: number): number {
+export function integerOption(name: string, given: string | undefined, fallback: number, min: number, max: number): number {
   if (given === undefined) return fallback;
   const value = Number(given);
   if (!/^[0-9]+$/.test(given) || !Number.isSafeInteger(value) || value < min || value > max) {

@@ -111,12 +111,10 @@ function ratioRow(label: string, value: number, minimum: number): string {
 /** The results section: when, on what, with which settings, the figures, the ledger's check. */
 export function renderResults(run: BenchRun): string {
   const { machine, settings } = run;
-  const when = `${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC${machine.commit ? `, commit ${machine.commit}` : ''}`;
   const lines = [
     '## Results of the last run',
     '',
-    `${when}.`,
-    ...(settings.quick ? ['', '**A `--quick` smoke run: too short to publish; run without `--quick` for figures.**'] : []),
+    ...runHeading(run.date, machine, settings.quick, 'npm run bench:ledger'),
     '',
     ...renderTables(run),
     '',
@@ -127,16 +125,7 @@ export function renderResults(run: BenchRun): string {
     '',
     `Transfer batches (accounts' /metrics, warm-up included): ${describeBatches('uniform', run.batches.uniform)}; ${describeBatches('hot', run.batches.hot)}.`,
     '',
-    '| machine | |',
-    '|---|---|',
-    `| CPUs (nproc) | ${machine.cpus} |`,
-    `| CPU | ${machine.cpu_model} |`,
-    `| memory | ${machine.memory_gib.toFixed(1)} GiB |`,
-    `| load average at start (1, 5, 15 min) | ${machine.load_average} |`,
-    `| Node | ${machine.node} |`,
-    `| PostgreSQL | ${machine.postgres} |`,
-    `| pgbench | ${machine.pgbench} |`,
-    `| NATS | ${machine.nats} |`,
+    ...machineTable(machine),
     '',
     '| settings | |',
     '|---|---|',
@@ -149,13 +138,34 @@ export function renderResults(run: BenchRun): string {
   return lines.join('\n');
 }
 
+export function machineTable(machine: MachineInfo): string[] {
+  return [
+    '| machine | |',
+    '|---|---|',
+    `| CPUs (nproc) | ${machine.cpus} |`,
+    `| CPU | ${machine.cpu_model} |`,
+    `| memory | ${machine.memory_gib.toFixed(1)} GiB |`,
+    `| load average at start (1, 5, 15 min) | ${machine.load_average} |`,
+    `| Node | ${machine.node} |`,
+    `| PostgreSQL | ${machine.postgres} |`,
+    `| pgbench | ${machine.pgbench} |`,
+    `| NATS | ${machine.nats} |`,
+  ];
+}
+
+/** `**...**` for a `--quick` run, and the run's date and commit. */
+export function runHeading(date: Date, machine: MachineInfo, quick: boolean, command: string): string[] {
+  const when = `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC${machine.commit ? `, commit ${machine.commit}` : ''}`;
+  return [`${when}.`, ...(quick ? ['', `**A \`--quick\` smoke run: too short to publish; run \`${command}\` without \`--quick\` for figures.**`] : [])];
+}
+
 /** The whole file: `intro` kept (or written if missing), the results between the markers replaced. */
-export function replaceResults(existing: string | undefined, intro: string, results: string): string {
-  const section = `${results_begin}\n\n${results}\n\n${results_end}\n`;
+export function replaceResults(existing: string | undefined, intro: string, results: string, markers = { begin: results_begin, end: results_end }): string {
+  const section = `${markers.begin}\n\n${results}\n\n${markers.end}\n`;
   if (existing !== undefined) {
-    const begin = existing.indexOf(results_begin);
-    const end = existing.indexOf(results_end);
-    if (begin >= 0 && end > begin) return `${existing.slice(0, begin)}${section}${existing.slice(end + results_end.length).replace(/^\n+/, '')}`;
+    const begin = existing.indexOf(markers.begin);
+    const end = existing.indexOf(markers.end);
+    if (begin >= 0 && end > begin) return `${existing.slice(0, begin)}${section}${existing.slice(end + markers.end.length).replace(/^\n+/, '')}`;
     if (existing.trim().length > 0) return `${existing.trimEnd()}\n\n${section}`;
   }
   return `${intro.trimEnd()}\n\n${section}`;
@@ -171,11 +181,11 @@ function describeCpu(phase: string, cpu: PhaseCpu): string {
   return `${phase}: accounts ${cores(cpu.accounts_cores)}, PostgreSQL ${cores(cpu.postgres_cores)}, bench client ${cores(cpu.bench_client_cores)}`;
 }
 
-function formatRate(per_s: number): string {
+export function formatRate(per_s: number): string {
   return Number.isFinite(per_s) ? Math.round(per_s).toLocaleString('en-US') : 'n/a';
 }
 
-function formatMs(value_ms: number | undefined): string {
+export function formatMs(value_ms: number | undefined): string {
   if (value_ms === undefined || !Number.isFinite(value_ms)) return 'n/a';
   return `${value_ms < 10 ? value_ms.toFixed(2) : value_ms.toFixed(1)} ms`;
 }

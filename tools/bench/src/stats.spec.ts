@@ -32,14 +32,14 @@ describe('percentile', () => {
 });
 
 describe('LatencyRecorder', () => {
-  it('summarises what it recorded: count, p50, p99, mean and max', () => {
+  it('summarises what it recorded: count, p50, p99, p99.9, mean and max', () => {
     const recorder = new LatencyRecorder(1_000);
     for (const value of [...one_to_hundred].reverse()) recorder.record(value);
-    expect(recorder.summary()).toEqual({ count: 100, p50_ms: 50, p99_ms: 99, mean_ms: 50.5, max_ms: 100 });
+    expect(recorder.summary()).toEqual({ count: 100, p50_ms: 50, p99_ms: 99, p999_ms: 100, mean_ms: 50.5, max_ms: 100 });
   });
 
   it('says nothing rather than zero when nothing was recorded', () => {
-    expect(new LatencyRecorder(10).summary()).toEqual({ count: 0, p50_ms: undefined, p99_ms: undefined, mean_ms: undefined, max_ms: undefined });
+    expect(new LatencyRecorder(10).summary()).toEqual({ count: 0, p50_ms: undefined, p99_ms: undefined, p999_ms: undefined, mean_ms: undefined, max_ms: undefined });
   });
 
   it('keeps memory bounded past its capacity, with count, mean and max still exact', () => {

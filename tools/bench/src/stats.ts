@@ -13,6 +13,7 @@ export interface LatencySummary {
   count: number;
   p50_ms: number | undefined;
   p99_ms: number | undefined;
+  p999_ms: number | undefined;
   mean_ms: number | undefined;
   max_ms: number | undefined;
 }
@@ -62,12 +63,13 @@ export class LatencyRecorder {
   }
 
   summary(): LatencySummary {
-    if (this.seen === 0) return { count: 0, p50_ms: undefined, p99_ms: undefined, mean_ms: undefined, max_ms: undefined };
+    if (this.seen === 0) return { count: 0, p50_ms: undefined, p99_ms: undefined, p999_ms: undefined, mean_ms: undefined, max_ms: undefined };
     const sorted = this.samples.slice(0, this.kept).sort();
     return {
       count: this.seen,
       p50_ms: percentile(sorted, 0.5),
       p99_ms: percentile(sorted, 0.99),
+      p999_ms: percentile(sorted, 0.999),
       mean_ms: this.sum_ms / this.seen,
       max_ms: this.max_ms,
     };

@@ -3,6 +3,7 @@ import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomT
 import { PeriodicTask, SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
 import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
+import { NonceBatcher, nonceKey, NonceQueueFullError, type NonceUse } from './nonce-batch.js';
 
 /** API.md: a timestamp more than 300 s from our clock is refused. */
 export const signature_tolerance_seconds = 300;
@@ -25,6 +26,7 @@ export interface IssuedKey {
 @Injectable()
 export class CredentialsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly sweeper = new PeriodicTask('nonce sweep', nonce_sweep_interval_ms, () => this.sweepNonces());
+  private readonly nonces = new NonceBatcher((uses) => this.insertNonces(uses));
 
   constructor(
     private readonly dataSource: DataSource,
@@ -118,14 +120,23 @@ export class CredentialsService implements OnModuleInit, BeforeApplicationShutdo
 
   /** A nonce seen again with the same key inside the window is a replay. Shared by every replica (PostgreSQL). */
   private async useNonce(api_key: string, nonce: string): Promise<void> {
-    const inserted: unknown[] = await this.dataSource.query(
-      `INSERT INTO request_nonces (api_key_id, nonce, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
-       ON CONFLICT DO NOTHING RETURNING 1`,
-      [api_key, nonce, nonce_retention_seconds],
+    const fresh = await this.nonces.use(api_key, nonce).catch((error: unknown) => {
+      if (error instanceof NonceQueueFullError) throw ApiError.unavailable('Too many signed requests at once; retry with a new X-Nonce.');
+      throw error;
+    });
+    if (!fresh) throw ApiError.unauthorized(ErrorCode.replayed_request, 'This nonce was already used; sign the retry with a new X-Nonce.');
+  }
+
+  /** The nonces of concurrent requests in one statement (in key order: two replicas' batches never wait on each other in a cycle); answers those that were new. */
+  private async insertNonces(uses: readonly NonceUse[]): Promise<ReadonlySet<string>> {
+    const rows: { api_key_id: string; nonce: string }[] = await this.dataSource.query(
+      `INSERT INTO request_nonces (api_key_id, nonce, expires_at)
+       SELECT api_key_id, nonce, now() + make_interval(secs => $3) FROM unnest($1::text[], $2::text[]) AS t(api_key_id, nonce)
+       ORDER BY 1, 2
+       ON CONFLICT DO NOTHING RETURNING api_key_id, nonce`,
+      [uses.map((use) => use.api_key), uses.map((use) => use.nonce), nonce_retention_seconds],
     );
-    if (inserted.length === 0) {
-      throw ApiError.unauthorized(ErrorCode.replayed_request, 'This nonce was already used; sign the retry with a new X-Nonce.');
-    }
+    return new Set(rows.map((row) => nonceKey({ api_key: row.api_key_id, nonce: row.nonce })));
   }
 
   private async sweepNonces(): Promise<void> {

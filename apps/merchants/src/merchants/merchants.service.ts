@@ -18,6 +18,7 @@ import type { MerchantsConfig } from '../config.js';
 import { CredentialsService, rotation_grace_seconds_default } from '../credentials/credentials.service.js';
 import type { CreateMerchantBody } from './merchants.dto.js';
 import { WebhookEndpointsService } from '../webhook-endpoints/webhook-endpoints.service.js';
+import { MerchantCache } from './merchant-cache.js';
 
 interface MerchantRow {
   id: string;
@@ -44,6 +45,7 @@ export class MerchantsService {
     private readonly endpoints: WebhookEndpointsService,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(CONFIG) private readonly config: MerchantsConfig,
+    private readonly cache: MerchantCache<MerchantRow>,
   ) {}
 
   /**
@@ -118,9 +120,12 @@ export class MerchantsService {
     return row;
   }
 
-  private async find(id: string): Promise<MerchantRow | undefined> {
-    const rows: MerchantRow[] = await this.dataSource.query(`${merchant_select} WHERE id = $1`, [id]);
-    return rows[0];
+  /** Through the cache: read on every signed request and merchant lookup; dropped by every change of an endpoint (the first one is webhook_url). */
+  private find(id: string): Promise<MerchantRow | undefined> {
+    return this.cache.get(id, async () => {
+      const rows: MerchantRow[] = await this.dataSource.query(`${merchant_select} WHERE id = $1`, [id]);
+      return rows[0];
+    });
   }
 }
 

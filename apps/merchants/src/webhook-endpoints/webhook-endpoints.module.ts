@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MerchantCache } from '../merchants/merchant-cache.js';
 import { WebhookEndpointsController } from './webhook-endpoints.controller.js';
 import { WebhookEndpointsHandlers } from './webhook-endpoints.handlers.js';
 import { WebhookEndpointsService } from './webhook-endpoints.service.js';
@@ -6,7 +7,8 @@ import { WebhookEndpointsService } from './webhook-endpoints.service.js';
 /** A merchant's webhook endpoints, and what push asks of them over NATS. */
 @Module({
   controllers: [WebhookEndpointsController, WebhookEndpointsHandlers],
-  providers: [WebhookEndpointsService],
-  exports: [WebhookEndpointsService],
+  // The merchant cache lives here: an endpoint change is a merchant change (its webhook_url is the first endpoint's).
+  providers: [WebhookEndpointsService, MerchantCache],
+  exports: [WebhookEndpointsService, MerchantCache],
 })
 export class WebhookEndpointsModule {}

@@ -21,6 +21,7 @@ import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
+import { MerchantCache } from '../merchants/merchant-cache.js';
 import { admitsEvent, all_events } from './event-filter.js';
 import {
   deleteEndpoint,
@@ -58,6 +59,7 @@ export class WebhookEndpointsService {
     private readonly outbox: OutboxWriter,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(CONFIG) private readonly config: MerchantsConfig,
+    private readonly cache: MerchantCache,
   ) {}
 
   /** 400 with `param` unless the URL passes the platform's guard. */
@@ -85,7 +87,7 @@ export class WebhookEndpointsService {
       const answer = { ...mapEndpoint(row), secret };
       await claim?.complete(manager, 201, answer);
       return answer;
-    });
+    }).finally(() => this.cache.changed(merchant_id));
   }
 
   /**
@@ -114,7 +116,7 @@ export class WebhookEndpointsService {
       } else {
         await updateEndpoint(manager, merchant_id, first.id, { url: checked, status: 'enabled' });
       }
-    });
+    }).finally(() => this.cache.changed(merchant_id));
   }
 
   async list(merchant_id: string, query: { limit: number; starting_after?: string }): Promise<ListResponse<WebhookEndpointObject>> {
@@ -140,12 +142,15 @@ export class WebhookEndpointsService {
     // A merchant's own disable is no news to it: no event.
     const disabled_reason = body.status === 'disabled' ? 'merchant' : undefined;
     const row = await updateEndpoint(this.dataSource.manager, merchant_id, id, { ...body, url, disabled_reason });
+    this.cache.changed(merchant_id);
     if (row === undefined) throw ApiError.notFound('webhook endpoint', id);
     return mapEndpoint(row);
   }
 
   async remove(merchant_id: string, id: string): Promise<{ id: string; object: 'webhook_endpoint'; deleted: true }> {
-    if (!(await deleteEndpoint(this.dataSource.manager, merchant_id, id))) throw ApiError.notFound('webhook endpoint', id);
+    const deleted = await deleteEndpoint(this.dataSource.manager, merchant_id, id);
+    this.cache.changed(merchant_id);
+    if (!deleted) throw ApiError.notFound('webhook endpoint', id);
     return { id, object: 'webhook_endpoint', deleted: true };
   }
 
@@ -178,7 +183,7 @@ export class WebhookEndpointsService {
       if (row === undefined) return { disabled: false };
       await this.outbox.add(manager, [disabledEvent(mapEndpoint(row), request.merchant_id)]);
       return { disabled: true };
-    });
+    }).finally(() => this.cache.changed(request.merchant_id));
   }
 
   /** Signs with every valid secret of the endpoint; a disabled or deleted endpoint has no URL to send to. */

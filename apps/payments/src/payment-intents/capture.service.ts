@@ -16,6 +16,7 @@ import { isRefusal } from '../accounts-calls.js';
 import { assertUnreachable } from '../unreachable.js';
 import { findIntent, intent_columns, intentEvent, lockMerchantIntent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
 import { holdId } from './attempts.js';
+import { statusGuard, transition } from './transitions.js';
 
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
 
@@ -74,7 +75,7 @@ export class CaptureService {
 
   private async startCapture(manager: EntityManager, merchant_id: string, id: string, amount: bigint | undefined): Promise<PaymentIntentRow> {
     const row = await lockMerchantIntent(manager, merchant_id, id);
-    if (row.status !== 'requires_capture' || row.void_reason !== null) throw unexpectedState(row, 'captured');
+    if (!transition(row.status, 'capture').allowed || row.void_reason !== null) throw unexpectedState(row, 'captured');
     const requested = amount ?? BigInt(row.amount);
     if (requested > BigInt(row.amount)) {
       throw ApiError.badRequest(ErrorCode.amount_too_large, `amount must be at most the ${row.amount} held.`, 'amount');
@@ -86,7 +87,7 @@ export class CaptureService {
     }
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET capture_amount = $2, attempt_sent_at = now() WHERE id = $1 RETURNING ${intent_columns}`,
+      `UPDATE payment_intents SET capture_amount = $2, attempt_sent_at = now() WHERE id = $1 AND ${statusGuard('capture')} RETURNING ${intent_columns}`,
       [id, requested.toString()],
     );
     return rows[0] as PaymentIntentRow;
@@ -118,7 +119,7 @@ export class CaptureService {
   private async cancelUnpaid(manager: EntityManager, row: PaymentIntentRow, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = 'canceled', cancellation_reason = 'requested_by_merchant' WHERE id = $1 RETURNING ${intent_columns}`,
+      `UPDATE payment_intents SET status = 'canceled', cancellation_reason = 'requested_by_merchant' WHERE id = $1 AND ${statusGuard('cancel')} RETURNING ${intent_columns}`,
       [row.id],
     );
     const intent = mapPaymentIntent(rows[0] as PaymentIntentRow);
@@ -133,9 +134,9 @@ export class CaptureService {
       manager,
       action === 'post'
         ? `UPDATE payment_intents SET status = 'succeeded', amount_received = capture_amount
-           WHERE id = $1 AND status = 'requires_capture' AND capture_amount IS NOT NULL RETURNING ${intent_columns}`
+           WHERE id = $1 AND ${statusGuard('hold_posted')} AND capture_amount IS NOT NULL RETURNING ${intent_columns}`
         : `UPDATE payment_intents SET status = 'canceled', cancellation_reason = void_reason
-           WHERE id = $1 AND status = 'requires_capture' AND void_reason IS NOT NULL RETURNING ${intent_columns}`,
+           WHERE id = $1 AND ${statusGuard('hold_voided')} AND void_reason IS NOT NULL RETURNING ${intent_columns}`,
       [row.id],
     );
     const settled = rows[0] ?? ((await findIntent(manager, row.id, false)) as PaymentIntentRow);
@@ -158,7 +159,7 @@ export class CaptureService {
     this.logger.warn({ payment_intent: row.id, code: error.code }, 'hold post refused');
     const answer = ApiError.conflict(ErrorCode.payment_intent_unexpected_state, `This payment intent's hold can no longer be captured (${error.code}).`);
     await withTransaction(this.dataSource, async (manager) => {
-      await manager.query(`UPDATE payment_intents SET capture_amount = NULL WHERE id = $1 AND status = 'requires_capture'`, [row.id]);
+      await manager.query(`UPDATE payment_intents SET capture_amount = NULL WHERE id = $1 AND ${statusGuard('hold_post_refused')}`, [row.id]);
       await claim?.complete(manager, answer.status, answer.toBody());
     });
     throw answer;
@@ -169,7 +170,7 @@ export class CaptureService {
 async function setVoidReason(manager: EntityManager, id: string): Promise<PaymentIntentRow> {
   const rows = await updateReturning<PaymentIntentRow>(
     manager,
-    `UPDATE payment_intents SET void_reason = 'requested_by_merchant', attempt_sent_at = now() WHERE id = $1 RETURNING ${intent_columns}`,
+    `UPDATE payment_intents SET void_reason = 'requested_by_merchant', attempt_sent_at = now() WHERE id = $1 AND ${statusGuard('void')} RETURNING ${intent_columns}`,
     [id],
   );
   return rows[0] as PaymentIntentRow;

@@ -3,6 +3,7 @@ import { CONFIG, OutboxWriter, Sweeper, updateReturning, withTransaction } from 
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
+import { statusGuard } from './transitions.js';
 
 export const expiry_batch_max = 500;
 
@@ -27,7 +28,7 @@ export class ExpirySweeper extends Sweeper {
       const rows = await updateReturning<PaymentIntentRow>(
         manager,
         `UPDATE payment_intents SET status = 'canceled', cancellation_reason = 'expired'
-         WHERE id IN (SELECT id FROM payment_intents WHERE status = 'requires_payment' AND expires_at <= now()
+         WHERE id IN (SELECT id FROM payment_intents WHERE ${statusGuard('expire')} AND expires_at <= now()
                       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING ${intent_columns}`,
         [expiry_batch_max],

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { CaptureService } from './capture.service.js';
 import { intent_columns, type PaymentIntentRow } from './payment-intent.js';
+import { statusGuard } from './transitions.js';
 
 /** Expired holds settled per pass; each is one call to accounts, so a backlog is worked off pass after pass. */
 export const hold_expiry_batch_max = 100;
@@ -38,7 +39,7 @@ export class HoldExpirySweeper extends Sweeper {
       updateReturning<PaymentIntentRow>(
         manager,
         `UPDATE payment_intents SET void_reason = CASE WHEN capture_amount IS NULL THEN coalesce(void_reason, 'expired') END
-         WHERE id IN (SELECT id FROM payment_intents WHERE status = 'requires_capture' AND hold_expires_at <= now()
+         WHERE id IN (SELECT id FROM payment_intents WHERE ${statusGuard('void')} AND hold_expires_at <= now()
                       ORDER BY hold_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING ${intent_columns}`,
         [hold_expiry_batch_max],

@@ -55,23 +55,25 @@ export const intent_columns = `id, merchant_id, merchant_name, merchant_account_
  * API.md: an intent awaiting payment reads canceled (expired) from the moment
  * expires_at has passed, whether or not the sweeper has written it yet. So
  * does an uncaptured hold past its expiry (accounts refuses to post it from
- * then on), unless a capture or void was sent: its outcome decides.
+ * then on), unless a capture or void was sent: its outcome decides. One
+ * table for both readers, effectiveIntent (JS) and effective_status_sql.
  */
-export function effectiveIntent(row: PaymentIntentRow, now_seconds: number): PaymentIntentRow {
-  const expired = row.status === 'requires_payment' && Number(row.expires_at) <= now_seconds;
-  if (expired || isHoldExpired(row, now_seconds)) return { ...row, status: 'canceled', cancellation_reason: 'expired' };
-  return row;
-}
+const expiries = [
+  { status: 'requires_payment', deadline: 'expires_at', unset: [] },
+  { status: 'requires_capture', deadline: 'hold_expires_at', unset: ['capture_amount', 'void_reason'] },
+] as const satisfies readonly { status: PaymentIntentStatus; deadline: keyof PaymentIntentRow; unset: readonly (keyof PaymentIntentRow)[] }[];
 
-function isHoldExpired(row: PaymentIntentRow, now_seconds: number): boolean {
-  const untouched = row.capture_amount === null && row.void_reason === null;
-  return row.status === 'requires_capture' && untouched && row.hold_expires_at !== null && Number(row.hold_expires_at) <= now_seconds;
+export function effectiveIntent(row: PaymentIntentRow, now_seconds: number): PaymentIntentRow {
+  const expired = expiries.some((rule) => {
+    const deadline = row[rule.deadline];
+    return row.status === rule.status && rule.unset.every((column) => row[column] === null) && deadline !== null && Number(deadline) <= now_seconds;
+  });
+  return expired ? { ...row, status: 'canceled', cancellation_reason: 'expired' } : row;
 }
 
 /** The status as a reader sees it, in SQL (see effectiveIntent). */
 export const effective_status_sql = `CASE
-  WHEN status = 'requires_payment' AND expires_at <= now() THEN 'canceled'
-  WHEN status = 'requires_capture' AND capture_amount IS NULL AND void_reason IS NULL AND hold_expires_at <= now() THEN 'canceled'
+${expiries.map((rule) => `  WHEN status = '${rule.status}'${rule.unset.map((column) => ` AND ${column} IS NULL`).join('')} AND ${rule.deadline} <= now() THEN 'canceled'`).join('\n')}
   ELSE status END`;
 
 export async function findIntent(manager: EntityManager, id: string, lock: boolean): Promise<PaymentIntentRow | undefined> {

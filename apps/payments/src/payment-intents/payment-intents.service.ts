@@ -28,6 +28,7 @@ import {
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
 import { attemptCommand } from './attempts.js';
 import { PaymentOutcomes } from './payment-outcomes.js';
+import { statusGuard, transition } from './transitions.js';
 
 type HolderPrincipal = Extract<Principal, { kind: 'holder' }>;
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
@@ -133,7 +134,7 @@ export class PaymentIntentsService {
     if (!locked) throw ApiError.notFound('payment_intent', id);
     const row = effectiveIntent(locked, now_seconds());
     if (row.status === 'processing' && row.payer_account === principal.account_id) return row;
-    if (row.status !== 'requires_payment') {
+    if (!transition(row.status, 'pay').allowed) {
       throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, `This payment intent is ${row.status} and cannot be paid.`);
     }
     if (principal.currency !== row.currency.trim()) {
@@ -145,7 +146,7 @@ export class PaymentIntentsService {
       manager,
       `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2, attempt_sent_at = now(),
          hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + $3) END
-       WHERE id = $1 RETURNING ${intent_columns}`,
+       WHERE id = $1 AND ${statusGuard('pay')} RETURNING ${intent_columns}`,
       [id, principal.account_id, this.config.HOLD_TTL_SECONDS],
     );
     return rows[0] as PaymentIntentRow;

@@ -12,6 +12,7 @@ import { CaptureService } from '../payment-intents/capture.service.js';
 import { PaymentOutcomes } from '../payment-intents/payment-outcomes.js';
 import { assertUnreachable } from '../unreachable.js';
 import { reconciler_settlements_total } from './reconciler.metrics.js';
+import { statusGuard } from '../payment-intents/transitions.js';
 
 /** Intents claimed per pass; they are settled concurrently, each with at most two requests to accounts. */
 export const reconcile_batch_max = 64;
@@ -68,8 +69,8 @@ export class Reconciler extends Sweeper {
    * lost), settles each; answers how many it claimed.
    */
   async sweepOnce(): Promise<number> {
-    const attempts = await this.claim(`status = 'processing'`);
-    const hold_actions = await this.claim(`status = 'requires_capture' AND (capture_amount IS NOT NULL OR void_reason IS NOT NULL)`);
+    const attempts = await this.claim(statusGuard(['transfer_applied', 'hold_placed', 'attempt_refused']));
+    const hold_actions = await this.claim(`${statusGuard(['hold_posted', 'hold_voided'])} AND (capture_amount IS NOT NULL OR void_reason IS NOT NULL)`);
     const refunds = await this.pendingRefunds();
     await Promise.all([
       ...attempts.map((row) => this.settle(row)),
