@@ -1,8 +1,7 @@
 import type { AccountObject, BalanceObject, MerchantObject, PlatformEvent } from '@paynet/contracts';
 import { PaynetClient } from '@paynet/sdk';
-import { adminFetch, jsonFetch, type Stack, waitFor, type WebhookReceiver } from '@paynet/testing';
+import { adminFetch, jsonFetch, type Stack, StreamClient, waitFor, type WebhookReceiver } from '@paynet/testing';
 import { Webhook } from 'standardwebhooks';
-import { StreamClient } from './stream-client.js';
 import { useEndToEndWorld } from './world.js';
 
 /**

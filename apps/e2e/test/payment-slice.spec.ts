@@ -1,10 +1,8 @@
 import type { AccountObject, BalanceObject, MerchantObject, PaymentIntentObject, PlatformEvent } from '@paynet/contracts';
 import { PaynetClient, PaynetError } from '@paynet/sdk';
-import { adminFetch, jsonFetch, type Stack, waitFor } from '@paynet/testing';
+import { adminFetch, jsonFetch, type Stack, StreamClient, waitFor, type WebhookReceiver } from '@paynet/testing';
 import { Webhook } from 'standardwebhooks';
-import { StreamClient } from './stream-client.js';
 import { useEndToEndWorld } from './world.js';
-import type { WebhookReceiver } from '@paynet/testing';
 
 /**
  * The first payment end to end, as users see it: the operator opens a wallet
@@ -54,7 +52,7 @@ describe('a payment through all four services', () => {
     const merchant_stream = await StreamClient.open(stack.urls.push, stream_token);
     const holder_stream = await StreamClient.open(stack.urls.push, holder_token);
     streams.push(merchant_stream, holder_stream);
-    expect(await StreamClient.refusal(stack.urls.push, 'st_not_a_real_token')).toBe(401);
+    expect((await StreamClient.refusal(stack.urls.push, 'st_not_a_real_token')).status).toBe(401);
 
     // The merchant creates the intent (signed, idempotent).
     const intent = await client.createPaymentIntent({ amount: 1_250, currency: 'USD', reference: 'order-42' }, { idempotencyKey: 'order-42' });

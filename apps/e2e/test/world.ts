@@ -1,5 +1,4 @@
-import { type Stack, startStack, WebhookReceiver } from '@paynet/testing';
-import type { StreamClient } from './stream-client.js';
+import { type Stack, startStack, type StreamClient, WebhookReceiver } from '@paynet/testing';
 
 /** What an end-to-end spec runs against: all four services as processes, a webhook endpoint, the streams it opens. */
 export interface EndToEndWorld {
@@ -16,7 +15,7 @@ export function useEndToEndWorld(): EndToEndWorld {
     [world.stack, world.receiver] = await Promise.all([startStack(), WebhookReceiver.start()]);
   });
   afterAll(async () => {
-    for (const stream of world.streams) stream.close();
+    await Promise.all(world.streams.map((stream) => stream.close()));
     await world.receiver?.close();
     await world.stack?.stop();
   });

@@ -8,9 +8,12 @@ import { availableBalance, holder, merchant, payIntent, type Shop } from './supp
 const amount_max = 10_000;
 const velocity_count_max = 5;
 const velocity_amount_max = 30_000;
-const verifier_timeout_ms = 300;
+// Generous: an in-process verifier answering 20 concurrent pays on a loaded machine must never look
+// unavailable (300 ms did); the slow-verifier test does not wait on it beyond one timeout per pay.
+const verifier_timeout_ms = 2_000;
 const breaker_failures = 3;
-const breaker_open_ms = 1_500;
+// Longer than the few requests the test makes while the circuit must stay open, even on a slow machine.
+const breaker_open_ms = 5_000;
 
 type VerifierAnswer = ReturnType<Behaviour>;
 const allow: VerifierAnswer = { status: 200, body: { decision: 'allow' } };
@@ -189,13 +192,14 @@ describe('risk rules on pay', () => {
   it('allows when the verifier is too slow on a fail-open replica, and declines on a fail-closed one', async () => {
     const shop = await merchant(stack);
     const payer = await holder(stack, 10_000);
-    answer = () => ({ ...allow, delay_ms: verifier_timeout_ms * 4 });
-    const started = Date.now();
+    // The verifier's late answer is the opposite of what each replica must do, so an outcome that
+    // followed it would show a replica that waited past its timeout (no wall-clock bound to flake).
+    const late = { delay_ms: verifier_timeout_ms * 4 };
+    answer = () => ({ ...late, status: 200, body: { decision: 'decline', reason: 'too late to count' } });
     const open = await payNew(shop, payer, 100, open_url);
     expect(open.answer.status).toBe(200);
+    answer = () => ({ ...allow, ...late });
     const closed = await payNew(shop, payer, 200, closed_url);
-    // Both answered at the timeout, not when the slow verifier finally would have.
-    expect(Date.now() - started).toBeLessThan(verifier_timeout_ms * 8);
     await expectDeclined(shop, closed.intent.id, closed.answer, 'external_unavailable');
     expect(await availableBalance(stack, payer)).toBe(10_000 - 100);
   });

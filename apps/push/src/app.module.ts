@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { PlatformModule } from '@paynet/platform';
 import type { PushConfig } from './config.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { EventsModule } from './events/events.module.js';
 import { migrations } from './migrations/index.js';
 import { StreamModule } from './stream/stream.module.js';
@@ -22,6 +23,7 @@ export class AppModule {
         WebhooksModule,
         EventsModule,
         StreamModule,
+        DashboardModule,
       ],
     };
   }

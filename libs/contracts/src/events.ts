@@ -30,4 +30,6 @@ export interface PlatformEvent<T extends object = object> {
 /** Frames of the push WebSocket stream. */
 export type StreamFrame =
   | { type: 'event'; event: PlatformEvent }
-  | { type: 'error'; error: { code: string; message: string } };
+  | { type: 'error'; error: { code: string; message: string } }
+  | { type: 'resumed'; recovered: true; replayed: number }
+  | { type: 'resumed'; recovered: false };

@@ -46,6 +46,12 @@ export interface NatsNames {
   eventSubject(type: string): string;
   /** Filter matching every event subject. */
   events_filter: string;
+  /**
+   * Where a client's replies arrive (`_INBOX.<prefix>.<client>`): each NATS
+   * user may subscribe to its own inbox only, so it cannot read the answers
+   * others get (balances, signatures).
+   */
+  inboxPrefix(client: string): string;
 }
 
 export function natsNames(prefix: string = default_nats_prefix): NatsNames {
@@ -58,6 +64,10 @@ export function natsNames(prefix: string = default_nats_prefix): NatsNames {
     events_stream: `${prefix}_events`,
     eventSubject: (type) => `${prefix}.events.${type}`,
     events_filter: `${prefix}.events.>`,
+    inboxPrefix: (client) => {
+      if (!prefix_pattern.test(client)) throw new RangeError(`NATS client name must match ${prefix_pattern}, got "${client}"`);
+      return `_INBOX.${prefix}.${client}`;
+    },
   };
 }
 

@@ -1,7 +1,17 @@
 export { ManagedChild, runCommand, stop_timeout_ms, type ExitInfo, type ManagedChildOptions, type RunResult } from './child.js';
 export { canConnect, createDatabase, databaseUrl, dropDatabase, ensureDatabase, redactUrl, withClient } from './database.js';
 export type { InfraHandle } from './infra.js';
-export { ensureNats, existing_nats_url, findNatsServer, hasJetStream, nats_install_hint, type EnsureNatsOptions } from './nats.js';
+export {
+  ensureNats,
+  existing_nats_url,
+  findNatsServer,
+  hasJetStream,
+  nats_install_hint,
+  natsTlsConfig,
+  type EnsureNatsOptions,
+  type NatsServerAuth,
+  type NatsServerTls,
+} from './nats.js';
 export { isProcessAlive, stopLeftover, type Leftover } from './leftover.js';
 export { findFreePort, isPortFree, isReachable, loopback_host, withPortRetry } from './ports.js';
 export { ensurePostgres, existing_postgres_url, startEmbeddedPostgres, type EnsurePostgresOptions } from './postgres.js';
@@ -23,3 +33,17 @@ export {
   type StackSettings,
 } from './stack-env.js';
 export { findWorkspaceRoot, serviceEntry } from './workspace.js';
+export {
+  generateNatsUsers,
+  nats_bus,
+  nats_user_names,
+  natsAuthorizationConfig,
+  natsPasswordEnv,
+  natsPasswordVariable,
+  natsPermissions,
+  serviceNatsEnv,
+  type NatsCredentials,
+  type NatsPermissions,
+  type NatsUserName,
+  type NatsUsers,
+} from './nats-users.js';

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureNats, findNatsServer } from './nats.js';
+import { generateNatsUsers } from './nats-users.js';
 import { isReachable } from './ports.js';
 
 const start_timeout_ms = 30_000;
@@ -47,6 +48,32 @@ describe('ensureNats', () => {
       const { port } = new URL(nats.url);
       expect(await isReachable('127.0.0.1', Number(port), 500)).toBe(false);
       expect(existsSync(dataDir)).toBe(false);
+    },
+    start_timeout_ms,
+  );
+
+  it(
+    'starts nats-server with users from the table: no anonymous client, each user held to its subjects',
+    async () => {
+      const users = generateNatsUsers();
+      const nats = await ensureNats({ dataDir: join(folder, 'auth'), env: {}, preferExisting: false, ephemeral: true, unref: true, auth: { prefix: 'dv', users } });
+      try {
+        await expect(connect({ servers: nats.url, timeout: 2_000, reconnect: false })).rejects.toThrow(/authorization violation/i);
+        const login = (name: 'accounts' | 'push') => ({ user: users[name].user, pass: users[name].password, inboxPrefix: `_INBOX.dv.${name}` });
+        const accounts = await connect({ ...login('accounts'), servers: nats.url, timeout: 2_000, reconnect: false });
+        const push = await connect({ ...login('push'), servers: nats.url, timeout: 2_000, reconnect: false });
+        try {
+          accounts.subscribe('dv.accounts.tokens.verify', { callback: (_error, message) => void message.respond('verified') });
+          await accounts.flush();
+          expect((await push.request('dv.accounts.tokens.verify', 'at_x', { timeout: 2_000 })).string()).toBe('verified');
+          await expect(push.request('dv.accounts.transfers.post', '{}', { timeout: 2_000 })).rejects.toThrow(/permissions violation/i);
+        } finally {
+          await accounts.close();
+          await push.close();
+        }
+      } finally {
+        await nats.stop();
+      }
     },
     start_timeout_ms,
   );

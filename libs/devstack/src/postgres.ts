@@ -1,7 +1,25 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { arch, platform } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { arch, platform, tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ManagedChild, runCommand } from './child.js';
 import { canConnect, redactUrl } from './database.js';
@@ -62,10 +80,13 @@ async function isExistingPostgresUsable(): Promise<boolean> {
 }
 
 /** Starts an embedded PostgreSQL (initialising its data folder on first use). */
-export async function startEmbeddedPostgres(options: EnsurePostgresOptions): Promise<InfraHandle> {
-  const log = options.log ?? (() => undefined);
-  const binaries = await loadBinaries();
+export async function startEmbeddedPostgres(given: EnsurePostgresOptions): Promise<InfraHandle> {
+  const log = given.log ?? (() => undefined);
   const owner = await serverOwner();
+  const found = await loadBinaries();
+  // As root the server runs as user postgres, which may not enter the checkout (a clone under /root, a mktemp -d folder).
+  const binaries = owner ? binariesReachableBy(found, owner, log) : found;
+  const options = owner ? { ...given, dataDir: dataDirReachableBy(given.dataDir, owner, log) } : given;
   prepareDataDir(options.dataDir, owner);
   const pidFile = join(options.dataDir, 'postmaster.pid');
   await stopLeftover({ pidFile, binary: 'postgres', marker: options.dataDir, what: `PostgreSQL (data in ${options.dataDir})` }, log);
@@ -73,7 +94,7 @@ export async function startEmbeddedPostgres(options: EnsurePostgresOptions): Pro
   return withPortRetry(options.port, (port) => startServer(binaries.postgres, port, options, owner, log));
 }
 
-interface Binaries {
+export interface Binaries {
   postgres: string;
   initdb: string;
 }
@@ -96,7 +117,7 @@ async function loadBinaries(): Promise<Binaries> {
   return { postgres, initdb };
 }
 
-interface Owner {
+export interface Owner {
   uid: number;
   gid: number;
 }
@@ -124,24 +145,140 @@ function prepareDataDir(dataDir: string, owner: Owner | undefined): void {
   mkdirSync(dataDir, { recursive: true });
   if (owner) {
     chownSync(dataDir, owner.uid, owner.gid);
-    assertReachableBy(dirname(dataDir), owner);
+    const blocked = firstUnreachable(dirname(dataDir), owner);
+    if (blocked) throw new Error(`PostgreSQL runs as user postgres, which cannot enter ${blocked}: chmod o+x it or choose another data folder`);
   }
   chmodSync(dataDir, 0o700); // PostgreSQL insists on a private data folder
 }
 
-/** The server's user must be able to walk down to its data folder. */
-function assertReachableBy(folder: string, owner: Owner): void {
-  let current = folder;
+/** The first folder from `folder` up to / that `owner` may not enter (no search permission), or undefined. */
+export function firstUnreachable(folder: string, owner: Owner): string | undefined {
+  let current = resolve(folder);
   for (let depth = 0; depth < ancestor_depth_max; depth++) {
-    const stat = statSync(current);
-    const searchable =
-      (stat.mode & 0o001) !== 0 || (stat.uid === owner.uid && (stat.mode & 0o100) !== 0) || (stat.gid === owner.gid && (stat.mode & 0o010) !== 0);
-    if (!searchable) {
-      throw new Error(`PostgreSQL runs as user postgres, which cannot enter ${current} (mode ${(stat.mode & 0o777).toString(8)}): chmod o+x it or choose another data folder`);
-    }
+    if (!hasPermission(statSync(current), owner, 0o1)) return `${current} (mode ${(statSync(current).mode & 0o777).toString(8)})`;
     const parent = dirname(current);
-    if (parent === current) return;
+    if (parent === current) return undefined;
     current = parent;
+  }
+  return undefined;
+}
+
+/** Whether `owner` has `bits` (4 read, 2 write, 1 execute or search) on a file with `stat`. */
+function hasPermission(stat: Stats, owner: Owner, bits: number): boolean {
+  if (stat.uid === owner.uid) return ((stat.mode >> 6) & bits) === bits;
+  if (stat.gid === owner.gid) return ((stat.mode >> 3) & bits) === bits;
+  return (stat.mode & bits) === bits;
+}
+
+/**
+ * The binaries where `owner` can run them: where they are if it can, else a
+ * copy in a root-owned, world-readable cache keyed by the package version
+ * (copied once; later starts and other checkouts reuse it).
+ */
+export function binariesReachableBy(binaries: Binaries, owner: Owner, log: (line: string) => void = () => undefined): Binaries {
+  const runnable = (file: string) => firstUnreachable(dirname(file), owner) === undefined && hasPermission(statSync(file), owner, 0o5);
+  if (runnable(binaries.postgres) && runnable(binaries.initdb)) return binaries;
+  const bin = dirname(binaries.postgres);
+  const native = dirname(bin); // bin/, lib/, share/: the binaries find the rest relative to themselves
+  const cache = join(sharedFolder(owner), `binaries-${binariesVersion(native)}-${platform()}-${arch()}`);
+  if (!existsSync(join(cache, copy_complete_marker))) {
+    log(`PostgreSQL runs as user postgres, which cannot run ${binaries.postgres}: copying the binaries to ${cache} (once)`);
+    copyBinaries(native, cache);
+  }
+  assertOnlyRootWrites(cache);
+  return { postgres: join(cache, relative(native, binaries.postgres)), initdb: join(cache, relative(native, binaries.initdb)) };
+}
+
+/**
+ * The data folder where `owner` can reach it: `dataDir` itself if it can, else
+ * a folder of its own in the shared cache (named by `dataDir`'s path, so each
+ * checkout keeps its data across runs) with `dataDir` a symbolic link to it.
+ */
+export function dataDirReachableBy(dataDir: string, owner: Owner, log: (line: string) => void): string {
+  const parent = resolve(dirname(dataDir));
+  mkdirSync(parent, { recursive: true });
+  if (firstUnreachable(parent, owner) === undefined) return dataDir;
+  const key = createHash('sha256').update(join(realpathSync(parent), basename(dataDir))).digest('hex').slice(0, data_key_length);
+  const target = join(sharedFolder(owner), 'data', key);
+  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+  chmodSync(dirname(target), 0o755);
+  if (linkTarget(dataDir) !== target) {
+    assertNoDataHere(dataDir);
+    rmSync(dataDir, { recursive: true, force: true }); // an empty folder or a stale link
+    symlinkSync(target, dataDir);
+    log(`PostgreSQL runs as user postgres, which cannot enter ${firstUnreachable(parent, owner)}: its data is in ${target} (${dataDir} points there)`);
+  }
+  return target;
+}
+
+const copy_complete_marker = '.copied';
+const data_key_length = 16;
+// /var/tmp survives a reboot (the data of `npm start` must); tmpdir() where there is none.
+const shared_parent_preferred = '/var/tmp';
+
+/** Root-owned, mode 755, reachable by `owner`: nobody else may plant binaries here. */
+function sharedFolder(owner: Owner): string {
+  const parent = existsSync(shared_parent_preferred) ? shared_parent_preferred : tmpdir();
+  const folder = join(parent, 'paynet-postgres');
+  mkdirSync(folder, { recursive: true, mode: 0o755 });
+  chmodSync(folder, 0o755);
+  assertOnlyRootWrites(folder);
+  const blocked = firstUnreachable(folder, owner);
+  if (blocked) throw new Error(`PostgreSQL runs as user postgres, which cannot enter ${blocked}: chmod o+x it, or set DATABASE_URL`);
+  return folder;
+}
+
+function assertOnlyRootWrites(folder: string): void {
+  const stat = lstatSync(folder);
+  if (!stat.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o022) !== 0) {
+    throw new Error(`${folder} must be a folder owned by root that only root can write to (it holds the PostgreSQL binaries run for us): remove it`);
+  }
+}
+
+function binariesVersion(native: string): string {
+  try {
+    const { version } = JSON.parse(readFileSync(join(dirname(native), 'package.json'), 'utf8')) as { version?: unknown };
+    if (typeof version === 'string' && /^[\w.+-]+$/.test(version)) return version;
+  } catch {
+    // No package.json next to them: name the copy by the server binary's size and time instead.
+  }
+  const stat = statSync(join(native, 'bin', 'postgres'));
+  return `${stat.size}-${Math.floor(stat.mtimeMs)}`;
+}
+
+/** Copies into a private folder first, then renames: a concurrent start sees the whole copy or none. */
+function copyBinaries(native: string, cache: string): void {
+  const partial = `${cache}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    writeFileSync(join(partial, copy_complete_marker), '');
+    renameSync(partial, cache);
+  } catch (error) {
+    if (!existsSync(join(cache, copy_complete_marker))) throw error; // another start's copy won the rename: use it
+  } finally {
+    rmSync(partial, { recursive: true, force: true });
+  }
+}
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A data folder nobody but us could have filled is moved aside by nobody but the person who made it. */
+function assertNoDataHere(dataDir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dataDir);
+  } catch {
+    return; // absent, or a dangling link: nothing to keep
+  }
+  if (entries.length > 0) {
+    throw new Error(`${dataDir} holds data that PostgreSQL's user (postgres) cannot reach from here: move it away (or chmod o+x the folders above it)`);
   }
 }
 

@@ -10,6 +10,7 @@ export * from './idempotency/idempotency.interceptor.js';
 export * from './idempotency/idempotency.store.js';
 export * from './idempotency/idempotency.sweeper.js';
 export * from './nats/jetstream.js';
+export * from './nats/nats-access.js';
 export * from './nats/nats-connection.js';
 export * from './nats/nats-transport.js';
 export * from './nats/rpc-client.js';

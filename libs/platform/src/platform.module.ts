@@ -15,6 +15,7 @@ import { ApiExceptionFilter } from './errors/api-exception.filter.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
 import { IdempotencySweeper } from './idempotency/idempotency.sweeper.js';
+import { natsAccessOptions } from './nats/nats-access.js';
 import { connectNats, NATS_CONNECTION, NATS_NAMES, NatsConnectionCloser } from './nats/nats-connection.js';
 import { PrefixedClientNats } from './nats/nats-transport.js';
 import { RPC_SETTINGS, RpcClient } from './nats/rpc-client.js';
@@ -58,13 +59,14 @@ export class PlatformModule {
       migrations: options.migrations,
       application_name: `paynet-${service}`,
     };
-    const transport = { url: config.NATS_URL, prefix: config.NATS_PREFIX, queue: service, name: `${service}-client` };
+    const access = natsAccessOptions(config, service);
+    const transport = { url: config.NATS_URL, prefix: config.NATS_PREFIX, queue: service, name: `${service}-client`, access };
     const providers: Provider[] = [
       { provide: CONFIG, useValue: config },
       { provide: SECRET_BOX, useValue: new SecretBox(config.SECRETS_KEY) },
       { provide: ADMIN_TOKEN, useValue: config.ADMIN_TOKEN },
       { provide: NATS_NAMES, useValue: natsNames(config.NATS_PREFIX) },
-      { provide: NATS_CONNECTION, useFactory: () => connectNats(config.NATS_URL, service) },
+      { provide: NATS_CONNECTION, useFactory: () => connectNats(config.NATS_URL, service, access) },
       {
         provide: RPC_SETTINGS,
         useFactory: () => ({ client: new PrefixedClientNats(transport), default_timeout_ms: config.NATS_REQUEST_TIMEOUT_MS }),

@@ -9,8 +9,9 @@ import { type BaseConfig, createServiceApp, parseConfig, PrefixedClientNats, Rpc
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
-import { createTestDatabase, type TestDatabase, testInfra } from './infra.js';
+import { createTestDatabase, type TestDatabase } from './infra.js';
 import { uniqueNatsPrefix } from './names.js';
+import { startStackNats, type StackNats } from './stack-nats.js';
 
 export interface ServiceDefinitionForTest {
   service: ServiceName;
@@ -25,8 +26,10 @@ export interface InProcessStack {
   adminToken: string;
   natsPrefix: string;
   databaseUrl: string;
+  /** The stack's NATS: its users' credentials when permissions are on (startStackNats). */
+  nats: StackNats;
   apps: Record<string, NestExpressApplication>;
-  /** A NATS client on the stack's prefix, as another service would call. */
+  /** A NATS client on the stack's prefix, as another service would call (logged in as the operator user: it may call anything). */
   rpc: RpcClient;
   /**
    * Another replica of a service, in process, on the same database, NATS
@@ -70,12 +73,17 @@ export interface InProcessOptions {
  * ephemeral ports. Faster than processes, for a service's integration tests.
  */
 export async function startInProcess(definitions: readonly ServiceDefinitionForTest[], options: InProcessOptions = {}): Promise<InProcessStack> {
-  const { natsUrl } = await testInfra();
   const database: TestDatabase = await createTestDatabase();
+  const nats_prefix = uniqueNatsPrefix();
+  const nats = await startStackNats(nats_prefix).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
+  });
+  const natsUrl = nats.url;
   const common = {
     DATABASE_URL: database.url,
     NATS_URL: natsUrl,
-    NATS_PREFIX: uniqueNatsPrefix(),
+    NATS_PREFIX: nats_prefix,
     ADMIN_TOKEN: randomBytes(24).toString('hex'),
     SECRETS_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
@@ -84,21 +92,22 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
   const apps: Record<string, NestExpressApplication> = {};
   const urls: Record<string, string> = {};
   const rpc = new RpcClient({
-    client: new PrefixedClientNats({ url: natsUrl, prefix: common.NATS_PREFIX, queue: 'test', name: 'test-client' }),
+    client: new PrefixedClientNats({ url: natsUrl, prefix: common.NATS_PREFIX, queue: 'test', name: 'test-client', access: nats.access('operator') }),
     default_timeout_ms: rpc_timeout_ms,
   });
-  const neighbours = new NeighbourProcesses(common);
+  const neighbours = new NeighbourProcesses(common, nats);
   const replicas: NestExpressApplication[] = [];
   const stop = async () => {
     await rpc.onApplicationShutdown();
     for (const app of [...Object.values(apps), ...replicas].reverse()) await app.close();
     await neighbours.stopAll();
     await database.drop();
+    await nats.stop();
   };
   try {
     for (const name of options.neighbours ?? []) urls[name] = await neighbours.start(name, await findFreePort());
     for (const definition of definitions) {
-      const started = await startApp(definition, common);
+      const started = await startApp(definition, common, nats);
       apps[definition.service] = started.app;
       urls[definition.service] = started.url;
     }
@@ -107,15 +116,19 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     throw error;
   }
   const startReplica = async (definition: ServiceDefinitionForTest) => {
-    const started = await startApp(definition, common);
+    const started = await startApp(definition, common, nats);
     replicas.push(started.app);
     return started;
   };
-  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, apps, rpc, startReplica, neighbours, stop };
+  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, nats, apps, rpc, startReplica, neighbours, stop };
 }
 
-async function startApp(definition: ServiceDefinitionForTest, common: Record<string, string>): Promise<{ url: string; app: NestExpressApplication }> {
-  const config = parseConfig(definition.schema, { ...common, ...definition.env });
+async function startApp(
+  definition: ServiceDefinitionForTest,
+  common: Record<string, string>,
+  nats: StackNats,
+): Promise<{ url: string; app: NestExpressApplication }> {
+  const config = parseConfig(definition.schema, { ...common, ...nats.serviceEnv(definition.service), ...definition.env });
   const app = await createServiceApp({ service: definition.service, config, port: 0, module: definition.module(config as never) });
   try {
     await app.startAllMicroservices();
@@ -131,7 +144,10 @@ class NeighbourProcesses implements Neighbours {
   private readonly handles = new Map<ServiceName, ServiceHandle>();
   private log_dir: string | undefined;
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly nats: StackNats,
+  ) {}
 
   /** Starts `name` as a process on `port`; answers its URL once it is ready. */
   async start(name: ServiceName, port: number): Promise<string> {
@@ -139,7 +155,8 @@ class NeighbourProcesses implements Neighbours {
     await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
     this.log_dir ??= makeRunLogDir(join(root, 'tmp', 'test-logs'), `in-process-${this.env['NATS_PREFIX']}`);
     const log_dir = this.log_dir;
-    const neighbour = startService({ name, entry: serviceEntry(root, name), env: this.env, port, logFile: join(log_dir, `${name}.log`), cwd: root });
+    const env = { ...this.env, ...this.nats.serviceEnv(name) };
+    const neighbour = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(log_dir, `${name}.log`), cwd: root });
     this.handles.set(name, neighbour);
     await neighbour.waitReady(neighbour_ready_timeout_ms);
     return neighbour.url;

@@ -12,3 +12,5 @@ export { workspaceRoot } from './workspace.js';
 export { startInProcess, type InProcessOptions, type InProcessStack, type Neighbours, type ServiceDefinitionForTest } from './in-process.js';
 export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook-receiver.js';
 export { createHolder, createMerchant, holderBalance, type PrincipalStack, type TestHolder, type TestMerchant } from './principals.js';
+export { StreamClient, type StreamRefusal } from './stream-client.js';
+export { startStackNats, type StackNats } from './stack-nats.js';

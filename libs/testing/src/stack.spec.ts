@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { canConnect, isValidSecretsKey, servicePortVariable, type ServiceName, sleep } from '@paynet/devstack';
+import { connect, type ConnectionOptions } from '@nats-io/transport-node';
+import { canConnect, isReachable, isValidSecretsKey, servicePortVariable, type ServiceName, sleep } from '@paynet/devstack';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,8 +27,8 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
   return entry;
 }
 
-async function streamNames(natsUrl: string): Promise<string[]> {
-  const connection = await connect({ servers: natsUrl, timeout: 2_000, reconnect: false });
+async function streamNames(natsUrl: string, access: Partial<ConnectionOptions>): Promise<string[]> {
+  const connection = await connect({ ...access, servers: natsUrl, timeout: 2_000, reconnect: false });
   try {
     const manager = await jetstreamManager(connection);
     const names: string[] = [];
@@ -71,6 +71,9 @@ describe('startStack', () => {
           PUSH_PORT: new URL(stack.urls.push).port,
         });
         expect(isValidSecretsKey(env['SECRETS_KEY'] ?? '')).toBe(true);
+        // Each service logs in to the stack's NATS as itself.
+        expect(env['NATS_USER']).toBe(stack.nats.users?.accounts.user);
+        expect(env['NATS_PASSWORD']).toBe(stack.nats.users?.accounts.password);
         expect(env['ONLY_HERE']).toBeUndefined();
         expect((await jsonFetch<Record<string, string>>(`${stack.urls.merchants}/env`)).body['ONLY_HERE']).toBe('yes');
         expect(stack.isRunning('payments')).toBe(false);
@@ -89,7 +92,7 @@ describe('startStack', () => {
         stack.resume('accounts');
         expect((await asked).status).toBe(200);
 
-        const connection = await connect({ servers: stack.natsUrl, timeout: 2_000, reconnect: false });
+        const connection = await connect({ ...stack.nats.access('operator'), servers: stack.natsUrl, timeout: 2_000, reconnect: false });
         const manager = await jetstreamManager(connection);
         await manager.streams.add({ name: `${stack.natsPrefix}_events`, subjects: [`${stack.natsPrefix}.events.>`] });
         await connection.close();
@@ -98,7 +101,12 @@ describe('startStack', () => {
       }
       expect(stack.isRunning('accounts')).toBe(false);
       expect(await canConnect(stack.databaseUrl)).toBe(false);
-      expect(await streamNames(stack.natsUrl)).not.toContain(`${stack.natsPrefix}_events`);
+      if (stack.nats.users === undefined) {
+        expect(await streamNames(stack.natsUrl, {})).not.toContain(`${stack.natsPrefix}_events`);
+      } else {
+        // Its own nats-server (and the streams in it) is gone.
+        expect(await isReachable('127.0.0.1', Number(new URL(stack.natsUrl).port), 500)).toBe(false);
+      }
       expect(existsSync(join(stack.logDir, 'merchants.log'))).toBe(true);
     },
     stack_timeout_ms,

@@ -12,9 +12,9 @@ import {
 } from '@paynet/devstack';
 import { join, relative } from 'node:path';
 import { ensureBuilt } from './build.js';
-import { createTestDatabase, testInfra, type TestDatabase } from './infra.js';
+import { createTestDatabase, type TestDatabase } from './infra.js';
 import { uniqueNatsPrefix } from './names.js';
-import { deleteNatsStreams } from './nats-cleanup.js';
+import { startStackNats, type StackNats } from './stack-nats.js';
 import { makeRunLogDir } from './test-logs.js';
 import { workspaceRoot } from './workspace.js';
 
@@ -37,6 +37,8 @@ export interface Stack {
   adminToken: string;
   natsPrefix: string;
   natsUrl: string;
+  /** The stack's NATS: its users' credentials when permissions are on (startStackNats). */
+  nats: StackNats;
   databaseUrl: string;
   /** Where each service's output goes: <logDir>/<service>.log */
   logDir: string;
@@ -44,7 +46,7 @@ export interface Stack {
   isRunning(name: ServiceName): boolean;
   /** The last lines a service printed since it last started. */
   logTail(name: ServiceName, count?: number): string[];
-  /** Stops the services, drops the database, deletes the run's NATS streams. */
+  /** Stops the services, drops the database, stops the stack's nats-server (or deletes its streams on a shared one). */
   stop(): Promise<void>;
   /** Stops the service (if running) and starts it again with the same settings; waits until ready. */
   restart(name: ServiceName): Promise<void>;
@@ -68,9 +70,13 @@ const port_attempts_max = 20;
 export async function startStack(options: StartStackOptions = {}): Promise<Stack> {
   const root = workspaceRoot();
   if (options.build ?? true) await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
-  const { natsUrl } = await testInfra();
   const database = await createTestDatabase();
   const natsPrefix = uniqueNatsPrefix();
+  const nats = await startStackNats(natsPrefix).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
+  });
+  const natsUrl = nats.url;
   const ports = await distinctFreePorts();
   const adminToken = generateAdminToken();
   const env = {
@@ -87,8 +93,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     ...options.env,
   };
   const logDir = makeRunLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);
-  const runner = new StackRunner({ root, env, ports, logDir, options });
-  const stack = runner.describe({ natsUrl, natsPrefix, adminToken, database });
+  const runner = new StackRunner({ root, env, ports, logDir, options, nats });
+  const stack = runner.describe({ natsPrefix, adminToken, database });
   try {
     await runner.startAll(options.services ?? serviceNames);
   } catch (error) {
@@ -115,6 +121,7 @@ interface RunnerSettings {
   ports: Record<ServiceName, number>;
   logDir: string;
   options: StartStackOptions;
+  nats: StackNats;
 }
 
 /** Owns the service processes of one stack. */
@@ -131,11 +138,12 @@ class StackRunner {
   }
 
   async start(name: ServiceName): Promise<void> {
-    const { root, env, ports, logDir, options } = this.settings;
+    const { root, env, ports, logDir, options, nats } = this.settings;
     const handle = startService({
       name,
       entry: options.entries?.[name] ?? serviceEntry(root, name),
-      env: { ...env, ...options.serviceEnv?.[name] },
+      // Each service logs in to NATS as itself.
+      env: { ...env, ...nats.serviceEnv(name), ...options.serviceEnv?.[name] },
       port: ports[name],
       logFile: join(logDir, `${name}.log`),
       cwd: root,
@@ -165,14 +173,15 @@ class StackRunner {
     await Promise.all([...this.handles.values()].map((handle) => handle.stop()));
   }
 
-  describe(run: { natsUrl: string; natsPrefix: string; adminToken: string; database: TestDatabase }): Stack {
-    const { ports, logDir, options } = this.settings;
+  describe(run: { natsPrefix: string; adminToken: string; database: TestDatabase }): Stack {
+    const { ports, logDir, options, nats } = this.settings;
     const urls = Object.fromEntries(serviceNames.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ServiceName, string>;
     return {
       urls,
       adminToken: run.adminToken,
       natsPrefix: run.natsPrefix,
-      natsUrl: run.natsUrl,
+      natsUrl: nats.url,
+      nats,
       databaseUrl: run.database.url,
       logDir,
       services: options.services ?? serviceNames,
@@ -185,7 +194,7 @@ class StackRunner {
       stop: async () => {
         await this.stopAll();
         await run.database.drop();
-        await deleteNatsStreams(run.natsUrl, run.natsPrefix).catch(() => undefined); // best effort: leftovers only cost space
+        await nats.stop();
       },
     };
   }

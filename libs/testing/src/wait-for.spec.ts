@@ -29,9 +29,8 @@ describe('waitFor', () => {
         { timeout_ms: 100, interval_ms: 10, description: 'the webhook' },
       ),
     ).rejects.toThrow('waitFor timed out after 100 ms for the webhook (last error: still 404)');
-    const elapsed_ms = Date.now() - started_ms;
-    expect(elapsed_ms).toBeGreaterThanOrEqual(90);
-    expect(elapsed_ms).toBeLessThan(1_000);
+    // Never before its time; how long after depends on the machine's load (Jest's timeout bounds a hang).
+    expect(Date.now() - started_ms).toBeGreaterThanOrEqual(90);
   });
 
   it('calls the predicate a bounded number of times', async () => {

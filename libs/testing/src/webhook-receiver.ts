@@ -9,13 +9,15 @@ export interface ReceivedWebhook {
 
 /**
  * What the endpoint does with the n-th request (0-based): answer a status,
- * with a JSON `body` if given (else the text "ok"), or hang for a while first.
+ * with a JSON `body` if given (else the text "ok"), or hang for a while first,
+ * or (`hold`) hang until release().
  */
-export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown };
+export type Behaviour = (n: number) => { status: number; delay_ms?: number; body?: unknown; hold?: boolean };
 
 /** An HTTP endpoint on 127.0.0.1 that records every request: a merchant's webhook endpoint, a risk verifier. */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
+  private readonly held: (() => void)[] = [];
 
   private constructor(private readonly server: Server) {}
 
@@ -28,9 +30,11 @@ export class WebhookReceiver {
       request.on('end', () => {
         const n = receiver.received.length;
         receiver.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at_ms: Date.now() });
-        const { status, delay_ms, body } = behaviour(n);
+        const { status, delay_ms, body, hold } = behaviour(n);
         const [content_type, text] = body === undefined ? ['text/plain', 'ok'] : ['application/json', JSON.stringify(body)];
-        setTimeout(() => response.writeHead(status, { 'content-type': content_type }).end(text), delay_ms ?? 0);
+        const answer = () => response.writeHead(status, { 'content-type': content_type }).end(text);
+        if (hold) receiver.held.push(answer);
+        else setTimeout(answer, delay_ms ?? 0);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -39,6 +43,16 @@ export class WebhookReceiver {
 
   get url(): string {
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/paynet`;
+  }
+
+  /** Requests held unanswered (`hold`) until release(). */
+  get holding(): number {
+    return this.held.length;
+  }
+
+  /** Answers every held request now. */
+  release(): void {
+    for (const answer of this.held.splice(0)) answer();
   }
 
   /** Requests for one event (webhook-id). */

@@ -117,8 +117,7 @@ describe('ensureDemoData', () => {
 
   it('fails, rather than hang, when a service does not answer', async () => {
     api.hanging = true;
-    const started_ms = Date.now();
-    await expect(ensureDemoData({ ...target, timeout_ms: 300 })).rejects.toThrow(/POST .*\/v1\/accounts failed/);
-    expect(Date.now() - started_ms).toBeLessThan(2_000);
+    // The hanging server never answers: only the request's own timeout can end this before Jest's.
+    await expect(ensureDemoData({ ...target, timeout_ms: 300 })).rejects.toThrow(/POST .*\/v1\/accounts failed: .*timeout/);
   });
 });

@@ -93,14 +93,28 @@ async function holderExists(target: DemoTarget, id: string): Promise<boolean> {
 /** Signed as the merchant: a 401 or 404 means its key or the merchant is gone (a new database). */
 async function merchantWorks(target: DemoTarget, merchant: DemoMerchant): Promise<boolean> {
   const path = `/v1/merchants/${encodeURIComponent(merchant.id)}`;
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = randomUUID();
-  const signature = signRequest({ secret: merchant.api_secret, timestamp, nonce, method: 'GET', path_with_query: path });
-  const headers = { 'x-api-key': merchant.api_key, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': signature };
-  const answer = await call(target, target.merchantsUrl, 'GET', path, headers);
+  const answer = await call(target, target.merchantsUrl, 'GET', path, signedAs(merchant, 'GET', path));
   if (answer.status === 401 || answer.status === 404) return false;
   expectStatus(answer, [200], `GET merchants ${path}`);
   return true;
+}
+
+/** The demo merchant's dashboard on push, with a fresh stream token (signed as the merchant). */
+export async function demoDashboardUrl(target: DemoTarget, pushUrl: string, merchant: DemoMerchant): Promise<string> {
+  const path = `/v1/merchants/${encodeURIComponent(merchant.id)}/stream-tokens`;
+  const answer = await call(target, target.merchantsUrl, 'POST', path, signedAs(merchant, 'POST', path));
+  expectStatus(answer, [200, 201], `POST merchants ${path}`);
+  const token = (answer.body as { token?: unknown }).token;
+  if (typeof token !== 'string') throw new DemoDataError(`POST merchants ${path} answered no token`);
+  return `${pushUrl}/dashboard?token=${encodeURIComponent(token)}`;
+}
+
+/** Headers of a request signed with the merchant's API secret (empty body). */
+function signedAs(merchant: DemoMerchant, method: string, path: string): Record<string, string> {
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = randomUUID();
+  const signature = signRequest({ secret: merchant.api_secret, timestamp, nonce, method, path_with_query: path });
+  return { 'x-api-key': merchant.api_key, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': signature };
 }
 
 function operator(target: DemoTarget): Record<string, string> {

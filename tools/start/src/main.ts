@@ -3,7 +3,8 @@
  * unless DATABASE_URL) and nats-server with JetStream (unless NATS_URL), each
  * on a free port with its data under .data/; the four services from dist/;
  * demo data through the public API; then the URLs and credentials to try it.
- * Ctrl-C stops everything in order and exits 0.
+ * A service that crashes is restarted (supervisor.ts); one `npm start` per
+ * folder (start-lock.ts). Ctrl-C stops everything in order and exits 0.
  */
 import {
   buildStackEnv,
@@ -13,6 +14,7 @@ import {
   errorMessage,
   findWorkspaceRoot,
   generateAdminToken,
+  generateNatsUsers,
   generateSecretsKey,
   isPortFree,
   isValidAdminToken,
@@ -22,16 +24,19 @@ import {
   serviceNames,
   servicePortsFromEnv,
   servicePortVariable,
+  serviceNatsEnv,
   startService,
   stopLeftover,
+  type NatsUsers,
   type ServiceHandle,
   type ServiceName,
 } from '@paynet/devstack';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DemoDataError, ensureDemoData, type DemoData } from './demo-data.js';
+import { DemoDataError, demoDashboardUrl, ensureDemoData, type DemoData } from './demo-data.js';
 import { readOrCreateSecret } from './secrets.js';
+import { acquireStartLock, StartLockHeld } from './start-lock.js';
 import { formatSummary } from './summary.js';
 import { Supervisor } from './supervisor.js';
 
@@ -42,6 +47,8 @@ const database_name = 'paynet';
 const default_nats_prefix = 'paynet';
 // Settings a developer may set for the services; they win over our defaults.
 const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL'] as const;
+// With NATS_URL, how the services log in to that server is the developer's to say.
+const nats_access_settings = ['NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const;
 
 const root = findWorkspaceRoot(dirname(fileURLToPath(import.meta.url)));
 const data = join(root, '.data');
@@ -50,8 +57,10 @@ const paths = {
   nats: join(data, 'nats'),
   logs: join(data, 'logs'),
   pids: join(data, 'run'),
+  lock: join(data, 'start.lock'),
   adminToken: join(data, 'admin-token'),
   secretsKey: join(data, 'secrets-key'),
+  natsOperator: join(data, 'nats-operator.json'),
   demo: join(data, 'demo.json'),
 };
 
@@ -60,28 +69,33 @@ const show = (path: string) => relative(root, path) || '.';
 const supervisor = new Supervisor(say);
 
 async function main(): Promise<void> {
-  supervisor.handleSignals();
   mkdirSync(paths.logs, { recursive: true });
   mkdirSync(paths.pids, { recursive: true });
+  // Before anything that stops leftovers: those would be the running stack's own processes.
+  const lock = acquireStartLock(paths.lock, say);
+  process.on('exit', () => lock.release());
+  supervisor.handleSignals();
   say(`paynet: starting the local stack (data in ${show(data)}, logs in ${show(paths.logs)})`);
   const ports = servicePortsFromEnv();
   await stopLeftoverServices();
   await assertPortsFree(ports);
-  const { databaseUrl, natsUrl } = await startInfrastructure();
-  const adminToken = loadAdminToken();
   const natsPrefix = process.env['NATS_PREFIX'] || default_nats_prefix;
+  const { databaseUrl, natsUrl, natsUsers } = await startInfrastructure(natsPrefix);
+  const adminToken = loadAdminToken();
   const env = buildStackEnv({ databaseUrl, natsUrl, natsPrefix, adminToken, secretsKey: loadSecretsKey(), ports });
   for (const name of passed_through) if (process.env[name]) env[name] = process.env[name];
-  const services = serviceNames.map((name) => startOne(name, env, ports[name]));
+  const services = serviceNames.map((name) => startOne(name, { ...env, ...natsAccessEnv(natsUsers, name) }, ports[name]));
   await waitForServices(services);
   const urls = Object.fromEntries(services.map((service) => [service.name, service.url])) as Record<ServiceName, string>;
   const demo = await makeDemoData(urls, adminToken);
+  const dashboardUrl = await makeDashboardUrl(urls, adminToken, demo);
   const usesOwnPostgres = !process.env['DATABASE_URL'];
   const usesOwnNats = !process.env['NATS_URL'];
   const summary = formatSummary({
     urls,
     adminToken,
     demo,
+    dashboardUrl,
     databaseUrl,
     natsUrl,
     natsPrefix,
@@ -105,17 +119,39 @@ async function assertPortsFree(ports: Record<ServiceName, number>): Promise<void
   }
 }
 
-async function startInfrastructure(): Promise<{ databaseUrl: string; natsUrl: string }> {
+async function startInfrastructure(natsPrefix: string): Promise<{ databaseUrl: string; natsUrl: string; natsUsers: NatsUsers | undefined }> {
   // Never the machine's own 5432 / 4222: those belong to someone else.
   const postgres = await ensurePostgres({ dataDir: paths.postgres, preferExisting: false, log: say, logFile: join(paths.logs, 'postgres.log'), detached: true });
   supervisor.addInfra(postgres);
   if (!postgres.started) say(`PostgreSQL: using DATABASE_URL (${redactUrl(postgres.url)})`);
-  const nats = await ensureNats({ dataDir: paths.nats, preferExisting: false, log: say, logFile: join(paths.logs, 'nats.log'), detached: true });
+  // Users and permissions from the devstack table, fresh passwords every run.
+  const users = generateNatsUsers();
+  const nats = await ensureNats({
+    dataDir: paths.nats,
+    preferExisting: false,
+    log: say,
+    logFile: join(paths.logs, 'nats.log'),
+    detached: true,
+    auth: { prefix: natsPrefix, users },
+  });
   supervisor.addInfra(nats);
   if (!nats.started) say(`NATS: using NATS_URL (${redactUrl(nats.url)})`);
+  if (nats.started) saveOperatorCredentials(nats.url, users);
   // DATABASE_URL names the services' database itself; our own server gets one made for them.
   const databaseUrl = postgres.started ? await ensureDatabase(postgres.url, database_name) : postgres.url;
-  return { databaseUrl, natsUrl: nats.url };
+  return { databaseUrl, natsUrl: nats.url, natsUsers: nats.started ? users : undefined };
+}
+
+/** The operator's NATS login of this run, for a developer's own tools (`nats --user operator --password ...`). */
+function saveOperatorCredentials(url: string, users: NatsUsers): void {
+  writeFileSync(paths.natsOperator, `${JSON.stringify({ url, ...users.operator }, null, 2)}\n`, { mode: 0o600 });
+  say(`NATS: users and permissions on; each service logs in as itself (operator login in ${show(paths.natsOperator)})`);
+}
+
+/** Our own nats-server: each service its own generated user. A given NATS_URL: the developer's NATS settings, for every service. */
+function natsAccessEnv(users: NatsUsers | undefined, name: ServiceName): Record<string, string> {
+  if (users) return serviceNatsEnv(users, name);
+  return Object.fromEntries(nats_access_settings.flatMap((variable) => (process.env[variable] ? [[variable, process.env[variable]]] : [])));
 }
 
 function loadAdminToken(): string {
@@ -140,11 +176,13 @@ function loadSecretsKey(): string {
   }).value;
 }
 
+/** Starts `name` under the supervisor, which calls the same start again for each restart. */
 function startOne(name: ServiceName, env: Record<string, string>, port: number): ServiceHandle {
-  const service = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(paths.logs, `${name}.log`), cwd: root, detached: true });
-  supervisor.addService(service);
-  writeFileSync(join(paths.pids, `${name}.pid`), `${service.process.pid}\n`);
-  return service;
+  return supervisor.addService(name, () => {
+    const service = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(paths.logs, `${name}.log`), cwd: root, detached: true });
+    writeFileSync(join(paths.pids, `${name}.pid`), `${service.process.pid}\n`);
+    return service;
+  });
 }
 
 /** Waits for every /health/ready, with a progress line; on failure shows the laggards' logs. */
@@ -161,6 +199,7 @@ async function waitForServices(services: ServiceHandle[]): Promise<void> {
       services.map(async (service) => {
         await service.waitReady(services_ready_timeout_ms);
         pending.delete(service.name);
+        supervisor.markReady(service.name);
         say(`  ${service.name} ready on ${service.url} (${((Date.now() - started_ms) / 1000).toFixed(1)} s)`);
       }),
     );
@@ -184,7 +223,19 @@ async function makeDemoData(urls: Record<ServiceName, string>, adminToken: strin
   }
 }
 
+/** The demo merchant's dashboard with a fresh stream token; none (saying why) when it cannot be made. */
+async function makeDashboardUrl(urls: Record<ServiceName, string>, adminToken: string, demo: DemoData | { error: string }): Promise<string | undefined> {
+  if ('error' in demo) return undefined;
+  try {
+    return await demoDashboardUrl({ accountsUrl: urls.accounts, merchantsUrl: urls.merchants, adminToken, file: paths.demo }, urls.push, demo.merchant);
+  } catch (error) {
+    say(`warning: no dashboard URL: ${errorMessage(error)}`);
+    return undefined;
+  }
+}
+
 main().catch(async (error: unknown) => {
   say(`error: ${errorMessage(error)}`);
+  if (error instanceof StartLockHeld) process.exit(1); // nothing of ours to stop
   await supervisor.shutdown(1, 'start failed');
 });

@@ -21,6 +21,12 @@ describe('the start summary', () => {
     for (const shown of ['the-operator-token', 'acct_1', 'at_1', 'mer_1', 'mk_1', 'sk_1', 'whsec_1', 'README.md']) expect(text).toContain(shown);
   });
 
+  it('shows the dashboard URL with its token when there is one', () => {
+    const url = 'http://127.0.0.1:3004/dashboard?token=st_fresh';
+    expect(formatSummary({ ...input, dashboardUrl: url }).join('\n')).toContain(`dashboard  ${url}`);
+    expect(formatSummary(input).join('\n')).not.toContain('dashboard ');
+  });
+
   it('never shows the database password', () => {
     const text = formatSummary(input).join('\n');
     expect(text).not.toContain('hunter2');

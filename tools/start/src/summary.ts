@@ -5,6 +5,8 @@ export interface SummaryInput {
   urls: Readonly<Record<ServiceName, string>>;
   adminToken: string;
   demo: DemoData | { error: string };
+  /** The demo merchant's dashboard with a fresh stream token, when there is demo data. */
+  dashboardUrl?: string;
   databaseUrl: string;
   natsUrl: string;
   natsPrefix: string;
@@ -16,8 +18,8 @@ export interface SummaryInput {
 export function formatSummary(input: SummaryInput): string[] {
   const lines = ['', 'paynet is running. Ctrl-C stops everything.', ''];
   for (const name of serviceNames) lines.push(`  ${name.padEnd(10)} ${input.urls[name].padEnd(24)} API docs ${input.urls[name]}/docs`);
-  // The merchant dashboard (push, GET /dashboard) is listed here once it is served.
   lines.push('');
+  if (input.dashboardUrl !== undefined) lines.push(`  dashboard  ${input.dashboardUrl}`, `             (the demo merchant's orders, live; the token in it lasts as stream tokens do)`, '');
   lines.push(`  operator token   ${input.adminToken}`, `                   (Authorization: Bearer <token>; kept in .data/admin-token unless ADMIN_TOKEN is set)`, '');
   lines.push(...formatDemo(input), '');
   lines.push(`  PostgreSQL  ${redactUrl(input.databaseUrl)}${input.paths.postgres ? `  (data in ${input.paths.postgres})` : ''}`);

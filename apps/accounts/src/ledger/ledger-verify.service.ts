@@ -12,7 +12,7 @@ export const verify_problems_max = 100;
 
 /**
  * Recomputes the ledger from its postings (API.md `GET /v1/ledger/verify`):
- * every posting belongs to an entry and an account, every entry balances to zero per currency, every balance row equals the sum
+ * every posting belongs to an entry and an account and is in their currency, every entry balances to zero per currency, every balance row equals the sum
  * of its account's postings (and its pending columns the sum of its pending holds), no limited account is below zero, and the
  * platform as a whole is conserved per currency.
  */
@@ -35,6 +35,13 @@ export class LedgerVerifyService {
            WHERE NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = p.entry_id)
               OR NOT EXISTS (SELECT 1 FROM balances b WHERE b.account_id = p.account_id)`,
           'posting $posting_id names an entry ($entry_id) or an account ($account_id) that does not exist',
+        ],
+        [
+          // The insert trigger refuses these too (issue 15.5); this finds any written past it.
+          `SELECT p.id AS posting_id, p.currency, a.id AS account_id, a.currency AS account_currency, e.currency AS entry_currency
+           FROM postings p JOIN ledger_accounts a ON a.id = p.account_id JOIN journal_entries e ON e.id = p.entry_id
+           WHERE p.currency <> a.currency OR p.currency <> e.currency`,
+          'posting $posting_id is in $currency, its account $account_id in $account_currency, its entry in $entry_currency',
         ],
         [
           `SELECT e.id AS entry_id FROM journal_entries e LEFT JOIN postings p ON p.entry_id = e.id

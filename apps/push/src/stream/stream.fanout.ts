@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsNames } from '@paynet/contracts';
 import { ensureEventsStream, NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
 import { parseReceivedEvent } from '../events/received-event.js';
+import { LivePosition } from './live-position.js';
 import { RecentIds } from './recent-ids.js';
 import { StreamGateway } from './stream.gateway.js';
 
@@ -24,12 +25,12 @@ export class StreamFanout implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(StreamFanout.name);
   private readonly recent = new RecentIds(fanout_recent_ids_max);
   private messages: ConsumerMessages | undefined;
-  private next_seq = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
 
   constructor(
     private readonly gateway: StreamGateway,
+    private readonly position: LivePosition,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(NATS_NAMES) private readonly names: NatsNames,
   ) {}
@@ -38,7 +39,7 @@ export class StreamFanout implements OnApplicationBootstrap, BeforeApplicationSh
     await ensureEventsStream(this.nc, this.names);
     // Live means from now: explicit start sequence, not DeliverPolicy.New, so a reset before the first message cannot replay the stream.
     const info = await (await jetstreamManager(this.nc)).streams.info(this.names.events_stream);
-    this.next_seq = info.state.last_seq + 1;
+    this.position.next_seq = info.state.last_seq + 1;
     this.loop = this.run();
   }
 
@@ -60,12 +61,13 @@ export class StreamFanout implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async consumeUntilClosed(): Promise<void> {
-    const consumer = await jetstream(this.nc).consumers.get(this.names.events_stream, { opt_start_seq: this.next_seq });
+    const consumer = await jetstream(this.nc).consumers.get(this.names.events_stream, { opt_start_seq: this.position.next_seq });
     const messages = await consumer.consume({ max_messages: fanout_pull_batch_max });
     this.messages = messages;
     if (this.stopped) await messages.close();
     for await (const message of messages) {
-      this.next_seq = message.seq + 1;
+      // Before the broadcast: a connection registered from now on gets the next message live.
+      this.position.next_seq = message.seq + 1;
       const parsed = parseReceivedEvent(message.string(), message.seq);
       // The durable consumer logs bad messages; here they are only skipped.
       if (!parsed.ok || !this.recent.firstTime(parsed.received.event.id)) continue;

@@ -39,3 +39,8 @@ export function parseClientMessage(text: string): ClientMessageResult {
   }
   return { ok: true, message: { type: 'resume', after: message.after } };
 }
+
+/** After a resume: `replayed` events were sent, or (null) the gap could not be replayed and the client re-reads over HTTP. */
+export function resumedFrame(replayed: number | null): string {
+  return JSON.stringify(replayed === null ? { type: 'resumed', recovered: false } : { type: 'resumed', recovered: true, replayed });
+}

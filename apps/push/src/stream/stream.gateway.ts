@@ -9,8 +9,9 @@ import type { ReceivedEvent } from '../events/received-event.js';
 import { stream_connections, stream_frames_sent_total, stream_slow_clients_closed_total } from '../push.metrics.js';
 import { ConnectionRegistry, type StreamPrincipal } from './connection-registry.js';
 import { StreamAuthenticator } from './stream.authenticator.js';
-import { eventFrame } from './stream.frames.js';
-import { StreamService } from './stream.service.js';
+import { LivePosition } from './live-position.js';
+import { eventFrame, resumedFrame } from './stream.frames.js';
+import { type ReplayedEvent, StreamService } from './stream.service.js';
 
 export const stream_path = '/v1/stream';
 /** API.md: the server pings every 25 s; a client that did not answer the last ping is dropped. */
@@ -21,8 +22,18 @@ export const stream_buffered_bytes_max = 1024 * 1024;
 export const stream_connections_max = 10_000;
 /** Client messages are small (resume); anything bigger closes the connection (1009). */
 export const stream_client_message_bytes_max = 4 * 1024;
+/** Client messages queued on one connection; a client sending more at once is closed (1008). */
+export const stream_client_messages_pending_max = 8;
 /** A closed client has this long to finish the closing handshake before its socket is cut. */
 export const stream_close_grace_ms = 2_000;
+/**
+ * A new connection holds its live frames this long, or until the client's
+ * first message: a client resumes first thing after opening, and the events
+ * it missed must come before the live ones.
+ */
+export const stream_resume_grace_ms = 250;
+/** Live frames held for one connection while its resume is being replayed; more closes it (1013). */
+export const stream_resume_buffer_max = 10_000;
 /** setTimeout's largest delay. */
 const timer_delay_ms_max = 2_147_483_647;
 
@@ -37,6 +48,16 @@ interface Connection {
   alive: boolean;
   open: boolean;
   expiry: NodeJS.Timeout | undefined;
+  /** The fan-out's position when this connection was registered: it gets every event from there on live. */
+  live_from_seq: number;
+  /** The highest stream sequence sent live: a live frame at or below it is not sent again. */
+  sent_seq: number;
+  /** While a resume is replayed (or may yet come), live frames wait here, in order, and go out after it. */
+  held: ReplayedEvent[] | undefined;
+  grace: NodeJS.Timeout | undefined;
+  /** Client messages being answered, one after another, in the order they came. */
+  answering: number;
+  answered: Promise<void>;
 }
 
 /**
@@ -64,6 +85,7 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     private readonly adapterHost: HttpAdapterHost,
     private readonly authenticator: StreamAuthenticator,
     private readonly stream: StreamService,
+    private readonly position: LivePosition,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -92,7 +114,7 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     const recipients = this.registry.recipientsOf(received.event);
     if (recipients.length === 0) return 0;
     const frame = eventFrame(received.payload);
-    for (const connection of recipients) this.send(connection, frame);
+    for (const connection of recipients) this.sendLive(connection, received.stream_seq, frame);
     stream_frames_sent_total.inc(recipients.length);
     return recipients.length;
   }
@@ -127,7 +149,24 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private accept(ws: WebSocket, principal: StreamPrincipal): void {
-    const connection: Connection = { ws, principal, alive: true, open: true, expiry: undefined };
+    const connection: Connection = {
+      ws,
+      principal,
+      alive: true,
+      open: true,
+      expiry: undefined,
+      live_from_seq: this.position.next_seq,
+      sent_seq: 0,
+      held: [],
+      grace: undefined,
+      answering: 0,
+      answered: Promise.resolve(),
+    };
+    connection.grace = setTimeout(() => {
+      connection.grace = undefined;
+      if (connection.answering === 0) this.releaseHeld(connection);
+    }, stream_resume_grace_ms);
+    connection.grace.unref();
     this.connections.add(connection);
     this.registry.add(principal, connection);
     stream_connections.inc();
@@ -146,11 +185,82 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   private onMessage(connection: Connection, data: RawData, is_binary: boolean): void {
+    if (connection.answering >= stream_client_messages_pending_max) {
+      this.close(connection, close_policy_violation, 'too many messages at once');
+      return;
+    }
+    clearTimeout(connection.grace);
+    connection.grace = undefined;
+    connection.answering++;
+    // Live frames wait from here until the replays are out: they come after every missed event.
+    connection.held ??= [];
     const text = is_binary ? '' : textOf(data);
-    this.stream.answer(connection.principal, text).then(
-      (frames) => frames.forEach((frame) => this.send(connection, frame)),
-      (error: unknown) => this.logger.warn({ err: error }, 'could not answer a stream message'),
-    );
+    connection.answered = connection.answered
+      .then(() => this.resume(connection, text))
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'could not answer a stream message');
+        this.close(connection, close_try_again_later, 'could not resume; reconnect and resume');
+      })
+      .finally(() => {
+        if (--connection.answering === 0) this.releaseHeld(connection);
+      });
+  }
+
+  private async resume(connection: Connection, text: string): Promise<void> {
+    const answer = await this.stream.answer(connection.principal, text, connection.live_from_seq);
+    switch (answer.kind) {
+      case 'error':
+        this.send(connection, answer.frame);
+        return;
+      case 'unrecoverable':
+        this.send(connection, resumedFrame(null));
+        return;
+      case 'not_ready':
+        this.close(connection, close_try_again_later, 'events not yet recorded; reconnect and resume');
+        return;
+      case 'replay':
+        for (const event of answer.events) if (!(await this.sendPaced(connection, event.frame))) return;
+        stream_frames_sent_total.inc(answer.events.length);
+        this.send(connection, resumedFrame(answer.events.length));
+    }
+  }
+
+  /** Sends what arrived live during the replay, skipping what was sent, and goes live again. */
+  private releaseHeld(connection: Connection): void {
+    const held = connection.held ?? [];
+    connection.held = undefined;
+    for (const event of held) this.sendLive(connection, event.seq, event.frame);
+  }
+
+  /** A live frame: held while a resume is replayed, never sent twice, in stream order. */
+  private sendLive(connection: Connection, seq: number, frame: string): void {
+    if (connection.held !== undefined) {
+      if (connection.held.length >= stream_resume_buffer_max) {
+        stream_slow_clients_closed_total.inc();
+        this.close(connection, close_try_again_later, 'too many events during the resume; reconnect and resume');
+        return;
+      }
+      connection.held.push({ seq, frame });
+      return;
+    }
+    if (seq <= connection.sent_seq) return;
+    connection.sent_seq = seq;
+    this.send(connection, frame);
+  }
+
+  /**
+   * A replayed frame: the replay may be larger than the send buffer, so it
+   * waits for the socket to take what is queued rather than count as slow.
+   * Answers false once the connection is gone.
+   */
+  private async sendPaced(connection: Connection, frame: string): Promise<boolean> {
+    if (!connection.open || connection.ws.readyState !== WebSocket.OPEN) return false;
+    if (connection.ws.bufferedAmount < stream_buffered_bytes_max / 2) {
+      connection.ws.send(frame);
+      return true;
+    }
+    await new Promise<void>((resolve) => connection.ws.send(frame, () => resolve()));
+    return connection.open;
   }
 
   /** Queues a frame, unless the client is so far behind that it is closed instead. */
@@ -187,6 +297,8 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     if (!connection.open) return;
     connection.open = false;
     clearTimeout(connection.expiry);
+    clearTimeout(connection.grace);
+    connection.held = undefined;
     this.connections.delete(connection);
     this.registry.remove(connection.principal, connection);
     stream_connections.dec();

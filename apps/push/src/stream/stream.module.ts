@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LivePosition } from './live-position.js';
 import { StreamAuthenticator } from './stream.authenticator.js';
 import { StreamFanout } from './stream.fanout.js';
 import { StreamGateway } from './stream.gateway.js';
@@ -6,6 +7,6 @@ import { StreamService } from './stream.service.js';
 
 /** GET /v1/stream: live events over WebSocket. */
 @Module({
-  providers: [StreamAuthenticator, StreamService, StreamGateway, StreamFanout],
+  providers: [LivePosition, StreamAuthenticator, StreamService, StreamGateway, StreamFanout],
 })
 export class StreamModule {}

@@ -1,71 +1,78 @@
-import type { INestApplication } from '@nestjs/common';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { natsNames, type NatsNames, newId, type PlatformEvent } from '@paynet/contracts';
-import { createServiceApp, NATS_CONNECTION, parseConfig } from '@paynet/platform';
-import { randomBytes } from 'node:crypto';
+import { deleteNatsStreams, type InProcessStack, type ServiceDefinitionForTest, startInProcess, testInfra } from '@paynet/testing';
 import pg from 'pg';
 import { AppModule } from '../../src/app.module.js';
-import { push_config_schema, type PushConfig } from '../../src/config.js';
+import { push_config_schema } from '../../src/config.js';
 import { consumer_name } from '../../src/events/events.consumer.js';
 import { FakeServices } from './fake-services.js';
 
-export const postgres_url = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const nats_url = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
-
-/** The push app in-process, on its own database and NATS prefix, with fake merchants and accounts. */
-export interface PushReplica {
-  app: INestApplication;
+/**
+ * push in process (libs/testing's in-process stack: its own database and NATS
+ * prefix), with fakes standing in for merchants and accounts on that prefix,
+ * and a publisher playing payments' outbox relay.
+ */
+export interface PushWorld {
+  stack: InProcessStack;
+  /** The first replica's URL. */
   base_url: string;
-}
-
-export interface PushHarness extends PushReplica {
-  /** Boots one more replica on the same database and NATS prefix. */
-  addReplica(): Promise<PushReplica>;
   names: NatsNames;
   fakes: FakeServices;
-  js: JetStreamClient;
+  /** push's own tables (schema `push`), to read or age what it stored. */
+  database: pg.Pool;
   publish(event: PlatformEvent, msg_id?: string): Promise<string>;
   /** True once the durable consumer has processed everything published so far. */
   consumerIdle(): Promise<boolean>;
-  close(): Promise<void>;
+  /**
+   * One more replica on the same database and NATS prefix (its own settings
+   * on top); stopped with the world. A test may close any replica first (a
+   * crash or a restart): closing again is a no-op.
+   */
+  startReplica(env?: Record<string, string>): Promise<{ url: string; app: NestExpressApplication }>;
 }
 
-export async function startPush(options: { retry_scale: number }): Promise<PushHarness> {
-  const run = randomBytes(5).toString('hex');
-  const database = `push_test_${run}`;
-  await admin((client) => client.query(`CREATE DATABASE ${database}`));
-  const names = natsNames(`pt${run}`);
-  const fakes = await FakeServices.start(nats_url, names.prefix);
-  const config = parseConfig(push_config_schema, {
-    NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl(database),
-    DATABASE_POOL_SIZE: '5',
-    NATS_URL: nats_url,
-    NATS_PREFIX: names.prefix,
-    ADMIN_TOKEN: `admin_${randomBytes(12).toString('hex')}`,
-    SECRETS_KEY: randomBytes(32).toString('base64'),
-    WEBHOOK_RETRY_SCALE: String(options.retry_scale),
-    WEBHOOK_ALLOW_PRIVATE: 'true',
-    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+/** Starts the world before the spec's tests and stops it after them; its fields are set once beforeAll has run. */
+export function usePush(env: Record<string, string> = {}): PushWorld {
+  const world = {} as PushWorld;
+  let stop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    stop = await startPush(world, env);
   });
-  const replicas: PushReplica[] = [await startReplica(config)];
-  const { app, base_url } = replicas[0] as PushReplica;
-  const publisher: NatsConnection = await connect({ servers: nats_url, name: 'push-test-publisher' });
+  afterAll(async () => {
+    await stop?.();
+  });
+  return world;
+}
+
+function pushDefinition(env: Record<string, string>): ServiceDefinitionForTest {
+  return {
+    service: 'push',
+    schema: push_config_schema,
+    module: AppModule.forConfig,
+    // Retry delays scaled by 1e-4: all eight attempts take about ten seconds.
+    env: { WEBHOOK_RETRY_SCALE: '0.0001', WEBHOOK_ALLOW_PRIVATE: 'true', ...env },
+  };
+}
+
+async function startPush(world: PushWorld, env: Record<string, string>): Promise<() => Promise<void>> {
+  const { natsUrl } = await testInfra();
+  const stack = await startInProcess([pushDefinition(env)]);
+  closeOnce(stack.apps['push'] as NestExpressApplication);
+  const names = natsNames(stack.natsPrefix);
+  const fakes = await FakeServices.start(natsUrl, names.prefix);
+  const publisher: NatsConnection = await connect({ servers: natsUrl, name: 'push-test-publisher' });
   const js = jetstream(publisher);
   const jsm = await jetstreamManager(publisher);
-  return {
-    app,
-    base_url,
+  const database = new pg.Pool({ connectionString: stack.databaseUrl, max: 2, options: '-c search_path=push' });
+  Object.assign(world, {
+    stack,
+    base_url: stack.urls['push'],
     names,
     fakes,
-    js,
-    async addReplica() {
-      const replica = await startReplica(config);
-      replicas.push(replica);
-      return replica;
-    },
-    async publish(event, msg_id = event.id) {
+    database,
+    async publish(event: PlatformEvent, msg_id = event.id) {
       await js.publish(names.eventSubject(event.type), JSON.stringify(event), { msgID: msg_id });
       return JSON.stringify(event);
     },
@@ -73,26 +80,26 @@ export async function startPush(options: { retry_scale: number }): Promise<PushH
       const info = await jsm.consumers.info(names.events_stream, consumer_name);
       return info.num_pending === 0 && info.num_ack_pending === 0;
     },
-    async close() {
-      for (const replica of replicas) {
-        const nc = replica.app.get<NatsConnection>(NATS_CONNECTION);
-        await replica.app.close();
-        // The platform leaves its JetStream connection open; a test run must not.
-        await nc.close();
-      }
-      await jsm.streams.delete(names.events_stream).catch(() => undefined);
-      await publisher.close();
-      await fakes.close();
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`));
+    async startReplica(replica_env: Record<string, string> = {}) {
+      const replica = await stack.startReplica(pushDefinition({ ...env, ...replica_env }));
+      closeOnce(replica.app);
+      return replica;
     },
+  } satisfies PushWorld);
+  return async () => {
+    await database.end();
+    await stack.stop();
+    await publisher.close();
+    await fakes.close();
+    await deleteNatsStreams(natsUrl, names.prefix);
   };
 }
 
-async function startReplica(config: PushConfig): Promise<PushReplica> {
-  const app = await createServiceApp({ service: 'push', config, port: 0, module: AppModule.forConfig(config) });
-  await app.startAllMicroservices();
-  await app.listen(0, '127.0.0.1');
-  return { app, base_url: (await app.getUrl()).replace('[::1]', '127.0.0.1') };
+/** A second close() (the stack's, after the test's own) waits for the first instead of tearing down twice. */
+function closeOnce(app: NestExpressApplication): void {
+  const close = app.close.bind(app);
+  let closing: Promise<void> | undefined;
+  app.close = () => (closing ??= close());
 }
 
 export function makeEvent(input: { merchant: string | null; account?: string | null; type?: PlatformEvent['type'] }): PlatformEvent {
@@ -105,33 +112,4 @@ export function makeEvent(input: { merchant: string | null; account?: string | n
     account: input.account ?? null,
     data: { object: { id: newId('pi'), object: 'payment_intent', amount: 1234, currency: 'USD', status: 'requires_payment' } },
   };
-}
-
-/** Polls until `check` answers something truthy; fails with `what` after the timeout. */
-export type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
-
-export async function eventually<T>(what: string, check: () => T | Promise<T>, timeout_ms = 10_000): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeout_ms;
-  for (;;) {
-    const value = await check();
-    if (value) return value as Truthy<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function databaseUrl(name: string): string {
-  const url = new URL(postgres_url);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: postgres_url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }

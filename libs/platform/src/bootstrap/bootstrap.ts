@@ -9,6 +9,7 @@ import type { BaseConfig } from '../config/config.js';
 import { dataSourceOptions, runMigrations, type ServiceDatabaseSettings } from '../database/database.js';
 import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
+import { natsAccessOptions } from '../nats/nats-access.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
 import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
 import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
@@ -52,6 +53,7 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
         prefix: config.NATS_PREFIX,
         queue: service,
         name: `${service}-server`,
+        access: natsAccessOptions(config, service),
       }),
     },
     { inheritAppConfig: true },

@@ -62,3 +62,22 @@ export abstract class Sweeper implements OnApplicationBootstrap, BeforeApplicati
     return this.task.stop();
   }
 }
+
+/**
+ * One sweeper pass in bounded batches: deletes a batch at a time until one
+ * comes back short, `batches_max` ran, or the task is stopping; answers how
+ * many rows went. Short statements: no long lock on the table.
+ */
+export async function sweepInBatches(
+  deleteBatch: () => Promise<number>,
+  limits: { batch_max: number; batches_max: number },
+  task?: PeriodicTask,
+): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < limits.batches_max && !(task?.stopping ?? false); batch++) {
+    const count = await deleteBatch();
+    deleted += count;
+    if (count < limits.batch_max) break;
+  }
+  return deleted;
+}

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -21,6 +22,15 @@ export const base_config_schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1 to 32 characters of [A-Za-z0-9_-]')
     .default('paynet'),
+  /** The service's own NATS user (docs/SECURITY.md); with NATS_PASSWORD. Unset: connect without credentials. */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  /** A NATS credentials file (JWT and nkey seed, for servers in operator mode), instead of NATS_USER. */
+  NATS_CREDS: z.string().min(1).optional(),
+  /** TLS: the CA that signed the server's certificate; a client certificate and its key for mutual TLS. */
+  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS_CERT: z.string().min(1).optional(),
+  NATS_TLS_KEY: z.string().min(1).optional(),
   NATS_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters'),
   SECRETS_KEY: z
@@ -45,7 +55,10 @@ export class ConfigError extends Error {}
 /** Parses `env` with `schema`; the error names the first bad variable in one line. */
 export function parseConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
+  if (result.success) {
+    checkNatsAccess(result.data as Partial<BaseConfig>);
+    return result.data;
+  }
   const issue = result.error.issues[0];
   const name = issue?.path.join('.') ?? 'environment';
   const value = issue && issue.path.length > 0 ? env[String(issue.path[0])] : undefined;
@@ -61,6 +74,32 @@ export function loadConfigOrExit<S extends z.ZodType>(schema: S, env: NodeJS.Pro
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
+  }
+}
+
+/** NATS settings that only make sense together, and files that must be readable at boot rather than at the first reconnect. */
+function checkNatsAccess(config: Partial<BaseConfig>): void {
+  const together = [
+    ['NATS_USER', 'NATS_PASSWORD'],
+    ['NATS_TLS_CERT', 'NATS_TLS_KEY'],
+  ] as const;
+  for (const [first, second] of together) {
+    if ((config[first] === undefined) !== (config[second] === undefined)) {
+      const missing = config[first] === undefined ? first : second;
+      throw new ConfigError(`config: ${missing} is required with ${missing === first ? second : first}`);
+    }
+  }
+  if (config.NATS_CREDS !== undefined && config.NATS_USER !== undefined) {
+    throw new ConfigError('config: NATS_CREDS cannot be used with NATS_USER (one way to log in)');
+  }
+  for (const name of ['NATS_CREDS', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const) {
+    const file = config[name];
+    if (file === undefined) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      throw new ConfigError(`config: ${name} must be a readable file`);
+    }
   }
 }
 

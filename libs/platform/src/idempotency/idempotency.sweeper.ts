@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Sweeper } from '../bootstrap/periodic-task.js';
+import { Sweeper, sweepInBatches } from '../bootstrap/periodic-task.js';
 import { type BaseConfig, CONFIG } from '../config/config.js';
 
 /** Rows deleted per statement: short transactions, no long lock on the table. */
@@ -27,14 +27,8 @@ export class IdempotencySweeper extends Sweeper {
   }
 
   /** One pass: up to idempotency_sweep_batches_max batches; returns how many keys it deleted. */
-  async sweepOnce(): Promise<number> {
-    let deleted = 0;
-    for (let batch = 0; batch < idempotency_sweep_batches_max; batch++) {
-      const count = await this.deleteBatch();
-      deleted += count;
-      if (count < idempotency_sweep_batch_max) break;
-    }
-    return deleted;
+  sweepOnce(): Promise<number> {
+    return sweepInBatches(() => this.deleteBatch(), { batch_max: idempotency_sweep_batch_max, batches_max: idempotency_sweep_batches_max });
   }
 
   private async deleteBatch(): Promise<number> {

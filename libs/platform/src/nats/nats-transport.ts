@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from '@nats-io/transport-node';
 import { ClientNats, ServerNats, type NatsOptions } from '@nestjs/microservices';
 import { Headers, natsNames, type NatsNames } from '@paynet/contracts';
 
@@ -9,10 +10,13 @@ export interface NatsTransportSettings {
   /** Queue group: every replica of a service shares its requests. */
   queue: string;
   name: string;
+  /** Credentials, TLS and inbox (natsAccessOptions); none on an open server. */
+  access?: Partial<ConnectionOptions>;
 }
 
 export function natsConnectionOptions(settings: NatsTransportSettings): NatsOptions['options'] {
   return {
+    ...settings.access,
     servers: settings.url,
     name: settings.name,
     queue: settings.queue,

@@ -1,0 +1,31 @@
+/**
+ * The NATS users for docker/compose.yaml, from the devstack table:
+ *   node dist/tools/start/src/nats-config.js conf   the nats-server config (docker/nats-server.conf; no secret in it)
+ *   node dist/tools/start/src/nats-config.js env    fresh random passwords, lines for docker/.env
+ */
+import { default_nats_prefix } from '@paynet/contracts';
+import { generateNatsUsers, natsAuthorizationConfig, natsPasswordEnv } from '@paynet/devstack';
+import { pathToFileURL } from 'node:url';
+
+/** docker/compose.yaml runs with the default prefix. */
+export function composeNatsConfig(): string {
+  return natsAuthorizationConfig(default_nats_prefix);
+}
+
+export function freshPasswordLines(): string {
+  return Object.entries(natsPasswordEnv(generateNatsUsers()))
+    .map(([variable, password]) => `${variable}=${password}\n`)
+    .join('');
+}
+
+function main(what: string | undefined): void {
+  if (what === 'conf') process.stdout.write(composeNatsConfig());
+  else if (what === 'env') process.stdout.write(freshPasswordLines());
+  else {
+    process.stderr.write('usage: nats-config.js conf | env\n');
+    process.exitCode = 2;
+  }
+}
+
+// Run as a command only (the spec imports the functions).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv[2]);
