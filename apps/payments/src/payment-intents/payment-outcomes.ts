@@ -3,6 +3,7 @@ import type { ApiError, PaymentErrorObject, PaymentIntentObject } from '@paynet/
 import { OutboxWriter, updateReturning } from '@paynet/platform';
 import type { EntityManager } from 'typeorm';
 import { attemptOutcome } from './attempts.js';
+import { statusGuard } from './transitions.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
 
 /**
@@ -20,15 +21,24 @@ export class PaymentOutcomes {
    * The attempt's command was applied: an automatic intent has succeeded
    * (payment_intent.succeeded), a manual one holds the money until capture
    * (payment_intent.requires_capture).
+   *
+   * An intent that answered 200 never reads otherwise afterwards, so this
+   * also wins over a refusal recorded for the same attempt (a status back to
+   * requires_payment with the attempt unchanged): accounts answers one
+   * outcome per id, but if a refusal and an application of one attempt ever
+   * both arrive, the money moved, and the truth is the application. The
+   * payer and hold expiry the refusal cleared come back from `attempt`.
+   * (A later attempt cannot have started over it: pay checks a refused
+   * attempt with accounts before starting the next, see PaymentIntentsService.)
    */
   async recordApplied(manager: EntityManager, attempt: PaymentIntentRow): Promise<PaymentIntentObject | undefined> {
     const outcome = attemptOutcome(attempt);
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = $3, last_payment_error = NULL,
+      `UPDATE payment_intents SET status = $3, last_payment_error = NULL, payer_account = $4, hold_expires_at = to_timestamp($5::bigint),
          amount_received = CASE WHEN $3 = 'succeeded' THEN amount ELSE amount_received END
-       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-      [attempt.id, attempt.attempt, outcome.status],
+       WHERE id = $1 AND attempt = $2 AND ${statusGuard(['transfer_applied', 'hold_placed'])} RETURNING ${intent_columns}`,
+      [attempt.id, attempt.attempt, outcome.status, attempt.payer_account, attempt.hold_expires_at],
     );
     const row = rows[0];
     if (!row) return undefined;
@@ -42,7 +52,7 @@ export class PaymentOutcomes {
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
       `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, hold_expires_at = NULL, last_payment_error = $3
-       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
+       WHERE id = $1 AND ${statusGuard('attempt_refused')} AND attempt = $2 RETURNING ${intent_columns}`,
       [attempt.id, attempt.attempt, JSON.stringify({ code: refusal.code, message: refusal.message })],
     );
     const row = rows[0];
@@ -60,7 +70,7 @@ export class PaymentOutcomes {
   async recordDeclined(manager: EntityManager, intent_id: string, account: string, error: PaymentErrorObject): Promise<PaymentIntentObject | undefined> {
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET last_payment_error = $2 WHERE id = $1 AND status = 'requires_payment' RETURNING ${intent_columns}`,
+      `UPDATE payment_intents SET last_payment_error = $2 WHERE id = $1 AND ${statusGuard('risk_declined')} RETURNING ${intent_columns}`,
       [intent_id, JSON.stringify(error)],
     );
     const row = rows[0];

@@ -10,6 +10,9 @@ const allowed: readonly [PaymentIntentStatus, PaymentIntentEvent, PaymentIntentS
   ['processing', 'transfer_applied', 'succeeded'],
   ['processing', 'hold_placed', 'requires_capture'],
   ['processing', 'attempt_refused', 'requires_payment'],
+  // accounts' applied answer wins over a refusal recorded for the same attempt (issue 12: an intent that answered 200 never reads otherwise).
+  ['requires_payment', 'transfer_applied', 'succeeded'],
+  ['requires_payment', 'hold_placed', 'requires_capture'],
   ['requires_capture', 'capture', 'requires_capture'],
   ['requires_capture', 'hold_posted', 'succeeded'],
   ['requires_capture', 'hold_post_refused', 'requires_capture'],

@@ -44,8 +44,10 @@ type Moves = Partial<Record<PaymentIntentStatus, PaymentIntentStatus>>;
 
 const table: Readonly<Record<PaymentIntentEvent, Moves>> = {
   pay: { requires_payment: 'processing' },
-  transfer_applied: { processing: 'succeeded' },
-  hold_placed: { processing: 'requires_capture' },
+  // Also from requires_payment: an applied answer wins over a refusal recorded for the same attempt
+  // (accounts answers one outcome per id; an intent that answered 200 never reads otherwise).
+  transfer_applied: { processing: 'succeeded', requires_payment: 'succeeded' },
+  hold_placed: { processing: 'requires_capture', requires_payment: 'requires_capture' },
   attempt_refused: { processing: 'requires_payment' },
   risk_declined: { requires_payment: 'requires_payment' },
   capture: { requires_capture: 'requires_capture' },

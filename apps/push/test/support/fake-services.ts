@@ -1,4 +1,4 @@
-import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { ApiError, type Currency, ErrorCode, type MerchantPrincipal, natsNames, newId, randomToken, Subjects } from '@paynet/contracts';
 import { createHmac, randomBytes } from 'node:crypto';
 
@@ -32,8 +32,9 @@ export class FakeServices {
 
   private constructor(private readonly nc: NatsConnection, private readonly prefix: string) {}
 
-  static async start(nats_url: string, prefix: string): Promise<FakeServices> {
-    const nc = await connect({ servers: nats_url, name: 'push-test-fakes' });
+  /** `access`: how to log in (the stack's operator user when its NATS has permissions on). */
+  static async start(nats_url: string, prefix: string, access: Partial<ConnectionOptions> = {}): Promise<FakeServices> {
+    const nc = await connect({ servers: nats_url, name: 'push-test-fakes', ...access });
     const fakes = new FakeServices(nc, prefix);
     fakes.respond(Subjects.merchants.merchantsGet, (data) => fakes.principal(fakes.merchant(String(data['merchant_id']))));
     fakes.respond(Subjects.merchants.requestsAuthenticate, (data) => {

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { natsNames, type NatsNames, newId, type PlatformEvent } from '@paynet/contracts';
-import { deleteNatsStreams, type InProcessStack, type ServiceDefinitionForTest, startInProcess, testInfra } from '@paynet/testing';
+import { type InProcessStack, type ServiceDefinitionForTest, startInProcess } from '@paynet/testing';
 import pg from 'pg';
 import { AppModule } from '../../src/app.module.js';
 import { push_config_schema } from '../../src/config.js';
@@ -57,12 +57,14 @@ function pushDefinition(env: Record<string, string>): ServiceDefinitionForTest {
 }
 
 async function startPush(world: PushWorld, env: Record<string, string>): Promise<() => Promise<void>> {
-  const { natsUrl } = await testInfra();
   const stack = await startInProcess([pushDefinition(env)]);
+  // The stack's own NATS (permissions on): the fakes and the publisher log in as its operator.
+  const natsUrl = stack.nats.url;
+  const operator = stack.nats.access('operator');
   closeOnce(stack.apps['push'] as NestExpressApplication);
   const names = natsNames(stack.natsPrefix);
-  const fakes = await FakeServices.start(natsUrl, names.prefix);
-  const publisher: NatsConnection = await connect({ servers: natsUrl, name: 'push-test-publisher' });
+  const fakes = await FakeServices.start(natsUrl, names.prefix, operator);
+  const publisher: NatsConnection = await connect({ servers: natsUrl, name: 'push-test-publisher', ...operator });
   const js = jetstream(publisher);
   const jsm = await jetstreamManager(publisher);
   const database = new pg.Pool({ connectionString: stack.databaseUrl, max: 2, options: '-c search_path=push' });
@@ -88,10 +90,9 @@ async function startPush(world: PushWorld, env: Record<string, string>): Promise
   } satisfies PushWorld);
   return async () => {
     await database.end();
-    await stack.stop();
     await publisher.close();
     await fakes.close();
-    await deleteNatsStreams(natsUrl, names.prefix);
+    await stack.stop();
   };
 }
 
