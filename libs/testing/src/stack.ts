@@ -12,7 +12,7 @@ import {
 } from '@paynet/devstack';
 import { join, relative } from 'node:path';
 import { ensureBuilt } from './build.js';
-import { createTestDatabase, testInfra, type TestDatabase } from './infra.js';
+import { createTestDatabase, testInfra, type TestDatabase, type TestInfra } from './infra.js';
 import { uniqueNatsPrefix } from './names.js';
 import { deleteNatsStreams } from './nats-cleanup.js';
 import { makeRunLogDir } from './test-logs.js';
@@ -30,6 +30,8 @@ export interface StartStackOptions {
   /** Compiled entry points, by default dist/apps/<name>/src/main.js. */
   entries?: Partial<Record<ServiceName, string>>;
   ready_timeout_ms?: number;
+  /** PostgreSQL and NATS servers to use instead of the shared test ones (a chaos run owns and crashes its own). */
+  infra?: TestInfra;
 }
 
 export interface Stack {
@@ -68,8 +70,8 @@ const port_attempts_max = 20;
 export async function startStack(options: StartStackOptions = {}): Promise<Stack> {
   const root = workspaceRoot();
   if (options.build ?? true) await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
-  const { natsUrl } = await testInfra();
-  const database = await createTestDatabase();
+  const { natsUrl } = options.infra ?? (await testInfra());
+  const database = await createTestDatabase('paynet_test', options.infra);
   const natsPrefix = uniqueNatsPrefix();
   const ports = await distinctFreePorts();
   const adminToken = generateAdminToken();
