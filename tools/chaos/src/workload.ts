@@ -14,8 +14,13 @@ export const amount_minor_max = 5_000;
 /** Merchants and their fees; the first is the hot one, which gets hot_share of the orders. */
 export const merchant_fees_bps: readonly number[] = [100, 0, 250, 30];
 export const hot_share = 0.7;
-/** Orders paid by two holders at once (each with its own key): one must win, and only once. */
+/**
+ * Orders paid twice at once, each request with its own key: by two holders
+ * (one must win, and only once), or by one holder twice (a double tap: it
+ * must be charged once, and never told its payment failed).
+ */
 export const race_share = 0.15;
+const same_holder_race_share = 0.5;
 /** Paid orders the merchant refunds: once or twice, each time up to half the amount. */
 export const refund_share = 0.3;
 const refunds_per_order_max = 2;
@@ -91,7 +96,7 @@ async function runOrder(world: World, n: number, options: { random: Random; coun
   const intent_id = successBody<PaymentIntentObject>(create.outcome)?.id;
   if (intent_id === undefined) return;
   order.intent_id = intent_id;
-  const payers = random() < race_share ? twoHolders(world.holders, random) : [pick(random, world.holders)];
+  const payers = random() < race_share ? racingPayers(world.holders, random) : [pick(random, world.holders)];
   order.pays = await Promise.all(payers.map((holder, index) => pay(holder, intent_id, `${world.run_id}-pay-${n}-${index}`, counters)));
   if (!order.pays.some((attempt) => isSuccess(attempt.outcome)) || random() >= refund_share) return;
   const refunds = randomInteger(random, 1, refunds_per_order_max);
@@ -106,10 +111,10 @@ async function runOrder(world: World, n: number, options: { random: Random; coun
   }
 }
 
-function twoHolders(holders: readonly TestHolder[], random: Random): TestHolder[] {
+function racingPayers(holders: readonly TestHolder[], random: Random): TestHolder[] {
   const first = pick(random, holders);
-  const second = pick(random, holders.filter((holder) => holder.id !== first.id));
-  return [first, second];
+  if (random() < same_holder_race_share) return [first, first];
+  return [first, pick(random, holders.filter((holder) => holder.id !== first.id))];
 }
 
 async function pay(holder: TestHolder, intent_id: string, key: string, counters: CallCounters): Promise<PayRecord> {
