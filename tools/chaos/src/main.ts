@@ -30,26 +30,28 @@ async function main(): Promise<number> {
     return 0;
   }
   const load_average = loadavg().map((value) => value.toFixed(2)).join(', ');
+  // The code that runs is the code built at the start, whatever is committed meanwhile.
+  const commit = await runCommand('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, timeout_ms: 10_000 });
   const result = await runChaos(options, say, { build: false });
   const summary = summaryLine({ duration_s: result.duration_s, faults: result.faults.length, history: result.history, anomalies: result.anomalies.length });
   say(`chaos: what made clients retry: ${errorKinds(result.counters)}`);
+  const { received, events, redelivered } = result.webhooks;
+  say(`chaos: webhooks: ${received} requests received for ${events} events, ${redelivered} events delivered more than once`);
   if (result.anomalies.length > 0) {
     say(`chaos: anomalies (seed ${result.seed}; service logs in ${result.log_dir}):`);
     for (const anomaly of result.anomalies) say(`  - ${anomaly}`);
   }
-  if (options.write_report) await writeReport(result, summary, load_average);
+  if (options.write_report) writeReport(result, { summary, load_average, commit: commit.code === 0 ? commit.output.trim() : 'unknown' });
   say(summary);
   return result.anomalies.length === 0 ? 0 : 1;
 }
 
-async function writeReport(result: ChaosResult, summary: string, load_average: string): Promise<void> {
-  const commit = await runCommand('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, timeout_ms: 10_000 });
+function writeReport(result: ChaosResult, facts: { summary: string; load_average: string; commit: string }): void {
   const orders = result.history.orders;
   const sent = orders.flatMap((order) => [order.create, ...order.pays, ...order.refunds]);
   const results = renderResults({
+    ...facts,
     date: new Date(),
-    commit: commit.code === 0 ? commit.output.trim() : 'unknown',
-    summary,
     seed: result.seed,
     faults: faultTally(result.faults.map((record) => record.fault.kind)),
     orders: orders.length,
@@ -58,7 +60,8 @@ async function writeReport(result: ChaosResult, summary: string, load_average: s
     retried: sent.filter((request) => request.sends > 1).length,
     unknown: sent.filter((request) => request.outcome.kind === 'unknown').length,
     settle_s: result.settle_s,
-    load_average,
+    webhooks: result.webhooks,
+    error_kinds: errorKinds(result.counters),
     anomalies: result.anomalies,
   });
   const file = join(root, 'docs', 'BENCHMARKS.md');

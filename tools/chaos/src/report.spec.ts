@@ -33,7 +33,7 @@ describe('the chaos report', () => {
   });
 
   it('replaces its own section of docs/BENCHMARKS.md and leaves the rest alone', () => {
-    const facts = { date: new Date('2026-12-01T18:00:00Z'), commit: 'abc1234', summary: 'chaos: 1 s', seed: 1, faults: 'kill 1', orders: 1, races: 0, requests: 3, retried: 0, unknown: 0, settle_s: 2, load_average: '1.00', anomalies: [] };
+    const facts = { date: new Date('2026-12-01T18:00:00Z'), commit: 'abc1234', summary: 'chaos: 1 s', seed: 1, faults: 'kill 1', orders: 1, races: 0, requests: 3, retried: 0, unknown: 0, settle_s: 2, webhooks: { received: 3, events: 2, redelivered: 1 }, error_kinds: 'none', load_average: '1.00', anomalies: [] };
     const first = replaceResults('# Benchmarks\n\nledger figures\n', '## Chaos', renderResults(facts));
     expect(first).toContain('ledger figures');
     expect(first).toContain('## Chaos');

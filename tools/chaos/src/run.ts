@@ -32,6 +32,8 @@ export interface ChaosResult {
   /** Seconds from the clients' stop until nothing was processing and every webhook had arrived. */
   settle_s: number;
   anomalies: string[];
+  /** Webhook requests received, the distinct events they carried, and the events received more than once (at-least-once delivery). */
+  webhooks: { received: number; events: number; redelivered: number };
   /** Where the services' logs are kept. */
   log_dir: string;
 }
@@ -104,7 +106,9 @@ async function runOnPlatform(platform: ChaosPlatform, receiver: WebhookReceiver,
   say('chaos: checking the ledger, balances, statements, intents and webhooks ...');
   const state = await readFinalState(platform.stack, world, receiver);
   anomalies.push(...checkRun(world.history, state));
-  return { seed: options.seed, duration_s: elapsed_s(), faults, counters, history: world.history, settle_s, anomalies, log_dir: platform.stack.logDir };
+  const deliveries = countBy(state.webhooks.map((event) => event.event_id));
+  const webhooks = { received: state.webhooks.length, events: deliveries.size, redelivered: [...deliveries.values()].filter((times) => times > 1).length };
+  return { seed: options.seed, duration_s: elapsed_s(), faults, counters, history: world.history, settle_s, anomalies, webhooks, log_dir: platform.stack.logDir };
 }
 
 /** Injects each fault after `interval_ms` of calm, heals it, and waits until every service is ready again. */
@@ -130,4 +134,10 @@ async function runNemesis(
     if (problems.length > 0) return problems.map((problem) => `heal after ${describeFault(fault)}: ${problem}`);
   }
   return [];
+}
+
+function countBy(keys: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return counts;
 }
