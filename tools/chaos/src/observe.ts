@@ -91,7 +91,7 @@ export async function readFinalState(stack: Stack, world: World, receiver: Webho
 }
 
 /** Each webhook the receiver got, its signature checked with its merchant's secret. */
-export function receivedEvents(history: History, receiver: WebhookReceiver): ReceivedEvent[] {
+export function receivedEvents(history: History, receiver: Pick<WebhookReceiver, 'received'>): ReceivedEvent[] {
   const secrets = new Map(history.merchants.map((merchant) => [merchant.id, merchant.webhook_secret]));
   return receiver.received.map((request) => {
     const event_id = String(request.headers['webhook-id'] ?? '');
