@@ -229,7 +229,11 @@ describe('holds over real PostgreSQL and NATS', () => {
     const [ann, shop] = [await fundedWallet(stack, 500), await merchantAccount()];
     await place(hold('h-first', ann.id, shop, 300));
     await expect(place(hold('h-poor', ann.id, shop, 201))).rejects.toMatchObject({ status: 402, code: 'insufficient_funds' });
-    expect(await getHold('h-poor')).toEqual({ found: false });
+    // A refusal is remembered: the id reads refused, for good.
+    expect(await getHold('h-poor')).toEqual({
+      found: false,
+      refused: { status: 402, error: expect.objectContaining({ code: 'insufficient_funds' }) },
+    });
     expect(await walletBalance(ann)).toMatchObject({ posted: 500, pending: 300, available: 200 });
     // Exactly the available balance is fine.
     await place(hold('h-exact', ann.id, shop, 200));

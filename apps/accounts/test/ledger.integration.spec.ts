@@ -61,7 +61,11 @@ describe('accounts over real PostgreSQL and NATS', () => {
       status: 402,
       code: 'insufficient_funds',
     });
-    expect(await rpc.request('accounts.transfers.get', { transfer_id: 't-poor' })).toEqual({ found: false });
+    // A refusal is remembered: the id reads refused, for good.
+    expect(await rpc.request('accounts.transfers.get', { transfer_id: 't-poor' })).toEqual({
+      found: false,
+      refused: { status: 402, error: expect.objectContaining({ code: 'insufficient_funds' }) },
+    });
     expect(await balanceOf(ann)).toMatchObject({ posted: 100 });
     // Exactly the balance is fine.
     await rpc.request('accounts.transfers.post', transferCommand('t-exact', ann.id, bob.id, 100));

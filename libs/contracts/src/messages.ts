@@ -8,6 +8,7 @@
  */
 import type { Currency } from './money.js';
 import type { BalanceObject } from './wire.js';
+import type { ErrorEnvelope } from './errors.js';
 
 // ---- accounts -------------------------------------------------------------
 
@@ -78,7 +79,12 @@ export interface TransferReply {
 export interface GetTransferRequest {
   transfer_id: string;
 }
-export type GetTransferReply = { found: false } | ({ found: true } & TransferReply);
+/**
+ * `found`: applied, with its answer. Not found with `refused`: accounts
+ * refused this id (for good: every later copy gets the same refusal, so it
+ * will never apply). Not found without it: never seen.
+ */
+export type GetTransferReply = { found: false; refused?: ErrorEnvelope } | ({ found: true; lines: TransferLine[] } & TransferReply);
 
 // ---- accounts: holds (two-phase transfers) ---------------------------------
 
@@ -176,7 +182,8 @@ export interface HoldWire {
 export interface GetHoldRequest {
   hold_id: string;
 }
-export type GetHoldReply = { found: false } | ({ found: true } & HoldWire);
+/** As GetTransferReply: a hold whose place was refused reads not found with its `refused` answer. */
+export type GetHoldReply = { found: false; refused?: ErrorEnvelope } | ({ found: true } & HoldWire);
 
 // ---- merchants ------------------------------------------------------------
 

@@ -7,6 +7,12 @@ const blocked_wait_timeout_ms = 10_000;
 export interface HeldRowLocks {
   /** Resolves once some other session is waiting for these locks (a service is stuck midway through its work). */
   untilSomeoneWaits(timeout_ms?: number): Promise<void>;
+  /**
+   * Resolves once `count` sessions of this database wait for a lock (these or
+   * each other's: the second of two waiters queues behind the first): several
+   * transactions are stuck at the same point, their statements begun.
+   */
+  untilWaiting(count: number, timeout_ms?: number): Promise<void>;
   /** Ends the transaction: the waiter goes on. */
   release(): Promise<void>;
 }
@@ -40,6 +46,17 @@ export async function holdRowLocks(database_url: string, select_for_update_sql: 
           return (waiting.rows[0]?.count ?? 0) > 0;
         },
         { timeout_ms, description: 'a session waiting for the held row locks' },
+      );
+    },
+    untilWaiting: async (count, timeout_ms = blocked_wait_timeout_ms) => {
+      await waitFor(
+        async () => {
+          const waiting = await holder.query<{ count: number }>(
+            `SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0`,
+          );
+          return (waiting.rows[0]?.count ?? 0) >= count;
+        },
+        { timeout_ms, description: `${count} sessions waiting for locks` },
       );
     },
     release: async () => {

@@ -2,6 +2,7 @@ import type { Currency, HoldVoidReason } from '@paynet/contracts';
 import type { Hold, HoldState } from '@paynet/ledger';
 import { updateReturning } from '@paynet/platform';
 import type { EntityManager } from 'typeorm';
+import { fromRefusalRow, type Refusal, type RefusalRow } from '../ledger/refused-commands.js';
 
 /** Row mapping for the holds table (and the journal rows a post appends); rules live in @paynet/ledger. */
 
@@ -115,10 +116,22 @@ function mustBeOne(rows: HoldRow[], id: string): HoldRow {
   return fromRow(row);
 }
 
-/** Answers which of these journal entry ids exist (a hold's entry ids must not be a transfer's). */
-export async function existingEntryIds(manager: EntityManager, ids: readonly string[]): Promise<string[]> {
-  const rows: { id: string }[] = await manager.query('SELECT id FROM journal_entries WHERE id = ANY($1::text[])', [ids]);
-  return rows.map((row) => row.id);
+/**
+ * For a new place: which of the hold's journal entry ids a transfer took
+ * (they must be the hold's own), and whether this hold id was refused before
+ * (refused-commands.ts). One round trip; run under the balance locks, so it
+ * sees whatever a concurrent place of the same id did.
+ */
+export async function takenOrRefused(manager: EntityManager, hold_id: string, entry_ids: readonly string[]): Promise<{ taken: string[]; refusal?: Refusal }> {
+  const rows: (RefusalRow & { row_kind: 'entry' | 'refusal' })[] = await manager.query(
+    `SELECT 'entry' AS row_kind, id, NULL AS fingerprint, NULL::jsonb AS answer FROM journal_entries WHERE id = ANY($1::text[])
+     UNION ALL
+     SELECT 'refusal', id, fingerprint, answer FROM refused_commands WHERE kind = 'hold' AND id = $2`,
+    [entry_ids, hold_id],
+  );
+  const refused = rows.find((row) => row.row_kind === 'refusal');
+  const taken = rows.filter((row) => row.row_kind === 'entry').map((row) => row.id);
+  return refused ? { taken, refusal: fromRefusalRow(refused) } : { taken };
 }
 
 /** The statement line ids of entries, in line order, and the first entry's creation time. */

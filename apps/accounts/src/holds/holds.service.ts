@@ -42,7 +42,6 @@ import { holds_commands_total, holds_expired_total } from './holds.metrics.js';
 import {
   databaseNowSeconds,
   entryLines,
-  existingEntryIds,
   findHold,
   type HoldRow,
   insertHold,
@@ -50,9 +49,11 @@ import {
   lockHold,
   markPosted,
   markVoided,
+  takenOrRefused,
   toHold,
 } from './holds.repository.js';
-import { accountRejectionError, assertUnreachable } from '../ledger/account-rejection.js';
+import { accountRejectionError, assertUnreachable, isAccountRejection } from '../ledger/account-rejection.js';
+import { answerToCopy, findRefusals, recordRefusals } from '../ledger/refused-commands.js';
 
 /** A concurrent place inserted the same hold id first: roll back and run again, and it is then seen as existing. */
 class HoldRaced extends Error {}
@@ -84,9 +85,12 @@ export class HoldsService {
     return this.run('void', (manager) => this.voidIn(manager, hold_id));
   }
 
+  /** Placed (found, in whatever state), its place refused for good (with the refusal it was answered), or never seen. */
   async get(hold_id: string): Promise<GetHoldReply> {
     const row = await findHold(this.dataSource.manager, hold_id);
-    return row ? { found: true, ...mapHold(row) } : { found: false };
+    if (row) return { found: true, ...mapHold(row) };
+    const refusal = (await findRefusals(this.dataSource.manager, 'hold', [hold_id])).get(hold_id);
+    return refusal ? { found: false, refused: refusal.error.toEnvelope() } : { found: false };
   }
 
   /** Voids up to `limit` expired pending holds in one transaction; answers how many. */
@@ -110,7 +114,8 @@ export class HoldsService {
     return voided;
   }
 
-  private async placeIn(manager: EntityManager, input: PlaceHoldInput): Promise<PlaceHoldReply> {
+  /** Places the hold; a refusal for its accounts' state is recorded and answered (committed, so it stays final). */
+  private async placeIn(manager: EntityManager, input: PlaceHoldInput): Promise<PlaceHoldReply | ApiError> {
     const request: HoldRequest = {
       id: input.hold_id,
       currency: input.currency,
@@ -124,11 +129,12 @@ export class HoldsService {
     const balances = await lockBalances(manager, account_ids);
     const existing = await findHold(manager, request.id);
     if (existing) return mapPlaceReply(assertSameHold(existing, request, input), 'already_applied');
-    const taken = await existingEntryIds(manager, [request.id, feeEntryId(request.id)]);
+    const { taken, refusal } = await takenOrRefused(manager, request.id, [request.id, feeEntryId(request.id)]);
+    if (refusal) throw answerToCopy(refusal, holdFingerprint(input), 'hold');
     if (taken.length > 0) throw ApiError.conflict(ErrorCode.hold_exists_with_different_fields, `A transfer with id ${taken[0]} exists; a hold needs an id of its own.`);
     const accounts = await ledgerAccounts(manager, account_ids);
     const placed = applyHold(request, await databaseNowSeconds(manager), accounts, balances);
-    if (!placed.ok) throw placeRejection(placed.error, placed.account_id);
+    if (!placed.ok) return refusePlace(manager, input, placed.error, placed.account_id);
     const row = await insertHold(manager, { hold: placed.hold, description: input.description, payment_intent: input.payment_intent ?? null });
     if (!row) throw new HoldRaced();
     await writeBalances(manager, placed.balances);
@@ -189,11 +195,15 @@ export class HoldsService {
     return id;
   }
 
-  /** One command, one transaction; a lost race on the hold id is run again (bounded), then seen as a re-send. */
-  private async run<T extends { result: string }>(command: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  /**
+   * One command, one transaction; a lost race on the hold id is run again (bounded), then seen as a re-send.
+   * A refusal `work` answers (rather than throws) is committed, then thrown: it recorded itself.
+   */
+  private async run<T extends { result: string }>(command: string, work: (manager: EntityManager) => Promise<T | ApiError>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         const reply = await withTransaction(this.dataSource, work);
+        if (reply instanceof ApiError) throw reply;
         holds_commands_total.inc({ command, outcome: reply.result });
         return reply;
       } catch (error) {
@@ -203,6 +213,19 @@ export class HoldsService {
       }
     }
   }
+}
+
+/** A place refused: recorded when the refusal is about the accounts' state (so it is final), and answered. */
+async function refusePlace(manager: EntityManager, input: PlaceHoldInput, error: ApplyHoldError, account_id: string | undefined): Promise<ApiError> {
+  const refusal = placeRejection(error, account_id);
+  if (isAccountRejection(error)) await recordRefusals(manager, 'hold', [{ id: input.hold_id, fingerprint: holdFingerprint(input), error: refusal }]);
+  return refusal;
+}
+
+/** A place's content as assertSameHold compares it, as text. */
+function holdFingerprint(input: PlaceHoldInput): string {
+  const { currency, debit_account, credit_account, amount_minor, expires_at, description, payment_intent } = input;
+  return JSON.stringify([currency, debit_account, credit_account, amount_minor.toString(), expires_at, description, payment_intent ?? null]);
 }
 
 async function ledgerAccounts(manager: EntityManager, ids: readonly string[]): Promise<Map<string, LedgerAccount>> {

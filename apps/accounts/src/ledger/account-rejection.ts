@@ -24,3 +24,20 @@ export function accountRejectionError(error: AccountRejection, account_id: strin
 export function assertUnreachable(value: never): never {
   throw new Error(`unmapped refusal: ${String(value)}`);
 }
+
+const account_rejections: ReadonlySet<string> = new Set<AccountRejection>([
+  'insufficient_funds',
+  'account_missing',
+  'currency_mismatch',
+  'credits_exceed_debits',
+  'balance_overflow',
+]);
+
+/**
+ * True for a refusal that depends on the accounts' state, not on the
+ * command's shape: the same command could apply later (after a deposit, say),
+ * so its refusal is written down to stay final (refused-commands.ts).
+ */
+export function isAccountRejection(error: string): error is AccountRejection {
+  return account_rejections.has(error);
+}

@@ -1,6 +1,7 @@
-import type { Currency } from '@paynet/contracts';
+import type { Currency, ErrorEnvelope } from '@paynet/contracts';
 import { type AccountBalance, entry_lines_max, type AccountKind, type AppliedLine, type JournalEntry, type LedgerAccount, type Side } from '@paynet/ledger';
 import type { EntityManager } from 'typeorm';
+import { fromRefusalRow, type Refusal, refusalColumns } from './refused-commands.js';
 
 /** Row mapping for the ledger tables; SQL lives here, rules live in @paynet/ledger. */
 
@@ -116,6 +117,8 @@ export interface LockedBatch {
   balances: Map<string, AccountBalance>;
   /** Transfers already in the journal among the batch's ids, their lines in order. */
   existing: Map<string, StoredEntry>;
+  /** Transfers already refused among the batch's ids (refused-commands.ts). */
+  refused: Map<string, Refusal>;
 }
 
 export interface StoredEntry {
@@ -125,7 +128,7 @@ export interface StoredEntry {
 }
 
 interface LockedBatchRow {
-  row_kind: 'account' | 'posting';
+  row_kind: 'account' | 'posting' | 'refusal';
   id: string;
   currency: string;
   normal_side: Side | null;
@@ -141,16 +144,27 @@ interface LockedBatchRow {
   account_id: string | null;
   direction: Side | null;
   amount: string | null;
+  fingerprint: string | null;
+  answer: ErrorEnvelope | null;
 }
 
 /**
  * One statement for the transfer batch's reads: locks the balance rows in
  * account-id order (no deadlocks) with their accounts, and finds which of the
- * batch's transfer ids are in the journal already (accounts and entries
- * looked up one id at a time, see storedLinesFrom). The journal is read in the
- * statement's snapshot, taken before the lock wait, so a duplicate committed
- * while we waited is not seen here; the entries insert (ON CONFLICT DO NOTHING)
- * then falls short and the batch runs again (`TransferRaced`), seeing it.
+ * batch's transfer ids are in the journal already or were refused (accounts
+ * and entries looked up one id at a time, see storedLinesFrom).
+ *
+ * The journal and the refusals are read in the statement's snapshot, taken
+ * before the lock wait, while the locked balance rows come back as they are
+ * once the lock is ours: a copy of transfer X that waited behind the batch
+ * applying X sees the balance X left and not X itself. So this read is only
+ * a first look, and what the batch decides from it is checked again by
+ * writeBatch, whose snapshot is taken after the locks are held: a transfer
+ * this batch would apply or refuse that is already applied or refused there
+ * makes the batch roll back and run again (`TransferRaced`), and seen here
+ * then. That keeps a batch at two statements (a third read after the lock
+ * would cost every batch a round trip; the check costs two index probes per
+ * transfer, and a re-run only when a copy raced its first).
  */
 export async function lockBatch(manager: EntityManager, account_ids: readonly string[], entry_ids: readonly string[]): Promise<LockedBatch> {
   const rows: LockedBatchRow[] = await manager.query(
@@ -160,20 +174,26 @@ export async function lockBatch(manager: EntityManager, account_ids: readonly st
      )
      SELECT 'account' AS row_kind, a.id, a.currency, a.normal_side, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits,
        l.debits_posted, l.credits_posted, l.debits_pending, l.credits_pending,
-       NULL::bigint AS created, NULL::text AS line_id, NULL::smallint AS line_index, NULL::text AS account_id, NULL::text AS direction, NULL::bigint AS amount
+       NULL::bigint AS created, NULL::text AS line_id, NULL::smallint AS line_index, NULL::text AS account_id, NULL::text AS direction, NULL::bigint AS amount,
+       NULL::text AS fingerprint, NULL::jsonb AS answer
      FROM locked l CROSS JOIN LATERAL (SELECT * FROM ledger_accounts WHERE id = l.account_id LIMIT 1) a
      UNION ALL
      SELECT 'posting', found.id, found.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       found.created, found.line_id, found.line_index, found.account_id, found.direction, found.amount
-     FROM ${storedLinesFrom('$2')}`,
+       found.created, found.line_id, found.line_index, found.account_id, found.direction, found.amount, NULL, NULL
+     FROM ${storedLinesFrom('$2')}
+     UNION ALL
+     SELECT 'refusal', r.id, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r.fingerprint, r.answer
+     FROM unnest($2::text[]) AS wanted(id)
+       CROSS JOIN LATERAL (SELECT * FROM refused_commands WHERE kind = 'transfer' AND id = wanted.id LIMIT 1) r`,
     // Each id once: a batch may carry the same transfer twice (a re-send), and a repeated id would repeat its lines.
     // (The lock order is the SQL ORDER BY; the ids need no sorting here.)
     [[...new Set(account_ids)], [...new Set(entry_ids)]],
   );
-  const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map() };
+  const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map(), refused: new Map() };
   const lines: LockedBatchRow[] = [];
   for (const row of rows) {
     if (row.row_kind === 'posting') lines.push(row);
+    else if (row.row_kind === 'refusal') batch.refused.set(row.id, fromRefusalRow({ id: row.id, fingerprint: row.fingerprint as string, answer: row.answer as ErrorEnvelope }));
     else readLockedAccount(batch, row);
   }
   batch.existing = readStoredLines(lines);
@@ -237,25 +257,49 @@ function readStoredLine(existing: Map<string, StoredEntry>, row: LockedBatchRow)
 }
 
 /**
+ * What a transfer batch decided from its first look (lockBatch), to be
+ * checked in the write's own snapshot: the ids it applies or refuses, and
+ * the refusals to record.
+ */
+export interface BatchDecisions {
+  refusals: readonly Refusal[];
+  /** Every id the batch applies or refuses now (none already applied or refused at its first look). */
+  decided_ids: readonly string[];
+}
+
+const no_decisions: BatchDecisions = { refusals: [], decided_ids: [] };
+
+/**
  * One statement for the transfer batch's writes: its journal entries, their
- * postings and the new balances. Postings and balances are written only if
- * every entry was inserted; answers the entries' creation time, or undefined
- * when an entry id was taken first (the caller rolls back and runs again).
+ * postings, the new balances and its refusals. Runs after the batch's locks
+ * are held, so its snapshot sees every transaction that held them before:
+ * if one of the ids decided here was applied or refused meanwhile (the
+ * `guard`), or an entry id was taken first, nothing is written and it
+ * answers undefined (the caller rolls back and runs again). Otherwise it
+ * answers the entries' creation time.
  */
 export async function writeBatch(
   manager: EntityManager,
   entries: readonly EntryToAppend[],
   balances: ReadonlyMap<string, AccountBalance>,
+  decisions: BatchDecisions = no_decisions,
 ): Promise<number | undefined> {
   const postings = entries.flatMap((item) => item.lines.map((line, index) => ({ item, line, index })));
   const balance_rows = [...balances];
   const rows: { complete: boolean; created: string | null; postings: string; balances: string }[] = await manager.query(
-    `WITH inserted_entries AS (
+    `WITH guard AS (
+       -- One index probe per id (the LATERAL style of storedLinesFrom): applied ids are caught by ON CONFLICT below.
+       SELECT NOT EXISTS (SELECT 1 FROM unnest($19::text[]) AS refused(id) WHERE EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = refused.id))
+         AND NOT EXISTS (SELECT 1 FROM unnest($20::text[]) AS decided(id)
+                         WHERE EXISTS (SELECT 1 FROM refused_commands r WHERE r.kind = 'transfer' AND r.id = decided.id)) AS clear
+     ), inserted_entries AS (
        INSERT INTO journal_entries (id, currency, description, payment_intent)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       SELECT u.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, currency, description, payment_intent), guard
+       WHERE guard.clear
        ON CONFLICT (id) DO NOTHING RETURNING created_at
      ), outcome AS (
-       SELECT count(*) = $18::int AS complete, floor(extract(epoch FROM min(created_at)))::bigint AS created FROM inserted_entries
+       SELECT (SELECT clear FROM guard) AND (SELECT count(*) FROM inserted_entries) = $18::int AS complete,
+         floor(extract(epoch FROM coalesce((SELECT min(created_at) FROM inserted_entries), now())))::bigint AS created
      ), inserted_postings AS (
        INSERT INTO postings (id, entry_id, line_index, account_id, direction, amount, currency, balance_after)
        SELECT u.* FROM unnest($5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bigint[], $11::text[], $12::bigint[])
@@ -269,6 +313,11 @@ export async function writeBatch(
          AS u(account_id, debits_posted, credits_posted, debits_pending, credits_pending), outcome
        WHERE b.account_id = u.account_id AND outcome.complete
        RETURNING 1
+     ), inserted_refusals AS (
+       INSERT INTO refused_commands (kind, id, fingerprint, answer)
+       SELECT 'transfer', u.* FROM unnest($21::text[], $22::text[], $23::jsonb[]) AS u(id, fingerprint, answer), outcome
+       WHERE outcome.complete
+       ON CONFLICT (kind, id) DO NOTHING
      )
      SELECT outcome.complete, outcome.created,
        (SELECT count(*) FROM inserted_postings) AS postings, (SELECT count(*) FROM updated_balances) AS balances
@@ -292,6 +341,9 @@ export async function writeBatch(
       balance_rows.map(([, balance]) => balance.debits_pending.toString()),
       balance_rows.map(([, balance]) => balance.credits_pending.toString()),
       entries.length,
+      decisions.refusals.map((refusal) => refusal.id),
+      decisions.decided_ids,
+      ...refusalColumns(decisions.refusals),
     ],
   );
   const outcome = rows[0];

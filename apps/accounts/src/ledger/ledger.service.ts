@@ -27,8 +27,9 @@ import {
 } from '@paynet/ledger';
 import { withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
-import { findPlatformAccountId, findStoredEntries, lockBatch, readBalance, type StoredEntry, writeBatch } from './ledger.repository.js';
-import { accountRejectionError, assertUnreachable } from './account-rejection.js';
+import { findPlatformAccountId, findStoredEntries, lockBatch, type LockedBatch, readBalance, type StoredEntry, writeBatch } from './ledger.repository.js';
+import { accountRejectionError, assertUnreachable, isAccountRejection } from './account-rejection.js';
+import { answerToCopy, findRefusals, type Refusal, transferFingerprint } from './refused-commands.js';
 
 /** The most transfers one database transaction applies (TigerBeetle batches 8,190; ours are bounded by statement size). */
 export const batch_transfers_max = 256;
@@ -74,10 +75,15 @@ export class LedgerService {
     return outcome.reply;
   }
 
+  /** Applied (found), refused for good (with the refusal it was answered), or never seen. */
   async getTransfer(transfer_id: string): Promise<GetTransferReply> {
     const stored = (await findStoredEntries(this.dataSource.manager, [transfer_id])).get(transfer_id);
-    if (!stored) return { found: false };
-    return { found: true, ...storedReply(stored) };
+    if (stored) {
+      const lines = stored.entry.lines.map((line) => ({ account: line.account_id, direction: line.direction, amount_minor: line.amount_minor.toString() }));
+      return { found: true, ...storedReply(stored), lines };
+    }
+    const refusal = (await findRefusals(this.dataSource.manager, 'transfer', [transfer_id])).get(transfer_id);
+    return refusal ? { found: false, refused: refusal.error.toEnvelope() } : { found: false };
   }
 
   async balanceOf(account: LedgerAccount, manager: EntityManager = this.dataSource.manager): Promise<BalanceObject> {
@@ -91,32 +97,19 @@ export class LedgerService {
     };
   }
 
-  /** Applies `commands` in order inside `manager`'s transaction; one outcome per command. Two statements: read under lock, write. */
+  /**
+   * Applies `commands` in order inside `manager`'s transaction; one outcome per command. Two statements: read under lock,
+   * write (which checks the read's decisions in a snapshot taken under the locks, see lockBatch).
+   */
   async applyBatch(manager: EntityManager, commands: readonly PostTransferCommand[]): Promise<TransferOutcome[]> {
     assert(commands.length > 0 && commands.length <= batch_transfers_max, 'batch size out of bounds');
     const entries = await Promise.all(commands.map((command) => this.resolveEntry(manager, command)));
     const account_ids = entries.flatMap((entry) => (entry instanceof ApiError ? [] : entry.lines.map((line) => line.account_id)));
-    const { accounts, balances, existing } = await lockBatch(manager, account_ids, commands.map((command) => command.transfer_id));
-    const applied = new Map<string, AppliedTransfer>();
-    const touched = new Set<string>();
-    const outcomes = commands.map((command, index): Outcome => {
-      const entry = entries[index] as JournalEntry | ApiError;
-      if (entry instanceof ApiError) return { ok: false, error: entry };
-      const stored = existing.get(entry.id);
-      if (stored) return sameTransfer(stored.entry, entry) ?? { ok: true, reply: storedReply(stored) };
-      const earlier = applied.get(entry.id);
-      if (earlier) return sameTransfer(earlier.entry, entry) ?? { same_as: earlier };
-      const result = applyEntry(entry, accounts, balances);
-      if (!result.ok) return { ok: false, error: rejectionError(result.error, result.account_id) };
-      for (const [account_id, balance] of result.balances) {
-        balances.set(account_id, balance);
-        touched.add(account_id);
-      }
-      const transfer: AppliedTransfer = { command, entry, lines: result.lines, line_ids: result.lines.map(() => newId(IdPrefix.transaction)) };
-      applied.set(entry.id, transfer);
-      return transfer;
-    });
-    const created = await this.write(manager, [...applied.values()], new Map([...touched].map((id) => [id, balances.get(id) as AccountBalance])));
+    const locked = await lockBatch(manager, account_ids, commands.map((command) => command.transfer_id));
+    const decided: BatchDecided = { applied: new Map(), refused: new Map(), touched: new Set() };
+    const outcomes = commands.map((command, index) => decide(command, entries[index] as JournalEntry | ApiError, locked, decided));
+    const { balances } = locked;
+    const created = await this.write(manager, decided, new Map([...decided.touched].map((id) => [id, balances.get(id) as AccountBalance])));
     return outcomes.map((outcome) => {
       if ('ok' in outcome) return outcome;
       if ('same_as' in outcome) {
@@ -126,9 +119,10 @@ export class LedgerService {
     });
   }
 
-  /** Writes entries, postings and balances in one statement; answers their creation time (the transaction's). */
-  private async write(manager: EntityManager, transfers: readonly AppliedTransfer[], balances: ReadonlyMap<string, AccountBalance>): Promise<number> {
-    if (transfers.length === 0) return Math.floor(Date.now() / 1000);
+  /** Writes entries, postings, balances and refusals in one statement; answers their creation time (the transaction's). */
+  private async write(manager: EntityManager, decided: BatchDecided, balances: ReadonlyMap<string, AccountBalance>): Promise<number> {
+    const transfers = [...decided.applied.values()];
+    if (transfers.length === 0 && decided.refused.size === 0) return Math.floor(Date.now() / 1000);
     const created = await writeBatch(
       manager,
       transfers.map((transfer) => ({
@@ -139,6 +133,7 @@ export class LedgerService {
         payment_intent: transfer.command.payment_intent ?? null,
       })),
       balances,
+      { refusals: [...decided.refused.values()], decided_ids: [...decided.applied.keys(), ...decided.refused.keys()] },
     );
     if (created === undefined) throw new TransferRaced();
     return created;
@@ -172,6 +167,41 @@ export class LedgerService {
 
 function storedReply(stored: StoredEntry): TransferReply {
   return { transfer_id: stored.entry.id, result: 'already_applied', created: stored.created, line_ids: stored.line_ids };
+}
+
+/** What a batch has decided so far: transfers applied and refused now, accounts whose balance changed. */
+interface BatchDecided {
+  applied: Map<string, AppliedTransfer>;
+  refused: Map<string, Refusal>;
+  touched: Set<string>;
+}
+
+/**
+ * One command of a batch, in order: answered from the journal or the
+ * refusals (a copy), or applied to the locked balances with the pure model.
+ * A refusal for the accounts' state is final (refused-commands.ts).
+ */
+function decide(command: PostTransferCommand, entry: JournalEntry | ApiError, locked: LockedBatch, decided: BatchDecided): Outcome {
+  if (entry instanceof ApiError) return { ok: false, error: entry };
+  const stored = locked.existing.get(entry.id);
+  if (stored) return sameTransfer(stored.entry, entry) ?? { ok: true, reply: storedReply(stored) };
+  const refusal = locked.refused.get(entry.id) ?? decided.refused.get(entry.id);
+  if (refusal) return { ok: false, error: answerToCopy(refusal, transferFingerprint(entry), 'transfer') };
+  const earlier = decided.applied.get(entry.id);
+  if (earlier) return sameTransfer(earlier.entry, entry) ?? { same_as: earlier };
+  const result = applyEntry(entry, locked.accounts, locked.balances);
+  if (!result.ok) {
+    const error = rejectionError(result.error, result.account_id);
+    if (isAccountRejection(result.error)) decided.refused.set(entry.id, { id: entry.id, fingerprint: transferFingerprint(entry), error });
+    return { ok: false, error };
+  }
+  for (const [account_id, balance] of result.balances) {
+    locked.balances.set(account_id, balance);
+    decided.touched.add(account_id);
+  }
+  const transfer: AppliedTransfer = { command, entry, lines: result.lines, line_ids: result.lines.map(() => newId(IdPrefix.transaction)) };
+  decided.applied.set(entry.id, transfer);
+  return transfer;
 }
 
 /** A transfer id seen before with other content is refused naming the field; the same content answers undefined. */

@@ -1,6 +1,7 @@
 import { Initial1732300000000 } from './1732300000000-initial.js';
 import { Holds1732500000000 } from './1732500000000-holds.js';
 import { PostingsReferenceCheck1732600000000 } from './1732600000000-postings-reference-check.js';
+import { RefusedCommands1734100000000 } from './1734100000000-refused-commands.js';
 
 /** Every migration of this service, in order. */
-export const migrations = [Initial1732300000000, Holds1732500000000, PostingsReferenceCheck1732600000000];
+export const migrations = [Initial1732300000000, Holds1732500000000, PostingsReferenceCheck1732600000000, RefusedCommands1734100000000];

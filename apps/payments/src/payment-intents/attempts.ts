@@ -1,6 +1,8 @@
 import {
   type Currency,
   type EventType,
+  type GetHoldRequest,
+  type GetTransferRequest,
   feeMinor,
   type PaymentIntentStatus,
   type PlaceHoldCommand,
@@ -27,12 +29,17 @@ export function payTransfer(row: PaymentIntentRow): PostTransferCommand {
   if (amount - fee > 0n) lines.push({ account: row.merchant_account_id, direction: 'credit', amount_minor: (amount - fee).toString() });
   if (fee > 0n) lines.push({ account: PlatformAccount.fees, direction: 'credit', amount_minor: fee.toString() });
   return {
-    transfer_id: `${row.id}:pay:${row.attempt}`,
+    transfer_id: transferId(row),
     currency: row.currency.trim() as Currency,
     description: paymentDescription(row),
     payment_intent: row.id,
     lines,
   };
+}
+
+/** The transfer of an automatic-capture attempt. */
+export function transferId(row: PaymentIntentRow): string {
+  return `${row.id}:pay:${row.attempt}`;
 }
 
 /** The hold of a manual-capture attempt; posting or voiding it names the same id. */
@@ -69,6 +76,22 @@ export function attemptCommand(row: PaymentIntentRow): AttemptCommand {
       return { subject: Subjects.accounts.transfersPost, command: payTransfer(row) };
     case 'manual':
       return { subject: Subjects.accounts.holdsPlace, command: placeHoldCommand(row) };
+    default:
+      return assertUnreachable(row.capture_method);
+  }
+}
+
+export type AttemptLookup =
+  | { subject: typeof Subjects.accounts.transfersGet; request: GetTransferRequest }
+  | { subject: typeof Subjects.accounts.holdsGet; request: GetHoldRequest };
+
+/** How to ask accounts what became of the intent's current attempt (by id alone: a refused attempt's row no longer names its payer). */
+export function attemptLookup(row: PaymentIntentRow): AttemptLookup {
+  switch (row.capture_method) {
+    case 'automatic':
+      return { subject: Subjects.accounts.transfersGet, request: { transfer_id: transferId(row) } };
+    case 'manual':
+      return { subject: Subjects.accounts.holdsGet, request: { hold_id: holdId(row) } };
     default:
       return assertUnreachable(row.capture_method);
   }

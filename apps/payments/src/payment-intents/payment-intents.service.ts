@@ -13,7 +13,7 @@ import { CONFIG, type IdempotencyClaim, OutboxWriter, type Principal, RpcClient,
 import { DataSource, type EntityManager } from 'typeorm';
 import { RiskDeclinedError } from '../risk/risk-declined.error.js';
 import { RiskService } from '../risk/risk.service.js';
-import { isRefusal, ledgerUnavailable } from '../accounts-calls.js';
+import { type AttemptFate, attemptFate, isRefusal, ledgerUnavailable } from '../accounts-calls.js';
 import type { PaymentsConfig } from '../config.js';
 import {
   canSee,
@@ -33,6 +33,16 @@ type HolderPrincipal = Extract<Principal, { kind: 'holder' }>;
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
 
 const now_seconds = () => Math.floor(Date.now() / 1000);
+
+/** Rounds of "check the refused attempt, then start the next": another refused attempt in between costs one more. */
+const earlier_attempt_checks_max = 3;
+
+/** The intent's last attempt was refused; accounts is asked about it before a new one starts (startChecked). */
+class EarlierAttemptUnchecked extends Error {
+  constructor(readonly row: PaymentIntentRow) {
+    super(`attempt ${row.attempt} of ${row.id} to be checked`);
+  }
+}
 
 /**
  * The payment flow. Money moves only in accounts; an intent records which
@@ -106,8 +116,7 @@ export class PaymentIntentsService {
    */
   async pay(principal: HolderPrincipal, id: string, account_id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     if (account_id !== principal.account_id) throw ApiError.notFound('account', account_id, 'account');
-    const started = await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id))
-      .catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim));
+    const started = await this.startChecked(principal, id).catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim));
     const attempt = attemptCommand(started);
     let reply: TransferReply | PlaceHoldReply;
     try {
@@ -125,10 +134,51 @@ export class PaymentIntentsService {
   }
 
   /**
-   * Locks the intent; a payable one the risk rules admit becomes `processing` with a new attempt, one already processing for this payer
-   * is re-driven (it was admitted when it started).
+   * Starts (or re-drives) an attempt. Over a refused attempt, a new one
+   * starts only once accounts confirms the refused one is refused or was
+   * never seen: if it was applied after all, the intent is restored to what
+   * it is (recordApplied) and paying again is refused, so two attempts never
+   * both take the money. One extra request, and only after a refusal.
    */
-  private async startAttempt(manager: EntityManager, principal: HolderPrincipal, id: string): Promise<PaymentIntentRow> {
+  private async startChecked(principal: HolderPrincipal, id: string): Promise<PaymentIntentRow> {
+    let checked_attempt: number | undefined;
+    for (let round = 1; ; round++) {
+      try {
+        return await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id, checked_attempt));
+      } catch (error) {
+        if (!(error instanceof EarlierAttemptUnchecked)) throw error;
+        // Another attempt started and was refused while we checked: the payer may simply try again.
+        if (round >= earlier_attempt_checks_max) throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, 'This payment intent is being paid; try again.');
+        await this.checkEarlierAttempt(error.row);
+        checked_attempt = error.row.attempt;
+      }
+    }
+  }
+
+  /** Throws unless the refused attempt `row` names is refused or unseen in accounts; restores the intent if it was applied. */
+  private async checkEarlierAttempt(row: PaymentIntentRow): Promise<void> {
+    let earlier: AttemptFate;
+    try {
+      earlier = await attemptFate(this.rpc, row);
+    } catch (error) {
+      this.logger.warn({ payment_intent: row.id, attempt: row.attempt, err: error }, 'could not check the refused attempt before a new one');
+      throw ledgerUnavailable();
+    }
+    if (earlier.fate !== 'applied') return;
+    this.logger.error({ payment_intent: row.id, attempt: row.attempt }, 'an attempt recorded as refused was applied; the intent is restored');
+    const restored = await withTransaction(this.dataSource, (manager) =>
+      this.outcomes.recordApplied(manager, { ...row, payer_account: earlier.payer_account, hold_expires_at: earlier.hold_expires_at }),
+    );
+    const status = restored?.status ?? 'settled';
+    throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, `This payment intent is ${status} and cannot be paid.`);
+  }
+
+  /**
+   * Locks the intent; a payable one the risk rules admit becomes `processing` with a new attempt, one already processing for this payer
+   * is re-driven (it was admitted when it started). Over a refused attempt (requires_payment with attempt > 0) it starts the next
+   * only when `checked_attempt` says accounts was asked about that one.
+   */
+  private async startAttempt(manager: EntityManager, principal: HolderPrincipal, id: string, checked_attempt: number | undefined): Promise<PaymentIntentRow> {
     const locked = await findIntent(manager, id, true);
     if (!locked) throw ApiError.notFound('payment_intent', id);
     const row = effectiveIntent(locked, now_seconds());
@@ -139,6 +189,7 @@ export class PaymentIntentsService {
     if (principal.currency !== row.currency.trim()) {
       throw ApiError.payment(ErrorCode.currency_mismatch, `The account is in ${principal.currency}; this payment is in ${row.currency.trim()}.`, 'account');
     }
+    if (row.attempt > 0 && row.attempt !== checked_attempt) throw new EarlierAttemptUnchecked(row);
     await this.risk.admit(manager, row, principal.account_id);
     // The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at.
     const rows = await updateReturning<PaymentIntentRow>(

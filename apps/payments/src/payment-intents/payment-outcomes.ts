@@ -20,15 +20,24 @@ export class PaymentOutcomes {
    * The attempt's command was applied: an automatic intent has succeeded
    * (payment_intent.succeeded), a manual one holds the money until capture
    * (payment_intent.requires_capture).
+   *
+   * An intent that answered 200 never reads otherwise afterwards, so this
+   * also wins over a refusal recorded for the same attempt (a status back to
+   * requires_payment with the attempt unchanged): accounts answers one
+   * outcome per id, but if a refusal and an application of one attempt ever
+   * both arrive, the money moved, and the truth is the application. The
+   * payer and hold expiry the refusal cleared come back from `attempt`.
+   * (A later attempt cannot have started over it: pay checks a refused
+   * attempt with accounts before starting the next, see PaymentIntentsService.)
    */
   async recordApplied(manager: EntityManager, attempt: PaymentIntentRow): Promise<PaymentIntentObject | undefined> {
     const outcome = attemptOutcome(attempt);
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = $3, last_payment_error = NULL,
+      `UPDATE payment_intents SET status = $3, last_payment_error = NULL, payer_account = $4, hold_expires_at = to_timestamp($5::bigint),
          amount_received = CASE WHEN $3 = 'succeeded' THEN amount ELSE amount_received END
-       WHERE id = $1 AND status = 'processing' AND attempt = $2 RETURNING ${intent_columns}`,
-      [attempt.id, attempt.attempt, outcome.status],
+       WHERE id = $1 AND attempt = $2 AND status IN ('processing', 'requires_payment') RETURNING ${intent_columns}`,
+      [attempt.id, attempt.attempt, outcome.status, attempt.payer_account, attempt.hold_expires_at],
     );
     const row = rows[0];
     if (!row) return undefined;

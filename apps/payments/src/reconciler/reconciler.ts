@@ -1,16 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { type GetHoldReply, type GetTransferReply, Subjects } from '@paynet/contracts';
+import type { ApiError } from '@paynet/contracts';
 import { CONFIG, RpcClient, Sweeper, updateReturning, withTransaction } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PaymentsConfig } from '../config.js';
 import { findIntent, intent_columns, type PaymentIntentRow } from '../payment-intents/payment-intent.js';
 import { refund_columns, type RefundRow } from '../refunds/refund.js';
 import { RefundsService } from '../refunds/refunds.service.js';
-import { isRefusal } from '../accounts-calls.js';
+import { attemptFate, isRefusal } from '../accounts-calls.js';
 import { type AttemptCommand, attemptCommand } from '../payment-intents/attempts.js';
 import { CaptureService } from '../payment-intents/capture.service.js';
 import { PaymentOutcomes } from '../payment-intents/payment-outcomes.js';
-import { assertUnreachable } from '../unreachable.js';
 import { reconciler_settlements_total } from './reconciler.metrics.js';
 
 /** Intents claimed per pass; they are settled concurrently, each with at most two requests to accounts. */
@@ -42,8 +41,8 @@ interface Settlement {
  * at all: the next pass tries again. Recording is a compare-and-set on status
  * and attempt, shared with pay, so the outcome and its event are written
  * once even when pay's own request finishes at the same moment.
- * (docs/ARCHITECTURE.md names the one gap: accounts does not remember
- * refusals, which matters only with several accounts replicas.)
+ * Accounts remembers refusals too (every later copy of a refused id is
+ * refused the same), so a refusal found by the lookup is final as it is.
  */
 @Injectable()
 export class Reconciler extends Sweeper {
@@ -161,29 +160,28 @@ export class Reconciler extends Sweeper {
     this.logger.log({ ...context, ...settlement }, 'processing payment settled');
   }
 
-  /** Asks whether the attempt's transfer or hold exists; if not, sends the very same command again. */
+  /**
+   * Asks what became of the attempt's transfer or hold: applied, or refused
+   * (for good: accounts answers every later copy the same), settles it at once;
+   * never seen, it sends the very same command again.
+   */
   private async settleBy(row: PaymentIntentRow, attempt: AttemptCommand, progress: { step: Step }): Promise<Settlement> {
-    if (await this.attemptApplied(attempt)) return this.applied(row, 'lookup');
+    const earlier = await attemptFate(this.rpc, row);
+    if (earlier.fate === 'applied') return this.applied(row, 'lookup');
+    if (earlier.fate === 'refused') return this.refused(row, earlier.refusal, 'lookup');
     progress.step = 'resend';
     try {
       await this.rpc.request(attempt.subject, attempt.command);
     } catch (error) {
       if (!isRefusal(error)) throw error;
-      const recorded = await withTransaction(this.dataSource, (manager) => this.outcomes.recordRefused(manager, row, error));
-      return { outcome: recorded ? 'payment_failed' : 'already_settled', step: 'resend' };
+      return this.refused(row, error, 'resend');
     }
     return this.applied(row, 'resend');
   }
 
-  private async attemptApplied(attempt: AttemptCommand): Promise<boolean> {
-    switch (attempt.subject) {
-      case Subjects.accounts.transfersPost:
-        return (await this.rpc.request<GetTransferReply>(Subjects.accounts.transfersGet, { transfer_id: attempt.command.transfer_id })).found;
-      case Subjects.accounts.holdsPlace:
-        return (await this.rpc.request<GetHoldReply>(Subjects.accounts.holdsGet, { hold_id: attempt.command.hold_id })).found;
-      default:
-        return assertUnreachable(attempt);
-    }
+  private async refused(row: PaymentIntentRow, refusal: ApiError, step: Step): Promise<Settlement> {
+    const recorded = await withTransaction(this.dataSource, (manager) => this.outcomes.recordRefused(manager, row, refusal));
+    return { outcome: recorded ? 'payment_failed' : 'already_settled', step };
   }
 
   private async applied(row: PaymentIntentRow, step: Step): Promise<Settlement> {
