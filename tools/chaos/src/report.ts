@@ -82,7 +82,7 @@ export function renderResults(facts: ReportFacts): string {
     '```',
     '',
     `- Faults: ${facts.faults} (kill: SIGKILL a service and respawn it; pause: SIGSTOP then SIGCONT; nats: SIGKILL nats-server and restart it; postgres: immediate shutdown and restart).`,
-    `- ${count(facts.orders)} orders (${count(facts.races)} paid by two holders at once), ${count(facts.requests)} requests, ${count(facts.retried)} of them retried with their Idempotency-Key, ${count(facts.unknown)} left without a final answer (their outcome judged from the final state).`,
+    `- ${count(facts.orders)} orders (${count(facts.races)} paid twice at once, by one holder or two), ${count(facts.requests)} requests, ${count(facts.retried)} of them retried with their Idempotency-Key, ${count(facts.unknown)} left without a final answer (their outcome judged from the final state).`,
     `- What made clients retry: ${facts.error_kinds}.`,
     `- Settled ${facts.settle_s.toFixed(0)} s after the clients stopped (nothing processing, every succeeded payment's webhook delivered).`,
     `- Webhooks: ${count(facts.webhooks.received)} requests for ${count(facts.webhooks.events)} events, ${count(facts.webhooks.redelivered)} events delivered more than once (at least once is the promise).`,
