@@ -90,8 +90,8 @@ export interface TestDatabase {
 }
 
 /** A new, empty database with a unique name (e.g. paynet_test_k3j9x0q1m2ab). */
-export async function createTestDatabase(prefix = 'paynet_test'): Promise<TestDatabase> {
-  const { adminDatabaseUrl } = await testInfra();
+export async function createTestDatabase(prefix = 'paynet_test', infra?: TestInfra): Promise<TestDatabase> {
+  const { adminDatabaseUrl } = infra ?? (await testInfra());
   const name = uniqueDatabaseName(prefix);
   const url = await createDatabase(adminDatabaseUrl, name);
   return { name, url, drop: () => dropDatabase(adminDatabaseUrl, name) };

@@ -9,6 +9,8 @@ export interface NewMerchant {
   name: string;
   currency: string;
   fee_bps?: number;
+  /** The merchant's first webhook endpoint; its secret comes back as `webhook_secret`. */
+  webhook_url?: string;
 }
 
 type MerchantStack = { urls: Readonly<Partial<Record<'merchants' | 'payments' | 'push', string>>>; adminToken: string };

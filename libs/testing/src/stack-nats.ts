@@ -50,6 +50,11 @@ export async function startStackNats(prefix: string): Promise<StackNats> {
 
 async function sharedOpenNats(prefix: string): Promise<StackNats> {
   const { natsUrl } = await testInfra();
+  return openStackNats(natsUrl, prefix);
+}
+
+/** A stack on an open nats-server at `natsUrl` (no users): the shared test server, or one a chaos run owns. */
+export function openStackNats(natsUrl: string, prefix: string): StackNats {
   return {
     url: natsUrl,
     users: undefined,

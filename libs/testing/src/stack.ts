@@ -12,9 +12,9 @@ import {
 } from '@paynet/devstack';
 import { join, relative } from 'node:path';
 import { ensureBuilt } from './build.js';
-import { createTestDatabase, type TestDatabase } from './infra.js';
+import { createTestDatabase, type TestDatabase, type TestInfra } from './infra.js';
 import { uniqueNatsPrefix } from './names.js';
-import { startStackNats, type StackNats } from './stack-nats.js';
+import { openStackNats, startStackNats, type StackNats } from './stack-nats.js';
 import { makeRunLogDir } from './test-logs.js';
 import { workspaceRoot } from './workspace.js';
 
@@ -30,6 +30,8 @@ export interface StartStackOptions {
   /** Compiled entry points, by default dist/apps/<name>/src/main.js. */
   entries?: Partial<Record<ServiceName, string>>;
   ready_timeout_ms?: number;
+  /** PostgreSQL and NATS servers to use instead of the shared test ones (a chaos run owns and crashes its own). */
+  infra?: TestInfra;
 }
 
 export interface Stack {
@@ -70,9 +72,10 @@ const port_attempts_max = 20;
 export async function startStack(options: StartStackOptions = {}): Promise<Stack> {
   const root = workspaceRoot();
   if (options.build ?? true) await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
-  const database = await createTestDatabase();
+  const database = await createTestDatabase('paynet_test', options.infra);
   const natsPrefix = uniqueNatsPrefix();
-  const nats = await startStackNats(natsPrefix).catch(async (error: unknown) => {
+  // A run that owns its servers (chaos: it crashes them) brings an open nats-server of its own.
+  const nats = await (options.infra ? Promise.resolve(openStackNats(options.infra.natsUrl, natsPrefix)) : startStackNats(natsPrefix)).catch(async (error: unknown) => {
     await database.drop();
     throw error;
   });
