@@ -15,6 +15,7 @@ import {
 } from '@paynet/contracts';
 import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, updateReturning, withTransaction } from '@paynet/platform';
 import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
+import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
 import { CredentialsService, rotation_grace_seconds_default } from '../credentials/credentials.service.js';
@@ -31,6 +32,9 @@ interface MerchantRow {
   account_id: string;
   created: string;
 }
+
+/** Characters of a derived id: base 36, 24 of them carry about 124 bits of the digest. */
+const derived_id_length = 24;
 
 const merchant_select =
   'SELECT id, name, currency, fee_bps, webhook_url, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created FROM merchants';
@@ -53,7 +57,7 @@ export class MerchantsService {
   async create(body: CreateMerchantBody, claim: IdempotencyClaim | undefined): Promise<MerchantObject> {
     const webhook_url = checkWebhookUrl(body.webhook_url, this.config.webhook_allow_private);
     const id = newId(IdPrefix.merchant);
-    const account_id = newId(IdPrefix.account);
+    const account_id = claim ? await this.accountIdFor(claim) : newId(IdPrefix.account);
     await this.rpc.request<CreateLedgerAccountReply>(Subjects.accounts.accountsCreate, {
       account_id,
       kind: 'merchant',
@@ -73,6 +77,20 @@ export class MerchantsService {
       await claim?.complete(manager, 201, answer);
       return answer;
     });
+  }
+
+  /**
+   * The ledger account id of a creation sent with an Idempotency-Key, the
+   * same for every send of that key and body: when accounts' answer was lost
+   * (a timeout releases the key), the re-send reuses the account the first
+   * send made instead of opening a second. Once a merchant holds it, the key
+   * was kept past its retention and is being used afresh: a new id.
+   */
+  private async accountIdFor(claim: IdempotencyClaim): Promise<string> {
+    const digest = createHash('sha256').update(`merchant-account\n${claim.scope}\n${claim.key}\n${claim.fingerprint}`).digest('hex');
+    const account_id = `${IdPrefix.account}_${BigInt(`0x${digest}`).toString(36).slice(0, derived_id_length)}`;
+    const taken: unknown[] = await this.dataSource.query('SELECT 1 FROM merchants WHERE account_id = $1', [account_id]);
+    return taken.length === 0 ? account_id : newId(IdPrefix.account);
   }
 
   async retrieve(principal: Principal, id: string): Promise<MerchantObject> {
