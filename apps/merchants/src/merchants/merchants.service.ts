@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  amountFromWire,
   ApiError,
   type BalanceObject,
+  balanceToJson,
+  type GetBalanceReply,
   type CreateLedgerAccountReply,
   type Currency,
   IdPrefix,
@@ -12,6 +15,7 @@ import {
   type SignWebhookRequest,
   type StreamTokenObject,
   Subjects,
+  type JsonInteger,
 } from '@paynet/contracts';
 import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, updateReturning, withTransaction } from '@paynet/platform';
 import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
@@ -97,9 +101,11 @@ export class MerchantsService {
     return mapMerchant(await this.visible(principal, id));
   }
 
-  async balance(principal: Principal, id: string): Promise<BalanceObject> {
+  async balance(principal: Principal, id: string): Promise<BalanceObject<JsonInteger>> {
     const merchant = await this.visible(principal, id);
-    return this.rpc.request<BalanceObject>(Subjects.accounts.balancesGet, { account_id: merchant.account_id });
+    const reply = await this.rpc.request<GetBalanceReply>(Subjects.accounts.balancesGet, { account_id: merchant.account_id });
+    const exact = (wire: string) => balanceToJson(amountFromWire(wire));
+    return { ...reply, posted: exact(reply.posted), pending: exact(reply.pending), available: exact(reply.available) };
   }
 
   async setWebhookUrl(principal: Principal, id: string, url: string | null): Promise<MerchantObject> {

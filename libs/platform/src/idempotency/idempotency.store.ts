@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { type BaseConfig, CONFIG } from '../config/config.js';
 import { SECRET_BOX, SecretBox } from '../crypto/secret-box.js';
+import { parseAnswer, toJsonText } from '../validation/json-numbers.js';
 
 /**
  * Idempotency-Key handling (API.md, Idempotency), one table per service:
@@ -160,7 +161,7 @@ export class IdempotencyStore {
   }
 
   async complete(manager: EntityManager, claim: IdempotencyClaim, answer: StoredAnswer): Promise<void> {
-    const sealed = this.box.seal(JSON.stringify(answer.body), `${claim.scope}\n${claim.key}`);
+    const sealed = this.box.seal(toJsonText(answer.body), `${claim.scope}\n${claim.key}`);
     const [, affected] = (await manager.query(
       `UPDATE idempotency_keys SET state = 'done', response_status = $4, response_sealed = $5, locked_until = NULL
        WHERE scope = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
@@ -200,6 +201,6 @@ export class IdempotencyStore {
   }
 
   private openAnswer(scope: string, key: string, row: KeyRow): unknown {
-    return JSON.parse(this.box.open(row.response_sealed as string, `${scope}\n${key}`));
+    return parseAnswer(this.box.open(row.response_sealed as string, `${scope}\n${key}`));
   }
 }
