@@ -1,7 +1,7 @@
 export { ensureBuilt } from './build.js';
 export { adminFetch, jsonFetch, type AdminFetchOptions, type FetchResult, type JsonFetchOptions, type JsonObject, type JsonValue } from './http.js';
 export { createTestDatabase, testInfra, type TestDatabase, type TestInfra } from './infra.js';
-export { createMerchantClient, type NewMerchant } from './merchant-client.js';
+export { createMerchantClient, merchantClient, type NewMerchant, onboardMerchant } from './merchant-client.js';
 export { holdRowLocks, type HeldRowLocks } from './row-locks.js';
 export { randomSuffix, uniqueDatabaseName, uniqueNatsPrefix } from './names.js';
 export { deleteNatsStreams } from './nats-cleanup.js';
