@@ -1,5 +1,6 @@
 import type { AccountObject, ListResponse, StatementLineObject } from '@paynet/contracts';
 import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import net from 'node:net';
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
@@ -99,9 +100,9 @@ describe('accounts API', () => {
     expect(await stack.rpc.request('accounts.balances.get', { account_id: 'acct_merchant00000001' })).toEqual({
       object: 'balance',
       currency: 'EUR',
-      posted: 0,
-      pending: 0,
-      available: 0,
+      posted: '0',
+      pending: '0',
+      available: '0',
     });
     const account = await wallet('CNY');
     expect(await stack.rpc.request('accounts.tokens.verify', { token: account.token })).toEqual({ account_id: account.id, currency: 'CNY' });
@@ -155,5 +156,18 @@ describe('accounts API', () => {
       await client.end();
     }
     expect((await adminFetch(stack, 'accounts', 'GET', '/v1/ledger/verify')).body).toMatchObject({ ok: true });
+  });
+
+  it('answers an HTTP/1.1 request without a Host header with 400 in the error envelope, not a bare 400', async () => {
+    const { port } = new URL(stack.urls.accounts as string);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.end('GET /v1/ledger/verify HTTP/1.1\r\nConnection: close\r\n\r\n'));
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+      socket.on('end', () => resolve(received));
+      socket.on('error', reject);
+    });
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { type: 'invalid_request_error', code: 'parameter_invalid' } });
   });
 });

@@ -1,6 +1,7 @@
 import {
   type AccountObject,
   type BalanceObject,
+  type GetBalanceReply,
   type GetHoldReply,
   IdPrefix,
   newId,
@@ -51,8 +52,10 @@ describe('holds over real PostgreSQL and NATS', () => {
     return answer.body;
   }
 
-  function balanceOf(account_id: string): Promise<BalanceObject> {
-    return rpc.request<BalanceObject>('accounts.balances.get', { account_id });
+  /** A balance as other services read it (amounts as decimal strings over NATS), in numbers. */
+  async function balanceOf(account_id: string): Promise<BalanceObject> {
+    const wire = await rpc.request<GetBalanceReply>('accounts.balances.get', { account_id });
+    return { ...wire, posted: Number(wire.posted), pending: Number(wire.pending), available: Number(wire.available) };
   }
 
   async function statement(account: AccountObject): Promise<StatementLineObject[]> {

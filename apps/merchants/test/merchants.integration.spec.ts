@@ -1,7 +1,7 @@
 import type { MerchantObject } from '@paynet/contracts';
 import { PaynetClient } from '@paynet/sdk';
 import { signRequest } from '@paynet/signatures';
-import { adminFetch, type InProcessStack, jsonFetch, startInProcess } from '@paynet/testing';
+import { adminFetch, type InProcessStack, jsonFetch, startInProcess, waitFor } from '@paynet/testing';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
@@ -145,5 +145,37 @@ describe('merchants: onboarding and signed requests', () => {
     expect(unknown.body).toMatchObject({ error: { code: 'unknown_parameter', param: 'colour' } });
     const ok = await adminFetch(stack, 'merchants', 'POST', '/v1/merchants', { name: 'x', currency: 'USD', webhook_url: 'https://hooks.example.com/paynet' });
     expect(ok.status).toBe(201);
+  });
+
+  it('re-sent with its Idempotency-Key after the first answer was lost, makes one merchant and one ledger account', async () => {
+    const database = new pg.Client({ connectionString: stack.databaseUrl });
+    await database.connect();
+    const attempt = randomUUID();
+    const name = `Retried ${attempt}`;
+    const ledgerAccounts = async () =>
+      (await database.query<{ count: number }>(`SELECT count(*)::int AS count FROM accounts.ledger_accounts WHERE owner_name = $1`, [name])).rows[0]?.count;
+    const send = () => adminFetch<MerchantObject>(stack, 'merchants', 'POST', '/v1/merchants', { name, currency: 'EUR' }, { idempotencyKey: `onboard-${attempt}` });
+    try {
+      // accounts hangs: the command waits in its socket, and merchants' request times out.
+      stack.neighbours.pause('accounts');
+      let lost;
+      try {
+        lost = await send();
+      } finally {
+        stack.neighbours.resume('accounts');
+      }
+      expect(lost.status).toBe(503);
+      // The first command still made its ledger account once accounts woke up.
+      await waitFor(async () => (await ledgerAccounts()) === 1, { description: 'the ledger account of the first send' });
+      const resent = await send();
+      expect(resent.status).toBe(201);
+      expect(await ledgerAccounts()).toBe(1);
+      const merchants = await database.query<{ id: string; account_id: string }>('SELECT id, account_id FROM merchants.merchants WHERE name = $1', [name]);
+      expect(merchants.rows).toEqual([{ id: resent.body.id, account_id: expect.stringMatching(/^acct_/) }]);
+      const owned = await database.query('SELECT 1 FROM accounts.ledger_accounts WHERE id = $1 AND owner_name = $2', [merchants.rows[0]?.account_id, name]);
+      expect(owned.rowCount).toBe(1);
+    } finally {
+      await database.end();
+    }
   });
 });

@@ -37,7 +37,12 @@ export interface VerifyAccountTokenReply {
 export interface GetBalanceRequest {
   account_id: string;
 }
-export type GetBalanceReply = BalanceObject;
+/** A balance over NATS: its amounts as decimal strings (JSON cannot carry bigint). */
+export interface GetBalanceReply extends Omit<BalanceObject, 'posted' | 'pending' | 'available'> {
+  posted: string;
+  pending: string;
+  available: string;
+}
 
 /**
  * Names a platform account by role instead of id; accounts resolves it to the

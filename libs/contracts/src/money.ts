@@ -55,6 +55,19 @@ export function amountToJson(amount_minor: bigint): number {
   return Number(amount_minor);
 }
 
+/**
+ * A JSON integer in an answer: a number while it is a safe integer, else the
+ * bigint itself, which the services write as the exact digits (API.md:
+ * balances are exact JSON integers however large they grow).
+ */
+export type JsonInteger = number | bigint;
+
+/** A balance (a sum of bounded amounts, so without bound) for an answer; exact at any size. */
+export function balanceToJson(amount_minor: bigint): JsonInteger {
+  const safe = amount_minor <= BigInt(Number.MAX_SAFE_INTEGER) && amount_minor >= BigInt(Number.MIN_SAFE_INTEGER);
+  return safe ? Number(amount_minor) : amount_minor;
+}
+
 /** "12.34 USD", "500 JPY", "-0.05 EUR": major units with the currency. */
 export function formatMajor(amount_minor: bigint, currency: Currency): string {
   const exponent = currency_exponents[currency];

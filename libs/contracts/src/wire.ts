@@ -2,8 +2,11 @@
  * Public wire shapes (API.md), as answered over HTTP and carried inside
  * events. Amounts here are JSON numbers: every one is bounded by 1e12 per
  * amount, so it is exact; money math happens on bigint before this point.
+ * Balances are sums without a bound: a service answers them as `JsonInteger`
+ * (a bigint past 2^53, written as exact digits); a client reading the JSON
+ * sees numbers, the default type parameter.
  */
-import type { Currency } from './money.js';
+import type { Currency, JsonInteger } from './money.js';
 
 export interface ListResponse<T> {
   object: 'list';
@@ -11,29 +14,29 @@ export interface ListResponse<T> {
   has_more: boolean;
 }
 
-export interface BalanceObject {
+export interface BalanceObject<Integer extends JsonInteger = number> {
   object: 'balance';
   currency: Currency;
-  posted: number;
-  pending: number;
-  available: number;
+  posted: Integer;
+  pending: Integer;
+  available: Integer;
 }
 
-export interface AccountObject {
+export interface AccountObject<Integer extends JsonInteger = number> {
   id: string;
   object: 'account';
   currency: Currency;
   owner_name: string;
   created: number;
   token?: string;
-  balance?: BalanceObject;
+  balance?: BalanceObject<Integer>;
 }
 
-export interface StatementLineObject {
+export interface StatementLineObject<Integer extends JsonInteger = number> {
   id: string;
   object: 'transaction';
   amount: number;
-  balance_after: number;
+  balance_after: Integer;
   currency: Currency;
   description: string;
   payment_intent?: string;

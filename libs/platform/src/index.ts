@@ -21,6 +21,7 @@ export * from './observability/request-context.js';
 export * from './outbox/outbox.js';
 export * from './platform.module.js';
 export * from './validation/body.js';
+export * from './validation/json-numbers.js';
 export * from './validation/request-path.js';
 export * from './bootstrap/periodic-task.js';
 export * from './openapi/api-errors.js';

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import type { AccountObject, BalanceObject, ListResponse, StatementLineObject } from '@paynet/contracts';
+import type { AccountObject, BalanceObject, JsonInteger, ListResponse, StatementLineObject } from '@paynet/contracts';
 import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, list_query, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
 import type { z } from 'zod';
 import { create_account_body, deposit_body } from './accounts.dto.js';
@@ -13,21 +13,21 @@ export class AccountsController {
   @HttpCode(201)
   @Auth('operator')
   @Idempotent({ required: false })
-  create(@ValidBody(create_account_body) body: z.infer<typeof create_account_body>, @IdempotencyKey() claim?: IdempotencyClaim): Promise<AccountObject> {
+  create(@ValidBody(create_account_body) body: z.infer<typeof create_account_body>, @IdempotencyKey() claim?: IdempotencyClaim): Promise<AccountObject<JsonInteger>> {
     return this.accounts.createWallet(body, claim);
   }
 
   @Get(':id')
   @Auth('operator', 'holder')
   @ApiErrors(404)
-  retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<AccountObject> {
+  retrieve(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<AccountObject<JsonInteger>> {
     return this.accounts.retrieve(principal, id);
   }
 
   @Get(':id/balance')
   @Auth('operator', 'holder')
   @ApiErrors(404)
-  balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject> {
+  balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject<JsonInteger>> {
     return this.accounts.balance(principal, id);
   }
 
@@ -38,7 +38,7 @@ export class AccountsController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @ValidQuery(list_query) page: z.infer<typeof list_query>,
-  ): Promise<ListResponse<StatementLineObject>> {
+  ): Promise<ListResponse<StatementLineObject<JsonInteger>>> {
     return this.accounts.transactions(principal, id, page);
   }
 
@@ -52,7 +52,7 @@ export class AccountsController {
     @Param('id') id: string,
     @ValidBody(deposit_body) body: z.infer<typeof deposit_body>,
     @IdempotencyKey() claim?: IdempotencyClaim,
-  ): Promise<StatementLineObject> {
+  ): Promise<StatementLineObject<JsonInteger>> {
     return this.accounts.deposit(principal, id, body.amount, claim);
   }
 }

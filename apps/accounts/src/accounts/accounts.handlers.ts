@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
-  type BalanceObject,
+  type GetBalanceReply,
   type CreateLedgerAccountCommand,
   type CreateLedgerAccountReply,
   type GetBalanceRequest,
@@ -37,7 +37,8 @@ export class AccountsHandlers {
   }
 
   @MessagePattern(Subjects.accounts.balancesGet)
-  balance(@Payload() message: GetBalanceRequest): Promise<BalanceObject> {
-    return this.accounts.balanceById(parseInput(balance_message, message).account_id);
+  async balance(@Payload() message: GetBalanceRequest): Promise<GetBalanceReply> {
+    const balance = await this.accounts.balanceById(parseInput(balance_message, message).account_id);
+    return { ...balance, posted: String(balance.posted), pending: String(balance.pending), available: String(balance.available) };
   }
 }

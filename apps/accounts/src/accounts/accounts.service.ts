@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   type AccountObject,
   amountToJson,
+  balanceToJson,
   ApiError,
   type BalanceObject,
   type CreateLedgerAccountCommand,
@@ -15,6 +16,7 @@ import {
   randomToken,
   type StatementLineObject,
   type VerifyAccountTokenReply,
+  type JsonInteger,
 } from '@paynet/contracts';
 import { accountOfKind } from '@paynet/ledger';
 import { type IdempotencyClaim, type Principal, holder_token_prefix, withTransaction } from '@paynet/platform';
@@ -43,12 +45,12 @@ export class AccountsService {
   ) {}
 
   /** A wallet with its bearer token, shown only in this answer; we keep a hash. */
-  async createWallet(input: CreateAccountInput, claim: IdempotencyClaim | undefined): Promise<AccountObject> {
+  async createWallet(input: CreateAccountInput, claim: IdempotencyClaim | undefined): Promise<AccountObject<JsonInteger>> {
     const id = newId(IdPrefix.account);
     const token = `${holder_token_prefix}${randomToken(token_random_length)}`;
     return withTransaction(this.dataSource, async (manager) => {
       const row = await this.insertAccount(manager, { id, kind: 'wallet', currency: input.currency, owner_name: input.owner_name, token_hash: hashToken(token) });
-      const body: AccountObject = { ...mapAccount(row), token, balance: await this.ledger.balanceOf(toLedgerAccount(row), manager) };
+      const body: AccountObject<JsonInteger> = { ...mapAccount(row), token, balance: await this.ledger.balanceOf(toLedgerAccount(row), manager) };
       await claim?.complete(manager, 201, body);
       return body;
     });
@@ -79,23 +81,23 @@ export class AccountsService {
     return { account_id: row.id, currency: row.currency.trim() as Currency };
   }
 
-  async retrieve(principal: Principal, id: string): Promise<AccountObject> {
+  async retrieve(principal: Principal, id: string): Promise<AccountObject<JsonInteger>> {
     const row = await this.visibleAccount(principal, id);
     return { ...mapAccount(row), balance: await this.ledger.balanceOf(toLedgerAccount(row)) };
   }
 
-  async balance(principal: Principal, id: string): Promise<BalanceObject> {
+  async balance(principal: Principal, id: string): Promise<BalanceObject<JsonInteger>> {
     return this.ledger.balanceOf(toLedgerAccount(await this.visibleAccount(principal, id)));
   }
 
   /** Any account's balance, for other services (merchants asks for its merchants'). */
-  async balanceById(id: string): Promise<BalanceObject> {
+  async balanceById(id: string): Promise<BalanceObject<JsonInteger>> {
     const row = (await findAccounts(this.dataSource.manager, [id])).get(id);
     if (!row) throw ApiError.notFound('account', id);
     return this.ledger.balanceOf(toLedgerAccount(row));
   }
 
-  async deposit(principal: Principal, id: string, amount_minor: bigint, claim: IdempotencyClaim | undefined): Promise<StatementLineObject> {
+  async deposit(principal: Principal, id: string, amount_minor: bigint, claim: IdempotencyClaim | undefined): Promise<StatementLineObject<JsonInteger>> {
     const row = await this.visibleAccount(principal, id);
     if (row.kind !== 'wallet') throw ApiError.notFound('account', id);
     return withTransaction(this.dataSource, async (manager) => {
@@ -117,7 +119,7 @@ export class AccountsService {
     });
   }
 
-  async transactions(principal: Principal, id: string, page: ListInput): Promise<ListResponse<StatementLineObject>> {
+  async transactions(principal: Principal, id: string, page: ListInput): Promise<ListResponse<StatementLineObject<JsonInteger>>> {
     const row = await this.visibleAccount(principal, id);
     const cursor = page.starting_after ? await this.cursorSeq(row.id, page.starting_after) : null;
     const rows: StatementRow[] = await this.dataSource.query(
@@ -133,7 +135,7 @@ export class AccountsService {
     return rows[0].seq;
   }
 
-  private async statementLine(manager: EntityManager, line_id: string): Promise<StatementLineObject> {
+  private async statementLine(manager: EntityManager, line_id: string): Promise<StatementLineObject<JsonInteger>> {
     const rows: StatementRow[] = await manager.query(`${statement_select} WHERE p.id = $1`, [line_id]);
     return mapStatementLine(rows[0] as StatementRow);
   }
@@ -179,13 +181,13 @@ interface StatementRow {
 }
 
 /** Statement lines are seen from the holder's side: money in is positive. */
-function mapStatementLine(row: StatementRow): StatementLineObject {
+function mapStatementLine(row: StatementRow): StatementLineObject<JsonInteger> {
   const amount = BigInt(row.amount);
-  const line: StatementLineObject = {
+  const line: StatementLineObject<JsonInteger> = {
     id: row.id,
     object: 'transaction',
     amount: amountToJson(row.direction === 'credit' ? amount : -amount),
-    balance_after: amountToJson(BigInt(row.balance_after)),
+    balance_after: balanceToJson(BigInt(row.balance_after)),
     currency: row.currency.trim() as Currency,
     description: row.description,
     created: Number(row.created),
@@ -194,7 +196,7 @@ function mapStatementLine(row: StatementRow): StatementLineObject {
   return line;
 }
 
-export function mapAccount(row: AccountRow): AccountObject {
+export function mapAccount(row: AccountRow): AccountObject<JsonInteger> {
   return {
     id: row.id,
     object: 'account',

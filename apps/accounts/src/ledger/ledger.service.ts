@@ -3,7 +3,7 @@ import {
   amountFromWire,
   ApiError,
   type BalanceObject,
-  amountToJson,
+  balanceToJson,
   type Currency,
   ErrorCode,
   newId,
@@ -12,6 +12,7 @@ import {
   type PostTransferCommand,
   type TransferReply,
   type GetTransferReply,
+  type JsonInteger,
 } from '@paynet/contracts';
 import {
   applyEntry,
@@ -86,14 +87,14 @@ export class LedgerService {
     return refusal ? { found: false, refused: refusal.error.toEnvelope() } : { found: false };
   }
 
-  async balanceOf(account: LedgerAccount, manager: EntityManager = this.dataSource.manager): Promise<BalanceObject> {
+  async balanceOf(account: LedgerAccount, manager: EntityManager = this.dataSource.manager): Promise<BalanceObject<JsonInteger>> {
     const balance = (await readBalance(manager, account.id)) as AccountBalance;
     return {
       object: 'balance',
       currency: account.currency as Currency,
-      posted: amountToJson(postedBalance(account, balance)),
-      pending: amountToJson(pendingBalance(account, balance)),
-      available: amountToJson(availableBalance(account, balance)),
+      posted: balanceToJson(postedBalance(account, balance)),
+      pending: balanceToJson(pendingBalance(account, balance)),
+      available: balanceToJson(availableBalance(account, balance)),
     };
   }
 

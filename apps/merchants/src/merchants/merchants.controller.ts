@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import type { BalanceObject, MerchantObject, StreamTokenObject } from '@paynet/contracts';
+import type { BalanceObject, JsonInteger, MerchantObject, StreamTokenObject } from '@paynet/contracts';
 import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody } from '@paynet/platform';
 import type { z } from 'zod';
 import { create_merchant_body, type CreateMerchantBody, rotate_body, webhook_endpoint_body } from './merchants.dto.js';
@@ -27,7 +27,7 @@ export class MerchantsController {
   @Get(':id/balance')
   @Auth('merchant', 'operator')
   @ApiErrors(404)
-  balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject> {
+  balance(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<BalanceObject<JsonInteger>> {
     return this.merchants.balance(principal, id);
   }
 

@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  amountFromWire,
   ApiError,
   type BalanceObject,
+  balanceToJson,
+  type GetBalanceReply,
   type CreateLedgerAccountReply,
   type Currency,
   IdPrefix,
@@ -10,9 +13,11 @@ import {
   newId,
   type StreamTokenObject,
   Subjects,
+  type JsonInteger,
 } from '@paynet/contracts';
 import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, withTransaction } from '@paynet/platform';
 import { generateWebhookSecret } from '@paynet/signatures';
+import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
 import { CredentialsService, rotation_grace_seconds_default } from '../credentials/credentials.service.js';
@@ -30,6 +35,9 @@ interface MerchantRow {
   account_id: string;
   created: string;
 }
+
+/** Characters of a derived id: base 36, 24 of them carry about 124 bits of the digest. */
+const derived_id_length = 24;
 
 /** webhook_url is the first endpoint's URL while it is enabled (API.md: the merchant's first endpoint). */
 const merchant_columns = `id, name, currency, fee_bps, webhook_secret_sealed, account_id, floor(extract(epoch FROM created_at))::bigint AS created,
@@ -56,7 +64,7 @@ export class MerchantsService {
   async create(body: CreateMerchantBody, claim: IdempotencyClaim | undefined): Promise<MerchantObject> {
     const webhook_url = body.webhook_url == null ? null : await this.endpoints.checkUrl(body.webhook_url, 'webhook_url');
     const id = newId(IdPrefix.merchant);
-    const account_id = newId(IdPrefix.account);
+    const account_id = claim ? await this.accountIdFor(claim) : newId(IdPrefix.account);
     await this.rpc.request<CreateLedgerAccountReply>(Subjects.accounts.accountsCreate, {
       account_id,
       kind: 'merchant',
@@ -78,13 +86,29 @@ export class MerchantsService {
     });
   }
 
+  /**
+   * The ledger account id of a creation sent with an Idempotency-Key, the
+   * same for every send of that key and body: when accounts' answer was lost
+   * (a timeout releases the key), the re-send reuses the account the first
+   * send made instead of opening a second. Once a merchant holds it, the key
+   * was kept past its retention and is being used afresh: a new id.
+   */
+  private async accountIdFor(claim: IdempotencyClaim): Promise<string> {
+    const digest = createHash('sha256').update(`merchant-account\n${claim.scope}\n${claim.key}\n${claim.fingerprint}`).digest('hex');
+    const account_id = `${IdPrefix.account}_${BigInt(`0x${digest}`).toString(36).slice(0, derived_id_length)}`;
+    const taken: unknown[] = await this.dataSource.query('SELECT 1 FROM merchants WHERE account_id = $1', [account_id]);
+    return taken.length === 0 ? account_id : newId(IdPrefix.account);
+  }
+
   async retrieve(principal: Principal, id: string): Promise<MerchantObject> {
     return mapMerchant(await this.visible(principal, id));
   }
 
-  async balance(principal: Principal, id: string): Promise<BalanceObject> {
+  async balance(principal: Principal, id: string): Promise<BalanceObject<JsonInteger>> {
     const merchant = await this.visible(principal, id);
-    return this.rpc.request<BalanceObject>(Subjects.accounts.balancesGet, { account_id: merchant.account_id });
+    const reply = await this.rpc.request<GetBalanceReply>(Subjects.accounts.balancesGet, { account_id: merchant.account_id });
+    const exact = (wire: string) => balanceToJson(amountFromWire(wire));
+    return { ...reply, posted: exact(reply.posted), pending: exact(reply.pending), available: exact(reply.available) };
   }
 
   async setWebhookUrl(principal: Principal, id: string, url: string | null): Promise<MerchantObject> {

@@ -1,4 +1,4 @@
-import { amount_minor, currency } from '@paynet/platform';
+import { amount_minor, currency, integerQueryParameter } from '@paynet/platform';
 import { z } from 'zod';
 
 export const expires_in_seconds_max = 2_592_000;
@@ -17,7 +17,7 @@ export type CreatePaymentIntentBody = z.infer<typeof create_payment_intent_body>
 export const pay_body = z.strictObject({ account: z.string().min(1).max(128) });
 
 export const list_payment_intents_query = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(10),
+  limit: integerQueryParameter({ min: 1, max: 100 }).default(10),
   starting_after: z.string().min(1).max(128).optional(),
   status: z.enum(['requires_payment', 'processing', 'requires_capture', 'succeeded', 'canceled']).optional(),
 });

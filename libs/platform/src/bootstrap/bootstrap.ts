@@ -13,6 +13,7 @@ import { natsAccessOptions } from '../nats/nats-access.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
 import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
 import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
+import { exactJsonAnswersMiddleware } from '../validation/json-numbers.js';
 import { requestPathMiddleware } from '../validation/request-path.js';
 import type { ServiceName } from '../platform.module.js';
 
@@ -42,6 +43,7 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
   app.use(requestContextMiddleware);
   app.use(httpMetricsMiddleware);
   app.use(requestPathMiddleware);
+  app.use(exactJsonAnswersMiddleware);
   // Raw bytes are kept for signature checks; the limit keeps one request from eating memory.
   app.useBodyParser('json', { limit: config.HTTP_BODY_LIMIT, strict: true, type: () => true });
   app.disable('x-powered-by');

@@ -9,6 +9,7 @@ import { z } from 'zod';
 export const idempotency_retention_seconds_min = 24 * 3600;
 export const idempotency_retention_seconds_default = 48 * 3600;
 const idempotency_retention_seconds_max = 30 * 24 * 3600;
+export const idempotency_lease_seconds_default = 30;
 
 const port_error = { error: 'must be a port number, 1 to 65535' };
 export const port = z.coerce.number(port_error).int(port_error).min(1, port_error).max(65_535, port_error);
@@ -45,6 +46,8 @@ export const base_config_schema = z.object({
     .min(idempotency_retention_seconds_min, `must be at least ${idempotency_retention_seconds_min} (24 h, API.md)`)
     .max(idempotency_retention_seconds_max)
     .default(idempotency_retention_seconds_default),
+  /** The lease of an Idempotency-Key claim, renewed while its request runs (short only in tests of slow requests). */
+  IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(idempotency_lease_seconds_default),
   /** How often keys past their retention are deleted. */
   IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
 });

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { ApiHeader } from '@nestjs/swagger';
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import { createHash } from 'node:crypto';
-import { catchError, from, mergeMap, Observable, tap, throwError } from 'rxjs';
+import { catchError, finalize, from, mergeMap, Observable, tap, throwError } from 'rxjs';
 import { type AuthenticatedRequest, principalScope } from '../auth/principal.js';
 import { toApiError } from '../errors/api-exception.filter.js';
 import { ApiErrors } from '../openapi/api-errors.js';
@@ -69,6 +69,8 @@ export class IdempotencyInterceptor implements NestInterceptor {
             if (!begun.claim.completed) this.logger.error('an idempotent route answered without storing its answer');
           }),
           catchError((error: unknown) => from(this.settle(begun.claim, error)).pipe(mergeMap(() => throwError(() => error)))),
+          // However the request ended, its lease is no longer renewed.
+          finalize(() => begun.claim.stopHeartbeat()),
         );
       }),
     );

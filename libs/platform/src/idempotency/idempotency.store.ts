@@ -1,8 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { type BaseConfig, CONFIG } from '../config/config.js';
 import { SECRET_BOX, SecretBox } from '../crypto/secret-box.js';
+import { parseAnswer, toJsonText } from '../validation/json-numbers.js';
 
 /**
  * Idempotency-Key handling (API.md, Idempotency), one table per service:
@@ -11,11 +13,17 @@ import { SECRET_BOX, SecretBox } from '../crypto/secret-box.js';
  * - the request's own transaction calls claim.complete(), which stores the
  *   answer in that same transaction, and only if the claim is still ours;
  * - a request that crashed leaves a lease that simply runs out: the key is
- *   free again after `lease_seconds`, never a permanent 409.
+ *   free again after IDEMPOTENCY_LEASE_SECONDS, never a permanent 409;
+ * - while the request runs, a heartbeat pushes the lease forward every third
+ *   of it, so a request slower than its lease keeps its key (a retry gets
+ *   409 in progress, not a second execution); it stops on complete or
+ *   release, and after `idempotency_lease_renewals_max` renewals (a request
+ *   stuck that long lets its key go, as a crashed one does).
  *
  * Answers are sealed (AES-256-GCM): a replayed creation shows secrets again.
  */
-export const idempotency_lease_seconds = 30;
+/** Renewals of one claim's lease: 90 at a third of 30 s each hold a key for 15 min at most. */
+export const idempotency_lease_renewals_max = 90;
 export const idempotency_key_length_max = 255;
 /** Claims tried when the key is released between our insert and our read. */
 const idempotency_begin_attempts_max = 3;
@@ -28,11 +36,13 @@ export interface StoredAnswer {
 
 export class IdempotencyClaim {
   completed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     readonly scope: string,
     readonly key: string,
     readonly claim_id: string,
+    readonly fingerprint: string,
     private readonly store: IdempotencyStore,
   ) {}
 
@@ -40,6 +50,32 @@ export class IdempotencyClaim {
   async complete(manager: EntityManager, status: number, body: unknown): Promise<void> {
     await this.store.complete(manager, this, { status, body });
     this.completed = true;
+    this.stopHeartbeat();
+  }
+
+  /** Renews the lease every `interval_ms` while the request runs, at most `renewals_max` times. */
+  startHeartbeat(interval_ms: number, renew: () => Promise<boolean>): void {
+    let renewals = 0;
+    const beat = () => {
+      renewals += 1;
+      void renew().then(
+        (still_ours) => {
+          if (still_ours && renewals < idempotency_lease_renewals_max && this.heartbeat !== undefined) this.heartbeat = schedule();
+          else this.stopHeartbeat();
+        },
+        () => {
+          if (this.heartbeat !== undefined) this.heartbeat = schedule();
+        },
+      );
+    };
+    // Chained timeouts rather than an interval: a slow renewal never overlaps the next one.
+    const schedule = () => setTimeout(beat, interval_ms).unref();
+    this.heartbeat = schedule();
+  }
+
+  stopHeartbeat(): void {
+    clearTimeout(this.heartbeat);
+    this.heartbeat = undefined;
   }
 }
 
@@ -73,10 +109,16 @@ interface KeyRow {
 
 @Injectable()
 export class IdempotencyStore {
+  private readonly logger = new Logger('Idempotency');
+  private readonly lease_seconds: number;
+
   constructor(
     private readonly dataSource: DataSource,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
-  ) {}
+    @Inject(CONFIG) config: Pick<BaseConfig, 'IDEMPOTENCY_LEASE_SECONDS'>,
+  ) {
+    this.lease_seconds = config.IDEMPOTENCY_LEASE_SECONDS;
+  }
 
   async begin(scope: string, key: string, fingerprint: string, attempt = 1): Promise<BeginResult> {
     const claim_id = randomUUID();
@@ -89,9 +131,13 @@ export class IdempotencyStore {
          WHERE idempotency_keys.state = 'in_progress' AND idempotency_keys.locked_until < now()
            AND idempotency_keys.fingerprint = EXCLUDED.fingerprint
        RETURNING claim_id`,
-      [scope, key, fingerprint, claim_id, idempotency_lease_seconds],
+      [scope, key, fingerprint, claim_id, this.lease_seconds],
     );
-    if (claimed.length === 1) return { kind: 'claimed', claim: new IdempotencyClaim(scope, key, claim_id, this) };
+    if (claimed.length === 1) {
+      const claim = new IdempotencyClaim(scope, key, claim_id, fingerprint, this);
+      claim.startHeartbeat((this.lease_seconds * 1000) / 3, () => this.renew(claim));
+      return { kind: 'claimed', claim };
+    }
     const rows: KeyRow[] = await this.dataSource.query(
       'SELECT fingerprint, state, claim_id, response_status, response_sealed FROM idempotency_keys WHERE scope = $1 AND key = $2',
       [scope, key],
@@ -115,7 +161,7 @@ export class IdempotencyStore {
   }
 
   async complete(manager: EntityManager, claim: IdempotencyClaim, answer: StoredAnswer): Promise<void> {
-    const sealed = this.box.seal(JSON.stringify(answer.body), `${claim.scope}\n${claim.key}`);
+    const sealed = this.box.seal(toJsonText(answer.body), `${claim.scope}\n${claim.key}`);
     const [, affected] = (await manager.query(
       `UPDATE idempotency_keys SET state = 'done', response_status = $4, response_sealed = $5, locked_until = NULL
        WHERE scope = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
@@ -136,13 +182,25 @@ export class IdempotencyStore {
 
   /** Frees the key: the request changed nothing and may be sent again. */
   async release(claim: IdempotencyClaim): Promise<void> {
+    claim.stopHeartbeat();
     await this.dataSource.query(
       `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
       [claim.scope, claim.key, claim.claim_id],
     );
   }
 
+  /** Pushes the lease forward while the claim is still ours; false once it is not (completed, released, taken over). */
+  private async renew(claim: IdempotencyClaim): Promise<boolean> {
+    const [, affected] = (await this.dataSource.query(
+      `UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $4)
+       WHERE scope = $1 AND key = $2 AND claim_id = $3 AND state = 'in_progress'`,
+      [claim.scope, claim.key, claim.claim_id, this.lease_seconds],
+    )) as [unknown, number];
+    if (affected !== 1) this.logger.debug(`lease of an Idempotency-Key claim no longer held (${claim.scope})`);
+    return affected === 1;
+  }
+
   private openAnswer(scope: string, key: string, row: KeyRow): unknown {
-    return JSON.parse(this.box.open(row.response_sealed as string, `${scope}\n${key}`));
+    return parseAnswer(this.box.open(row.response_sealed as string, `${scope}\n${key}`));
   }
 }

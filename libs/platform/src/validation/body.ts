@@ -3,6 +3,7 @@ import { ApiError, amount_minor_max, currencies, type Currency, ErrorCode } from
 import { ApiBody, ApiQuery } from '@nestjs/swagger';
 import { ApiErrors } from '../openapi/api-errors.js';
 import { z } from 'zod';
+import { exactRequestBody, integerQueryParameter } from './json-numbers.js';
 
 /**
  * Request validation with zod: strict objects (unknown fields are 400
@@ -93,8 +94,18 @@ function toValidationError(issue: z.core.$ZodIssue | undefined, value: unknown):
 const body_decorator = createParamDecorator(({ zod_schema }: { zod_schema: z.ZodType }, context: ExecutionContext) => {
   const request = context.switchToHttp().getRequest<{ body?: unknown; rawBody?: Buffer }>();
   const empty = request.rawBody === undefined || request.rawBody.length === 0;
-  return parseInput(zod_schema, empty ? {} : request.body);
+  return parseInput(zod_schema, empty ? {} : bodyAsWritten(request.rawBody as Buffer, request.body));
 });
+
+/** The body with its numbers as written (`1.0` is not the integer 1); JSON.parse already accepted the text. */
+function bodyAsWritten(raw: Buffer, parsed: unknown): unknown {
+  try {
+    return exactRequestBody(raw.toString('utf8'), parsed);
+  } catch {
+    // Only nesting deeper than a recursive parser can follow gets here.
+    throw ApiError.badRequest(ErrorCode.parameter_invalid, 'The request body is nested too deeply.');
+  }
+}
 
 const query_decorator = createParamDecorator(({ zod_schema }: { zod_schema: z.ZodType }, context: ExecutionContext) => {
   const request = context.switchToHttp().getRequest<{ query?: unknown }>();
@@ -135,6 +146,6 @@ function inputJsonSchema(schema: z.ZodType): Record<string, unknown> {
 
 /** Cursor pagination, API.md Lists. */
 export const list_query = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(10),
+  limit: integerQueryParameter({ min: 1, max: 100 }).default(10),
   starting_after: z.string().min(1).max(100).optional(),
 });

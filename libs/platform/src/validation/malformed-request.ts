@@ -9,6 +9,9 @@ import type { Duplex } from 'node:stream';
  * Other client errors (a reset, a timeout) just close the connection.
  */
 export function answerMalformedRequestsInApiShape(server: Server): void {
+  // Node answers an HTTP/1.1 request without Host with a bare 400 of its own;
+  // requestPathMiddleware refuses it instead, in the API shape.
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const parse_error = typeof error.code === 'string' && error.code.startsWith('HPE_');
     if (!parse_error || !socket.writable) {
