@@ -13,11 +13,11 @@ describe('the project graph', () => {
     return (JSON.parse(output) as string[]).sort();
   }
 
-  it('tests ledger, accounts (which imports it) and e2e, and nothing else, when only libs/ledger changes', () => {
-    expect(affectedBy('libs/ledger/src/entry.ts')).toEqual(['accounts', 'e2e', 'ledger']);
+  it('tests ledger, accounts (which imports it), e2e and chaos (which run every service), and nothing else, when only libs/ledger changes', () => {
+    expect(affectedBy('libs/ledger/src/entry.ts')).toEqual(['accounts', 'chaos', 'e2e', 'ledger']);
   });
 
   it('tests the whole platform end to end when one service changes', () => {
-    expect(affectedBy('apps/payments/src/main.ts')).toEqual(['e2e', 'payments']);
+    expect(affectedBy('apps/payments/src/main.ts')).toEqual(['chaos', 'e2e', 'payments']);
   });
 });
