@@ -83,6 +83,8 @@ describe('the ledger under concurrent transfers', () => {
     ]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ status: 402, code: 'insufficient_funds' });
+    // Its message names no account: it reaches callers (through payments) who must not learn ledger account ids.
+    for (const account of [poor, shop]) expect((results[1] as PromiseRejectedResult).reason.message).not.toContain(account.id);
     expect(await posted(shop)).toBe(350);
     expect(await posted(poor)).toBe(0);
   });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { merchants_config_schema } from '../src/config.js';
+import { NonceSweeper } from '../src/credentials/nonce.sweeper.js';
 
 /** merchants in process, accounts beside it as a process (merchants opens a ledger account per merchant over NATS). */
 describe('merchants: onboarding and signed requests', () => {
@@ -174,6 +175,33 @@ describe('merchants: onboarding and signed requests', () => {
       expect(merchants.rows).toEqual([{ id: resent.body.id, account_id: expect.stringMatching(/^acct_/) }]);
       const owned = await database.query('SELECT 1 FROM accounts.ledger_accounts WHERE id = $1 AND owner_name = $2', [merchants.rows[0]?.account_id, name]);
       expect(owned.rowCount).toBe(1);
+    } finally {
+      await database.end();
+    }
+  });
+
+  it('sweeps every expired nonce in one pass, however many signed requests left them, and keeps those still in their window', async () => {
+    const database = new pg.Client({ connectionString: stack.databaseUrl });
+    await database.connect();
+    const key = `mk_sweep_${randomUUID()}`;
+    try {
+      // Three times what one pass deleted before: more than 170 signed requests a second for a minute.
+      await database.query(
+        `INSERT INTO merchants.request_nonces (api_key_id, nonce, expires_at)
+         SELECT $1, 'expired-' || n, now() - interval '1 second' - make_interval(secs => n % 600) FROM generate_series(1, 30000) AS n`,
+        [key],
+      );
+      await database.query(
+        `INSERT INTO merchants.request_nonces (api_key_id, nonce, expires_at)
+         SELECT $1, 'fresh-' || n, now() + make_interval(secs => n) FROM generate_series(1, 50) AS n`,
+        [key],
+      );
+      const sweeper = stack.apps['merchants']?.get(NonceSweeper) as NonceSweeper;
+      await sweeper.sweepPass();
+      const left = await database.query<{ nonce: string }>('SELECT nonce FROM merchants.request_nonces WHERE api_key_id = $1 ORDER BY nonce', [key]);
+      expect(left.rows.map((row) => row.nonce)).toEqual(Array.from({ length: 50 }, (_, n) => `fresh-${n + 1}`).sort());
+      const expired = await database.query<{ count: number }>('SELECT count(*)::int AS count FROM merchants.request_nonces WHERE expires_at < now()');
+      expect(expired.rows[0]?.count).toBe(0);
     } finally {
       await database.end();
     }

@@ -75,6 +75,29 @@ describe('refunds', () => {
     await expectLedgerVerifies(stack);
   });
 
+  it("names no ledger account of the merchant's or the platform's when it refuses a refund or a pay the balance cannot cover", async () => {
+    const shop = await merchant(stack, 100);
+    const payer = await holder(stack, 1_000);
+    const intent = await paidIntent(shop, payer, 1_000);
+    const refused = await refund(shop, intent.id, {}, 're-no-ids');
+    expect(refused).toMatchObject({ status: 402, body: { error: { code: 'insufficient_funds' } } });
+    const poor = await holder(stack, 10);
+    const manual = await shop.createPaymentIntent({ amount: 500, currency: 'USD', reference: 'poor-hold', capture_method: 'manual' });
+    const unpaid = await shop.createPaymentIntent({ amount: 500, currency: 'USD', reference: 'poor-pay' });
+    const declined = [await pay(stack, unpaid.id, poor, 'pay-no-ids'), await pay(stack, manual.id, poor, 'hold-no-ids')];
+    for (const answer of declined) expect(answer).toMatchObject({ status: 402, body: { error: { code: 'insufficient_funds' } } });
+    // What the merchant and the payer read: the answers, and the reason kept on the intents.
+    const messages = [refused.body, ...declined.map((answer) => answer.body)].map((body) => (body as unknown as { error: { message: string } }).error.message);
+    for (const id of [unpaid.id, manual.id]) messages.push(((await shop.retrievePaymentIntent(id)).last_payment_error as { message: string }).message);
+    const internal: { id: string }[] = (await world.database.query(`SELECT id FROM accounts.ledger_accounts WHERE kind <> 'wallet'`)).rows;
+    const merchant_account: { account_id: string }[] = (await world.database.query('SELECT account_id FROM merchants.merchants WHERE id = $1', [shop.id])).rows;
+    expect(internal.map((row) => row.id)).toEqual(expect.arrayContaining([merchant_account[0]?.account_id, 'acct_feesUSD']));
+    for (const message of messages) {
+      expect(message).toEqual(expect.any(String));
+      for (const { id } of internal) expect(message).not.toContain(id);
+    }
+  });
+
   it('refuses refunds over what is left (400), of unpaid intents (409), bad input (400) and of another merchant (404)', async () => {
     const [shop, other_shop] = [await merchant(stack), await merchant(stack)];
     const payer = await holder(stack, 1_000);

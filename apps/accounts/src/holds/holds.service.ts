@@ -134,7 +134,7 @@ export class HoldsService {
     if (taken.length > 0) throw ApiError.conflict(ErrorCode.hold_exists_with_different_fields, `A transfer with id ${taken[0]} exists; a hold needs an id of its own.`);
     const accounts = await ledgerAccounts(manager, account_ids);
     const placed = applyHold(request, await databaseNowSeconds(manager), accounts, balances);
-    if (!placed.ok) return refusePlace(manager, input, placed.error, placed.account_id);
+    if (!placed.ok) return refusePlace(manager, input, placed.error);
     const row = await insertHold(manager, { hold: placed.hold, description: input.description, payment_intent: input.payment_intent ?? null });
     if (!row) throw new HoldRaced();
     await writeBalances(manager, placed.balances);
@@ -216,8 +216,8 @@ export class HoldsService {
 }
 
 /** A place refused: recorded when the refusal is about the accounts' state (so it is final), and answered. */
-async function refusePlace(manager: EntityManager, input: PlaceHoldInput, error: ApplyHoldError, account_id: string | undefined): Promise<ApiError> {
-  const refusal = placeRejection(error, account_id);
+async function refusePlace(manager: EntityManager, input: PlaceHoldInput, error: ApplyHoldError): Promise<ApiError> {
+  const refusal = placeRejection(error);
   if (isAccountRejection(error)) await recordRefusals(manager, 'hold', [{ id: input.hold_id, fingerprint: holdFingerprint(input), error: refusal }]);
   return refusal;
 }
@@ -302,14 +302,14 @@ function voidedError(row: HoldRow): ApiError {
 }
 
 /** Every refusal of a place mapped to its API error; a new one cannot go unmapped (the switch is exhaustive). */
-function placeRejection(error: ApplyHoldError, account_id: string | undefined): ApiError {
+function placeRejection(error: ApplyHoldError): ApiError {
   switch (error) {
     case 'insufficient_funds':
     case 'account_missing':
     case 'currency_mismatch':
     case 'credits_exceed_debits':
     case 'balance_overflow':
-      return accountRejectionError(error, account_id, 'hold');
+      return accountRejectionError(error, 'hold');
     case 'expires_at_invalid':
       return ApiError.badRequest(ErrorCode.parameter_invalid, 'expires_at must be in the future.', 'expires_at');
     case 'accounts_must_be_different':

@@ -4,18 +4,24 @@ import type { BalanceRejection } from '@paynet/ledger';
 /** Refusals that come from an account rather than from the command's shape. */
 export type AccountRejection = BalanceRejection | 'account_missing' | 'currency_mismatch';
 
-/** One mapping for transfers and holds alike; the switch is exhaustive, so a new refusal cannot go unmapped. */
-export function accountRejectionError(error: AccountRejection, account_id: string | undefined, subject: 'transfer' | 'hold'): ApiError {
+/**
+ * One mapping for transfers and holds alike; the switch is exhaustive, so a
+ * new refusal cannot go unmapped. The messages name no account: they reach
+ * API callers (through payments) who know the merchant's or the platform's
+ * ledger accounts by no id, and must not learn them; the caller knows which
+ * of its accounts a refusal is about.
+ */
+export function accountRejectionError(error: AccountRejection, subject: 'transfer' | 'hold'): ApiError {
   switch (error) {
     case 'insufficient_funds':
-      return ApiError.payment(ErrorCode.insufficient_funds, `Insufficient funds in account ${account_id}.`);
+      return ApiError.payment(ErrorCode.insufficient_funds, `The debited account's available balance cannot cover this ${subject}.`);
     case 'account_missing':
-      return ApiError.notFound('account', account_id ?? '', 'account');
+      return new ApiError(404, 'invalid_request_error', ErrorCode.resource_missing, `An account this ${subject} names does not exist.`, 'account');
     case 'currency_mismatch':
-      return ApiError.payment(ErrorCode.currency_mismatch, `Account ${account_id} is in another currency.`);
+      return ApiError.payment(ErrorCode.currency_mismatch, `An account this ${subject} names is in another currency.`);
     case 'credits_exceed_debits':
     case 'balance_overflow':
-      return ApiError.conflict(ErrorCode.parameter_invalid, `The ${subject} would break a limit of account ${account_id} (${error}).`);
+      return ApiError.conflict(ErrorCode.parameter_invalid, `The ${subject} would break the limit of an account it names (${error}).`);
     default:
       return assertUnreachable(error);
   }

@@ -192,7 +192,7 @@ function decide(command: PostTransferCommand, entry: JournalEntry | ApiError, lo
   if (earlier) return sameTransfer(earlier.entry, entry) ?? { same_as: earlier };
   const result = applyEntry(entry, locked.accounts, locked.balances);
   if (!result.ok) {
-    const error = rejectionError(result.error, result.account_id);
+    const error = rejectionError(result.error);
     if (isAccountRejection(result.error)) decided.refused.set(entry.id, { id: entry.id, fingerprint: transferFingerprint(entry), error });
     return { ok: false, error };
   }
@@ -232,14 +232,14 @@ function assert(condition: boolean, message: string): asserts condition {
 }
 
 /** Every ledger rejection mapped to its API error; a new one cannot go unmapped (the switch is exhaustive). */
-function rejectionError(error: ApplyEntryError, account_id: string | undefined): ApiError {
+function rejectionError(error: ApplyEntryError): ApiError {
   switch (error) {
     case 'insufficient_funds':
     case 'account_missing':
     case 'currency_mismatch':
     case 'credits_exceed_debits':
     case 'balance_overflow':
-      return accountRejectionError(error, account_id, 'transfer');
+      return accountRejectionError(error, 'transfer');
     case 'id_invalid':
     case 'currency_invalid':
     case 'too_few_lines':

@@ -1,6 +1,6 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken } from '@paynet/contracts';
-import { PeriodicTask, SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
+import { SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
 import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NonceBatcher, nonceKey, NonceQueueFullError, type NonceUse } from './nonce-batch.js';
@@ -9,8 +9,6 @@ import { NonceBatcher, nonceKey, NonceQueueFullError, type NonceUse } from './no
 export const signature_tolerance_seconds = 300;
 /** Nonces are kept for the whole window in both directions of clock skew. */
 export const nonce_retention_seconds = 2 * signature_tolerance_seconds;
-export const nonce_sweep_interval_ms = 60_000;
-export const nonce_sweep_batch_max = 10_000;
 export const rotation_grace_seconds_default = 3_600;
 
 export interface IssuedKey {
@@ -24,22 +22,13 @@ export interface IssuedKey {
  * this service.
  */
 @Injectable()
-export class CredentialsService implements OnModuleInit, BeforeApplicationShutdown {
-  private readonly sweeper = new PeriodicTask('nonce sweep', nonce_sweep_interval_ms, () => this.sweepNonces());
+export class CredentialsService {
   private readonly nonces = new NonceBatcher((uses) => this.insertNonces(uses));
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
   ) {}
-
-  onModuleInit(): void {
-    this.sweeper.start();
-  }
-
-  beforeApplicationShutdown(): Promise<void> {
-    return this.sweeper.stop();
-  }
 
   async issueKey(manager: EntityManager, merchant_id: string): Promise<IssuedKey> {
     const api_key = newId(IdPrefix.api_key);
@@ -137,14 +126,6 @@ export class CredentialsService implements OnModuleInit, BeforeApplicationShutdo
       [uses.map((use) => use.api_key), uses.map((use) => use.nonce), nonce_retention_seconds],
     );
     return new Set(rows.map((row) => nonceKey({ api_key: row.api_key_id, nonce: row.nonce })));
-  }
-
-  private async sweepNonces(): Promise<void> {
-    await this.dataSource.query(
-      `DELETE FROM request_nonces WHERE ctid IN (SELECT ctid FROM request_nonces WHERE expires_at < now() LIMIT $1)`,
-      [nonce_sweep_batch_max],
-    );
-    await this.dataSource.query(`DELETE FROM stream_tokens WHERE expires_at < now() - interval '1 day'`);
   }
 }
 

@@ -27,7 +27,7 @@ import {
 } from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
 import { attemptCommand } from './attempts.js';
-import { PaymentOutcomes } from './payment-outcomes.js';
+import { PaymentOutcomes, payerFacing } from './payment-outcomes.js';
 import { statusGuard, transition } from './transitions.js';
 
 type HolderPrincipal = Extract<Principal, { kind: 'holder' }>;
@@ -216,11 +216,12 @@ export class PaymentIntentsService {
       this.logger.warn({ payment_intent: started.id, attempt: started.attempt, err: error }, 'payment outcome unknown; left processing');
       throw ledgerUnavailable();
     }
+    const refusal = payerFacing(error);
     await withTransaction(this.dataSource, async (manager) => {
-      await this.outcomes.recordRefused(manager, started, error);
-      await claim?.complete(manager, error.status, error.toBody());
+      await this.outcomes.recordRefused(manager, started, refusal);
+      await claim?.complete(manager, refusal.status, refusal.toBody());
     });
-    throw error;
+    throw refusal;
   }
 
   /**
@@ -243,4 +244,3 @@ export class PaymentIntentsService {
     return rows[0].seq;
   }
 }
-

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ApiError, PaymentErrorObject, PaymentIntentObject } from '@paynet/contracts';
+import { ApiError, ErrorCode, type PaymentErrorObject, type PaymentIntentObject } from '@paynet/contracts';
 import { OutboxWriter, updateReturning } from '@paynet/platform';
 import type { EntityManager } from 'typeorm';
 import { attemptOutcome } from './attempts.js';
@@ -53,7 +53,7 @@ export class PaymentOutcomes {
       manager,
       `UPDATE payment_intents SET status = 'requires_payment', payer_account = NULL, hold_expires_at = NULL, last_payment_error = $3
        WHERE id = $1 AND ${statusGuard('attempt_refused')} AND attempt = $2 RETURNING ${intent_columns}`,
-      [attempt.id, attempt.attempt, JSON.stringify({ code: refusal.code, message: refusal.message })],
+      [attempt.id, attempt.attempt, JSON.stringify({ code: refusal.code, message: payerFacing(refusal).message })],
     );
     const row = rows[0];
     if (!row) return undefined;
@@ -79,4 +79,14 @@ export class PaymentOutcomes {
     await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, account)]);
     return intent;
   }
+}
+
+/**
+ * The payer's words for the refusal that matters to it (the holder reads it
+ * in the answer, the merchant in last_payment_error); others pass as accounts
+ * gave them, which name no account.
+ */
+export function payerFacing(error: ApiError): ApiError {
+  if (error.code !== ErrorCode.insufficient_funds) return error;
+  return ApiError.payment(ErrorCode.insufficient_funds, "The paying account's available balance cannot cover this payment.");
 }
