@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import type { PlatformEvent } from '@paynet/contracts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamClient, waitFor } from '@paynet/testing';
 import { makeEvent, usePush } from './support/push-app.js';
 
@@ -139,6 +140,32 @@ describe('push: resuming a stream', () => {
     await waitFor(() => back.eventIds().includes(live.id), { description: 'the live event', timeout_ms });
     expect(seen(back)).toEqual([...missed.map((event) => event.id), { type: 'resumed', recovered: true, replayed: 2 }, live.id]);
     expect(back.events[0]).toEqual(missed[0]);
+  });
+
+  it('resumes after an event the client had live before push recorded it, instead of calling it unknown', async () => {
+    const merchant = push.fakes.addMerchant(null);
+    const witness = await stream(merchant.stream_token);
+    // The recorder is held (as after a push restart, which redelivers what it had not recorded); the fan-out is not.
+    const release = push.fakes.holdEndpointLookups();
+    try {
+      const away = await stream(merchant.stream_token);
+      const seen_live = makeEvent({ merchant: merchant.merchant_id });
+      await push.publish(seen_live);
+      await waitFor(() => away.eventIds().includes(seen_live.id), { description: 'the client sees the event live', timeout_ms });
+      await away.close();
+      const missed = makeEvent({ merchant: merchant.merchant_id });
+      await push.publish(missed);
+      await waitFor(() => witness.eventIds().includes(missed.id), { description: 'the fan-out passed the missed event', timeout_ms });
+      const back = await stream(merchant.stream_token);
+      back.send({ type: 'resume', after: seen_live.id });
+      // Give push the resume while the event is still unrecorded (if it came later, the answer would be the same).
+      await sleep(500);
+      release();
+      await waitFor(() => back.frames.some((frame) => frame.type !== 'event'), { description: 'the answer to the resume', timeout_ms });
+      expect(seen(back)).toEqual([missed.id, { type: 'resumed', recovered: true, replayed: 1 }]);
+    } finally {
+      release();
+    }
   });
 
   it('resumes on another replica than the one the client left', async () => {

@@ -51,7 +51,14 @@ export class StreamService {
   async answer(principal: StreamPrincipal, text: string, live_from_seq: number): Promise<StreamAnswer> {
     const parsed = parseClientMessage(text);
     if (!parsed.ok) return { kind: 'error', frame: parsed.frame };
-    const after = await findOwnedEvent(this.dataSource.manager, principal, parsed.message.after, this.config.EVENT_RETENTION_DAYS);
+    const find = () => findOwnedEvent(this.dataSource.manager, principal, parsed.message.after, this.config.EVENT_RETENTION_DAYS);
+    let after = await find();
+    if (after === undefined) {
+      // The client may have had it live before the recorder stored it (the fan-out and the recorder are different
+      // consumers; a push restart in between redelivers it to the recorder): unknown only once the recorder caught up.
+      if (!(await this.recordedBelow(live_from_seq))) return { kind: 'not_ready' };
+      after = await find();
+    }
     if (after === undefined) return { kind: 'error', frame: errorFrame(ErrorCode.resource_missing, `No such event: '${parsed.message.after}'`) };
     if (after.expired) return { kind: 'unrecoverable' };
     // Already live from before `after`: nothing lies in between.

@@ -29,6 +29,8 @@ export class FakeServices {
   /** Holder account token -> account id. */
   readonly holders = new Map<string, string>();
   sign_requests = 0;
+  /** While set, merchants' endpoint lookups (which push's recorder makes before it records an event) wait for it. */
+  private endpoint_lookups_held: Promise<void> | undefined;
 
   private constructor(private readonly nc: NatsConnection, private readonly prefix: string) {}
 
@@ -56,7 +58,8 @@ export class FakeServices {
       };
     });
     // Each fake merchant has one endpoint at most, admitting every event: its webhook_url.
-    fakes.respond(Subjects.merchants.webhookEndpointsForEvent, (data) => {
+    fakes.respond(Subjects.merchants.webhookEndpointsForEvent, async (data) => {
+      await fakes.endpoint_lookups_held;
       const merchant = fakes.merchant(String(data['merchant_id']));
       return { endpoints: merchant.webhook_url === null ? [] : [{ id: `we_${merchant.merchant_id.slice('mer_'.length)}`, url: merchant.webhook_url }] };
     });
@@ -114,17 +117,30 @@ export class FakeServices {
     };
   }
 
+  /** Holds push's recorder (it asks for an event's endpoints before recording it) until the returned function is called. */
+  holdEndpointLookups(): () => void {
+    let release = () => {};
+    this.endpoint_lookups_held = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.endpoint_lookups_held = undefined;
+      release();
+    };
+  }
+
   private respond(pattern: string, handler: Handler): void {
     this.nc.subscribe(natsNames(this.prefix).request(pattern), {
       callback: (error, message: Msg) => {
         if (error) return;
         const request = message.json<{ id: string; data: Record<string, unknown> }>();
-        try {
-          message.respond(JSON.stringify({ id: request.id, response: handler(request.data), isDisposed: true }));
-        } catch (thrown) {
-          const err = thrown instanceof ApiError ? thrown.toEnvelope() : ApiError.internal().toEnvelope();
-          message.respond(JSON.stringify({ id: request.id, err, isDisposed: true }));
-        }
+        Promise.resolve()
+          .then(() => handler(request.data))
+          .then(
+            (response) => message.respond(JSON.stringify({ id: request.id, response, isDisposed: true })),
+            (thrown: unknown) => {
+              const err = thrown instanceof ApiError ? thrown.toEnvelope() : ApiError.internal().toEnvelope();
+              message.respond(JSON.stringify({ id: request.id, err, isDisposed: true }));
+            },
+          );
       },
     });
   }
