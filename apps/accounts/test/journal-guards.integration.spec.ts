@@ -43,10 +43,11 @@ describe('the journal refuses what no ledger could hold', () => {
     }
   }
 
-  it('refuses TRUNCATE of journal entries and postings', async () => {
+  it('refuses TRUNCATE of journal entries, postings and recorded refusals', async () => {
     await fundedWallet(stack, 100);
     await expect(client.query('TRUNCATE journal_entries CASCADE')).rejects.toThrow(/append-only: TRUNCATE on journal_entries refused/);
     await expect(client.query('TRUNCATE postings')).rejects.toThrow(/append-only: TRUNCATE on postings refused/);
+    await expect(client.query('TRUNCATE refused_commands')).rejects.toThrow(/append-only: TRUNCATE on refused_commands refused/);
     expect(Number((await client.query('SELECT count(*) AS n FROM postings')).rows[0].n)).toBeGreaterThan(0);
   });
 

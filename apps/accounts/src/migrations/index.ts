@@ -2,6 +2,7 @@ import { Initial1732300000000 } from './1732300000000-initial.js';
 import { Holds1732500000000 } from './1732500000000-holds.js';
 import { PostingsReferenceCheck1732600000000 } from './1732600000000-postings-reference-check.js';
 import { RefusedCommands1734100000000 } from './1734100000000-refused-commands.js';
+import { RefusedCommandsNoTruncate1734100100000 } from './1734100100000-refused-commands-no-truncate.js';
 import { JournalDefendsItself1734600000000 } from './1734600000000-journal-defends-itself.js';
 
 /** Every migration of this service, in order. */
@@ -10,5 +11,6 @@ export const migrations = [
   Holds1732500000000,
   PostingsReferenceCheck1732600000000,
   RefusedCommands1734100000000,
+  RefusedCommandsNoTruncate1734100100000,
   JournalDefendsItself1734600000000,
 ];
