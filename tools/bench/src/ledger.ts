@@ -11,12 +11,12 @@ import { join, relative } from 'node:path';
 import { createBenchAccounts, verifyLedger, type AccountsApi } from './accounts-api.js';
 import { batchesBetween, readBatchTotals } from './batches.js';
 import { runLoad, type LoadResult } from './load.js';
-import { checkpoint, cpuModel, describePostgres, gitCommit, loadAverage, memoryGib, processCpuSeconds, processorCount, processTreeCpuSeconds } from './machine.js';
+import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } from './machine.js';
 import { parseOptions, usage, type BenchOptions } from './options.js';
-import { findPgbench, pgbench_clients, pgbench_scale, pgbench_threads } from './pgbench.js';
+import { pgbench_clients, pgbench_scale, pgbench_threads } from './pgbench.js';
 import { benchmarks_intro, renderResults, renderTables, replaceResults, type BenchRun, type LedgerCheck, type PhaseCpu } from './report.js';
 import type { PhaseBatches } from './batches.js';
-import { cpuMeter, describeServer, runMain, type Infra, lifecycle, ownCpuSeconds, ownDatabase, pgbenchPhase, root, run_id, say, startInfra, tail, watchService } from './run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from './run.js';
 import { TransferClient } from './transfers.js';
 import { pickPair, randomAmount, transfer_amount_minor_max, transferCommand, type BenchAccounts, type Shape } from './workload.js';
 
@@ -33,26 +33,13 @@ async function main(): Promise<void> {
   lifecycle.handleSignals();
   const load_average = loadAverage(); // before we add our own load
   const infra = await startInfra();
-  const server = await describePostgres(infra.postgres.url);
-  const pgbench_binary = await findPgbench(server.major);
-  say(`pgbench: ${pgbench_binary.path} (${pgbench_binary.version}; ${pgbench_binary.note})`);
-  const pgbench = await pgbenchPhase(pgbench_binary, infra.postgres.url, options);
+  const pgbench = await pgbenchFirst(infra, options);
   const ledger = await ledgerPhases(infra, options);
   const run: BenchRun = {
     date: new Date(),
-    machine: {
-      cpus: processorCount(),
-      memory_gib: memoryGib(),
-      cpu_model: cpuModel(),
-      load_average,
-      node: process.version,
-      postgres: describeServer(server, infra.postgres),
-      pgbench: `${pgbench_binary.version}, ${pgbench_binary.path} (${pgbench_binary.note})`,
-      nats: `nats-server ${ledger.nats_version} (${infra.nats.started ? 'throwaway' : 'NATS_URL'})`,
-      commit: await gitCommit(root),
-    },
+    machine: await machineFacts(infra, pgbench, load_average, `nats-server ${ledger.nats_version} (${infra.nats.started ? 'throwaway' : 'NATS_URL'})`),
     settings: { ...options, transfer_amount_minor_max, pgbench_clients, pgbench_threads, pgbench_scale },
-    pgbench,
+    pgbench: pgbench.result,
     uniform: ledger.uniform,
     hot: ledger.hot,
     ledger: ledger.check,

@@ -23,8 +23,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Lifecycle } from './lifecycle.js';
 import { UsageError } from './options.js';
-import { checkpoint, type PostgresFacts } from './machine.js';
-import { initPgbench, pgbench_clients, pgbench_progress_interval_s, pgbench_scale, pgbench_threads, runPgbench, type PgbenchBinary, type PgbenchResult } from './pgbench.js';
+import type { MachineInfo } from './report.js';
+import { checkpoint, cpuModel, describePostgres, gitCommit, memoryGib, processorCount, type PostgresFacts } from './machine.js';
+import { findPgbench, initPgbench, pgbench_clients, pgbench_progress_interval_s, pgbench_scale, pgbench_threads, runPgbench, type PgbenchBinary, type PgbenchResult } from './pgbench.js';
 
 const run_folders_pruned_max = 100;
 const log_tail_lines = 30;
@@ -195,4 +196,35 @@ export function runMain(main: () => Promise<void>, usage: string): void {
       if (!lifecycle.isFinishing) say(`error: ${errorMessage(error)}`);
       await lifecycle.finish(1);
     });
+}
+
+/** What the run's pgbench phase ran against and with, and what it measured. */
+export interface PgbenchFirst {
+  server: PostgresFacts;
+  binary: PgbenchBinary;
+  result: PgbenchResult;
+}
+
+/** pgbench on the run's PostgreSQL, first of every phase: what the server does without our code. */
+export async function pgbenchFirst(infra: Infra, options: { warmup_s: number; duration_s: number }): Promise<PgbenchFirst> {
+  const server = await describePostgres(infra.postgres.url);
+  const binary = await findPgbench(server.major);
+  say(`pgbench: ${binary.path} (${binary.version}; ${binary.note})`);
+  const result = await pgbenchPhase(binary, infra.postgres.url, options);
+  return { server, binary, result };
+}
+
+/** The machine and servers a report names; `nats` says which NATS the run used. */
+export async function machineFacts(infra: Infra, pgbench: PgbenchFirst, load_average: string, nats: string): Promise<MachineInfo> {
+  return {
+    cpus: processorCount(),
+    memory_gib: memoryGib(),
+    cpu_model: cpuModel(),
+    load_average,
+    node: process.version,
+    postgres: describeServer(pgbench.server, infra.postgres),
+    pgbench: `${pgbench.binary.version}, ${pgbench.binary.path} (${pgbench.binary.note})`,
+    nats,
+    commit: await gitCommit(root),
+  };
 }

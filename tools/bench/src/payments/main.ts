@@ -12,11 +12,11 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type WebSocket from 'ws';
 import { runLoad, type LoadResult } from '../load.js';
-import { checkpoint, cpuModel, describePostgres, gitCommit, loadAverage, memoryGib, processCpuSeconds, processorCount, processTreeCpuSeconds } from '../machine.js';
+import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } from '../machine.js';
 import { UsageError } from '../options.js';
-import { findPgbench, pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
+import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, describeServer, runMain, type Infra, lifecycle, ownCpuSeconds, ownDatabase, pgbenchPhase, root, run_id, say, startInfra, tail, watchService } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
@@ -50,10 +50,7 @@ async function main(): Promise<void> {
   lifecycle.handleSignals();
   const load_average = loadAverage();
   const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'], nats_monitor: true });
-  const server = await describePostgres(infra.postgres.url);
-  const pgbench_binary = await findPgbench(server.major);
-  say(`pgbench: ${pgbench_binary.path} (${pgbench_binary.version}; ${pgbench_binary.note})`);
-  const pgbench = await pgbenchPhase(pgbench_binary, infra.postgres.url, options);
+  const pgbench = await pgbenchFirst(infra, options);
   const statements = await enableStatements(infra.postgres.url);
   if (!statements) say('pg_stat_statements is not loaded: statements per payment will read n/a (transactions still counted)');
   const platform = await startPlatform(infra);
@@ -73,19 +70,9 @@ async function main(): Promise<void> {
   const ledger = await verifyLedger(bench.clients, platform.admin_token);
   const run: FlowRun = {
     date: new Date(),
-    machine: {
-      cpus: processorCount(),
-      memory_gib: memoryGib(),
-      cpu_model: cpuModel(),
-      load_average,
-      node: process.version,
-      postgres: describeServer(server, infra.postgres),
-      pgbench: `${pgbench_binary.version}, ${pgbench_binary.path} (${pgbench_binary.note})`,
-      nats: `${infra.nats.started ? 'throwaway nats-server' : 'NATS_URL'}${infra.nats_monitor_url ? ' with /varz' : ''}`,
-      commit: await gitCommit(root),
-    },
+    machine: await machineFacts(infra, pgbench, load_average, `${infra.nats.started ? 'throwaway nats-server' : 'NATS_URL'}${infra.nats_monitor_url ? ' with /varz' : ''}`),
     settings: { ...options, pgbench_clients, pgbench_threads, pgbench_scale, amount_max: payment_amount_minor_max },
-    pgbench,
+    pgbench: pgbench.result,
     uniform,
     hot,
     half,
