@@ -47,3 +47,12 @@ export {
   type NatsUserName,
   type NatsUsers,
 } from './nats-users.js';
+export {
+  databaseRoleName,
+  dropDatabaseRoles,
+  generateDatabaseRoles,
+  roleDatabaseUrl,
+  serviceDatabaseEnv,
+  type DatabaseRole,
+  type DatabaseRoles,
+} from './database-roles.js';

@@ -10,7 +10,8 @@ import { HOLDER_AUTHENTICATOR, MERCHANT_AUTHENTICATOR } from './auth/principal.j
 import { type BaseConfig, CONFIG } from './config/config.js';
 import { SECRET_BOX, SecretBox } from './crypto/secret-box.js';
 import { dataSourceOptions, type ServiceDatabaseSettings } from './database/database.js';
-import { MigrationRunner } from './database/migration-runner.js';
+import { MIGRATED_AS_OWNER, MigrationRunner } from './database/migration-runner.js';
+import { migrateAsOwner, type OwnerMigrationSettings } from './database/roles.js';
 import { ApiExceptionFilter } from './errors/api-exception.filter.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
@@ -34,6 +35,8 @@ export interface PlatformOptions {
   migrations: ServiceDatabaseSettings['migrations'];
   /** Does this service write events (outbox + relay)? */
   outbox: boolean;
+  /** Tables whose rows are never updated or deleted: the runtime role may only read and insert (docs/SECURITY.md). */
+  append_only_tables?: readonly string[];
   /**
    * Credentials this service checks itself: it then provides MERCHANT_AUTHENTICATOR
    * or HOLDER_AUTHENTICATOR in its own module; the others are asked over NATS.
@@ -73,6 +76,8 @@ export class PlatformModule {
       },
       { provide: OUTBOX_SETTINGS, useValue: { schema: service, database_url: config.DATABASE_URL } },
       { provide: 'SERVICE_SCHEMA', useValue: service },
+      // Migrated by the data source's factory when there is an owner URL.
+      { provide: MIGRATED_AS_OWNER, useValue: config.DATABASE_OWNER_URL !== undefined },
       RpcClient,
       NatsConnectionCloser,
       IdempotencyStore,
@@ -93,7 +98,13 @@ export class PlatformModule {
       module: PlatformModule,
       imports: [
         LoggerModule.forRoot(loggerParams(service, config.LOG_LEVEL)),
-        TypeOrmModule.forRoot(dataSourceOptions(database)),
+        TypeOrmModule.forRootAsync({
+          // With an owner URL the owner migrates and grants first: the runtime role may not exist before.
+          useFactory: async () => {
+            if (config.DATABASE_OWNER_URL) await migrateAsOwner(ownerMigration(options, config.DATABASE_OWNER_URL));
+            return dataSourceOptions(database);
+          },
+        }),
         TerminusModule,
       ],
       controllers: [HealthController, MetricsController],
@@ -101,4 +112,19 @@ export class PlatformModule {
       exports: providers.filter((provider) => typeof provider === 'function' || !String((provider as { provide: unknown }).provide).startsWith('APP_')),
     };
   }
+}
+
+/** The owner's migration run of a service: its migrations, then its runtime role's grants. */
+export function ownerMigration(
+  options: Pick<PlatformOptions, 'service' | 'config' | 'migrations' | 'append_only_tables'>,
+  owner_url: string,
+): OwnerMigrationSettings {
+  return {
+    owner_url,
+    runtime_url: options.config.DATABASE_URL,
+    schema: options.service,
+    migrations: options.migrations,
+    append_only_tables: options.append_only_tables ?? [],
+    application_name: `paynet-${options.service}`,
+  };
 }

@@ -1,9 +1,13 @@
 import {
   buildStackEnv,
+  type DatabaseRoles,
+  dropDatabaseRoles,
   errorMessage,
+  generateDatabaseRoles,
   findFreePort,
   generateAdminToken,
   generateSecretsKey,
+  serviceDatabaseEnv,
   serviceEntry,
   serviceNames,
   startService,
@@ -32,6 +36,12 @@ export interface StartStackOptions {
   ready_timeout_ms?: number;
   /** PostgreSQL and NATS servers to use instead of the shared test ones (a chaos run owns and crashes its own). */
   infra?: TestInfra;
+  /**
+   * Each service runs as its own database role with DML only, the database's
+   * owner migrating (default true, docs/SECURITY.md); false: one URL, the
+   * owner's, for everything (what a user who sets only DATABASE_URL gets).
+   */
+  databaseRoles?: boolean;
 }
 
 export interface Stack {
@@ -41,7 +51,10 @@ export interface Stack {
   natsUrl: string;
   /** The stack's NATS: its users' credentials when permissions are on (startStackNats). */
   nats: StackNats;
+  /** The database as its owner (tables, triggers, grants: what a test inspects or tampers with). */
   databaseUrl: string;
+  /** The database as `name`'s runtime role, as the service connects (the owner's URL when databaseRoles is false). */
+  serviceDatabaseUrl(name: ServiceName): string;
   /** Where each service's output goes: <logDir>/<service>.log */
   logDir: string;
   services: readonly ServiceName[];
@@ -96,8 +109,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     ...options.env,
   };
   const logDir = makeRunLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);
-  const runner = new StackRunner({ root, env, ports, logDir, options, nats });
-  const stack = runner.describe({ natsPrefix, adminToken, database });
+  const roles = (options.databaseRoles ?? true) ? generateDatabaseRoles(database.name) : undefined;
+  const runner = new StackRunner({ root, env, ports, logDir, options, nats, roles, database });
+  const stack = runner.describe({ natsPrefix, adminToken });
   try {
     await runner.startAll(options.services ?? serviceNames);
   } catch (error) {
@@ -125,6 +139,9 @@ interface RunnerSettings {
   logDir: string;
   options: StartStackOptions;
   nats: StackNats;
+  /** Each service's own database role, or none: the owner's URL for all. */
+  roles: DatabaseRoles | undefined;
+  database: TestDatabase;
 }
 
 /** Owns the service processes of one stack. */
@@ -145,8 +162,8 @@ class StackRunner {
     const handle = startService({
       name,
       entry: options.entries?.[name] ?? serviceEntry(root, name),
-      // Each service logs in to NATS as itself.
-      env: { ...env, ...nats.serviceEnv(name), ...options.serviceEnv?.[name] },
+      // Each service logs in to NATS and PostgreSQL as itself.
+      env: { ...env, ...nats.serviceEnv(name), ...this.databaseEnv(name), ...options.serviceEnv?.[name] },
       port: ports[name],
       logFile: join(logDir, `${name}.log`),
       cwd: root,
@@ -159,6 +176,11 @@ class StackRunner {
       const log = relative(process.cwd(), join(logDir, `${name}.log`));
       throw new Error(`${errorMessage(error)}\nlast lines of ${log}:\n${handle.tail(log_tail_lines).join('\n')}`);
     }
+  }
+
+  private databaseEnv(name: ServiceName): Record<string, string> {
+    const { roles, database } = this.settings;
+    return roles ? serviceDatabaseEnv(database.url, roles, name) : {};
   }
 
   async restart(name: ServiceName): Promise<void> {
@@ -176,8 +198,8 @@ class StackRunner {
     await Promise.all([...this.handles.values()].map((handle) => handle.stop()));
   }
 
-  describe(run: { natsPrefix: string; adminToken: string; database: TestDatabase }): Stack {
-    const { ports, logDir, options, nats } = this.settings;
+  describe(run: { natsPrefix: string; adminToken: string }): Stack {
+    const { ports, logDir, options, nats, database, roles } = this.settings;
     const urls = Object.fromEntries(serviceNames.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ServiceName, string>;
     return {
       urls,
@@ -185,7 +207,8 @@ class StackRunner {
       natsPrefix: run.natsPrefix,
       natsUrl: nats.url,
       nats,
-      databaseUrl: run.database.url,
+      databaseUrl: database.url,
+      serviceDatabaseUrl: (name) => this.databaseEnv(name)['DATABASE_URL'] ?? database.url,
       logDir,
       services: options.services ?? serviceNames,
       isRunning: (name) => this.handles.get(name)?.running ?? false,
@@ -196,7 +219,8 @@ class StackRunner {
       resume: (name) => this.handles.get(name)?.resume(),
       stop: async () => {
         await this.stopAll();
-        await run.database.drop();
+        await database.drop();
+        if (roles) await dropDatabaseRoles(database.adminUrl, roles);
         await nats.stop();
       },
     };

@@ -14,3 +14,9 @@ export const migrations = [
   RefusedCommandsNoTruncate1734100100000,
   JournalDefendsItself1734600000000,
 ];
+
+/**
+ * Tables whose rows are never updated or deleted (their triggers refuse it):
+ * the service's runtime role may only read and insert (docs/SECURITY.md, "Database roles").
+ */
+export const append_only_tables = ['journal_entries', 'postings', 'refused_commands'] as const;

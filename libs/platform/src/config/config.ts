@@ -17,6 +17,16 @@ export const port = z.coerce.number(port_error).int(port_error).min(1, port_erro
 export const base_config_schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /**
+   * The owner of the service's tables, for migrations and grants only: the
+   * service then runs as DATABASE_URL's role with DML alone (docs/SECURITY.md,
+   * "Database roles"). Unset (or empty): DATABASE_URL's role migrates and
+   * owns its tables, or finds them migrated already (`main.js migrate`).
+   */
+  DATABASE_OWNER_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
   NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
   NATS_PREFIX: z
