@@ -56,3 +56,11 @@ export async function dropDatabaseRoles(adminUrl: string, roles: DatabaseRoles):
     }
   });
 }
+
+/** The compose variable holding a service role's password (docker/compose.yaml). */
+export function databasePasswordVariable(name: ServiceName): string {
+  return `PAYNET_DB_${name.toUpperCase()}_PASSWORD`;
+}
+
+/** The owner's password variable in docker/compose.yaml. */
+export const database_owner_password_variable = 'PAYNET_DB_OWNER_PASSWORD';

@@ -48,6 +48,8 @@ export {
   type NatsUsers,
 } from './nats-users.js';
 export {
+  databasePasswordVariable,
+  database_owner_password_variable,
   databaseRoleName,
   dropDatabaseRoles,
   generateDatabaseRoles,

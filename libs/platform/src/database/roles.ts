@@ -70,7 +70,6 @@ export async function grantRuntimeRole(owner: pg.ClientBase, settings: RuntimeRo
   const role = owner.escapeIdentifier(user);
   const schema = owner.escapeIdentifier(settings.schema);
   const statements = [
-    `GRANT CONNECT ON DATABASE ${owner.escapeIdentifier(await currentDatabase(owner))} TO ${role}`,
     `GRANT USAGE ON SCHEMA ${schema} TO ${role}`,
     // Exactly what is granted below, whatever an earlier run or a person granted before.
     `REVOKE ALL ON ALL TABLES IN SCHEMA ${schema} FROM ${role}`,
@@ -93,10 +92,6 @@ export async function grantRuntimeRole(owner: pg.ClientBase, settings: RuntimeRo
     throw error;
   }
   await reportPowerfulRole(owner, user, settings.schema, logger);
-}
-
-async function currentDatabase(client: pg.ClientBase): Promise<string> {
-  return (await client.query<{ name: string }>('SELECT current_database() AS name')).rows[0]?.name ?? '';
 }
 
 async function ensureRole(owner: pg.ClientBase, user: string, password: string | undefined): Promise<void> {
