@@ -6,7 +6,7 @@
  * NATS messages, CPU and memory; the figures written to docs/BENCHMARKS.md.
  * Everything it starts is removed when it ends.
  */
-import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, serviceNames, startService, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceDatabaseEnv, serviceEntry, serviceNames, startService, type ServiceName } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,7 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
@@ -87,6 +87,7 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const given = givenPlatform(infra);
   if (given) return given;
   const name = `bench_e2e_${run_id}`;
+  const roles = ownServiceRoles(infra.postgres.url, name);
   const database_url = await ownDatabase(infra.postgres.url, name);
   const ports = await distinctPorts();
   const admin_token = generateAdminToken();
@@ -95,7 +96,9 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const urls = {} as Record<ServiceName, string>;
   await Promise.all(
     serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
+      // Each service on its own role, the owner migrating (as deployed).
+      const service_env = { ...env, ...serviceDatabaseEnv(database_url, roles, service) };
+      const handle = startService({ name: service, entry: serviceEntry(root, service), env: service_env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
       lifecycle.defer(`stop ${service}`, () => handle.stop());
       watchService(service, handle);
       try {
