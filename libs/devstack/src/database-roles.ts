@@ -49,9 +49,9 @@ export function serviceDatabaseEnv(ownerUrl: string, roles: DatabaseRoles, name:
  * Drops the roles (a test stack's, once its database is dropped: their
  * privileges went with it). A role still granted something elsewhere stays.
  */
-export async function dropDatabaseRoles(adminUrl: string, roles: DatabaseRoles): Promise<void> {
+export async function dropDatabaseRoles(adminUrl: string, roles: Partial<DatabaseRoles>): Promise<void> {
   await withClient(adminUrl, async (client) => {
-    for (const role of Object.values(roles)) {
+    for (const role of Object.values(roles).filter((role) => role !== undefined)) {
       await client.query(`DROP ROLE IF EXISTS ${client.escapeIdentifier(role.user)}`).catch(() => undefined);
     }
   });
