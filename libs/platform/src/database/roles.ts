@@ -36,7 +36,9 @@ const scram_salt_bytes = 16;
 /**
  * A SCRAM-SHA-256 verifier for `password` (RFC 5802/7677, PostgreSQL's stored
  * form): CREATE ROLE gets the verifier, so the password itself never reaches
- * the server and cannot appear in its statement log.
+ * the server and cannot appear in its statement log. PostgreSQL prepares the
+ * password with SASLprep; NFKC here is the same for every ASCII password (all
+ * that devstack and `npm run db:passwords` generate).
  */
 export function scramVerifier(password: string, salt: Buffer = randomBytes(scram_salt_bytes), iterations = scram_iterations): string {
   const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
