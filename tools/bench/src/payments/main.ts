@@ -95,7 +95,7 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const urls = {} as Record<ServiceName, string>;
   await Promise.all(
     serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
+      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true, sourceMaps: false });
       lifecycle.defer(`stop ${service}`, () => handle.stop());
       watchService(service, handle);
       try {
