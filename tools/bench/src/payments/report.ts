@@ -182,9 +182,9 @@ export function renderSoakTable(soak: FlowPhase): string[] {
   return [
     `RSS (MB) through the soak (${soak.payments.toLocaleString('en-US')} payments at ${soak.load.transfers_per_s.toFixed(1)}/s, ${soak.load.total.failed} errors), sampled at:`,
     '',
-    `| service | ${minutes.map((sample) => `${Math.round(sample.at_s)} s`).join(' | ')} |`,
-    `|---|${minutes.map(() => '---:').join('|')}|`,
-    ...service_keys.map((service) => `| ${service} | ${minutes.map((sample) => figure(sample.mb[service], 0)).join(' | ')} |`),
+    `| service | ${minutes.map((sample) => `${Math.round(sample.at_s)} s`).join(' | ')} | largest |`,
+    `|---|${minutes.map(() => '---:').join('|')}|---:|`,
+    ...service_keys.map((service) => `| ${service} | ${minutes.map((sample) => figure(sample.mb[service], 0)).join(' | ')} | ${figure(soak.rss_mb_max[service], 0)} |`),
   ];
 }
 
