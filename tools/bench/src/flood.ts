@@ -70,7 +70,9 @@ async function main(): Promise<void> {
   const merchants = new HttpClient(urls.merchants, 4);
   const steady_client = new HttpClient(urls.payments, 4);
   const flood_client = new HttpClient(urls.payments, flood_concurrency);
-  lifecycle.defer('close the HTTP clients', () => [merchants, steady_client, flood_client].forEach((client) => client.close()));
+  lifecycle.defer('close the HTTP clients', async () => {
+    for (const client of [merchants, steady_client, flood_client]) client.close();
+  });
   const [steady, flooder] = [await createMerchant(merchants, admin_token, 'steady'), await createMerchant(merchants, admin_token, 'flood')];
   const intent = await createIntent(steady_client, steady);
   const read_path = `/v1/payment-intents/${intent}`;
