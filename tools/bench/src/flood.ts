@@ -7,7 +7,7 @@
  * steady merchant's p99 under the flood within 2x of its p99 alone. The
  * figures go to docs/BENCHMARKS.md; everything started is removed at the end.
  */
-import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, startService, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, type ServiceName } from '@paynet/devstack';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAverage, processorCount } from './machine.js';
@@ -15,7 +15,7 @@ import { UsageError } from './options.js';
 import { bench_currency, signedHeaders, type BenchMerchant } from './payments/actors.js';
 import { HttpClient } from './payments/http.js';
 import { formatMs, formatRate, replaceResults } from './report.js';
-import { lifecycle, ownDatabase, root, run_id, runMain, say, startInfra, tail, watchService } from './run.js';
+import { lifecycle, ownDatabase, root, run_id, runMain, say, startBenchService, startInfra } from './run.js';
 import { LatencyRecorder, type LatencySummary } from './stats.js';
 
 export const flood_results_begin = '<!-- bench:flood results begin: written by `npm run bench:flood`, replaced on each run -->';
@@ -106,19 +106,7 @@ async function startPlatform(infra: Awaited<ReturnType<typeof startInfra>>): Pro
   };
   say('platform: starting accounts, merchants and payments from dist, default rate limits ...');
   const urls = {} as Record<(typeof services)[number], string>;
-  await Promise.all(
-    services.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
-      lifecycle.defer(`stop ${service}`, () => handle.stop());
-      watchService(service, handle);
-      try {
-        await handle.waitReady(service_ready_timeout_ms);
-      } catch (error) {
-        throw new Error(`${service}: ${errorMessage(error)}\n${tail(handle)}`);
-      }
-      urls[service] = handle.url;
-    }),
-  );
+  await Promise.all(services.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
   return { urls, admin_token };
 }
 

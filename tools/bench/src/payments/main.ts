@@ -6,7 +6,7 @@
  * NATS messages, CPU and memory; the figures written to docs/BENCHMARKS.md.
  * Everything it starts is removed when it ends.
  */
-import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, serviceNames, startService, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceNames, type ServiceName } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,7 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
@@ -98,19 +98,7 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   };
   say('platform: starting accounts, merchants, payments and push from dist (migrations run as they start) ...');
   const urls = {} as Record<ServiceName, string>;
-  await Promise.all(
-    serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
-      lifecycle.defer(`stop ${service}`, () => handle.stop());
-      watchService(service, handle);
-      try {
-        await handle.waitReady(service_ready_timeout_ms);
-      } catch (error) {
-        throw new Error(`${service}: ${errorMessage(error)}\n${tail(handle)}`);
-      }
-      urls[service] = handle.url;
-    }),
-  );
+  await Promise.all(serviceNames.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
   say(`platform: ready (${serviceNames.map((service) => `${service} ${urls[service]}`).join(', ')})`);
   return { urls, admin_token, database: { server_url: infra.postgres.url, name } };
 }
