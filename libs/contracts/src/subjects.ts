@@ -40,6 +40,15 @@ export const Broadcasts = {
   merchantsChanged: 'merchants.merchants.changed',
 } as const;
 
+/**
+ * Where every replica of `service` says it is alive (about once a second) and
+ * hears its peers: each replica enforces its share of the rate limits, the
+ * budget divided by the replicas it hears (libs/platform rate-limits).
+ */
+export function replicaCensusSubject(service: string): string {
+  return `${service}.replicas.heartbeat`;
+}
+
 /** Queue group of each service: replicas share its requests. */
 export const queue_groups = {
   accounts: 'accounts',

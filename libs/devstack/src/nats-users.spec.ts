@@ -1,4 +1,4 @@
-import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
 import { generateNatsUsers, natsAuthorizationConfig, natsPermissions, serviceNatsEnv } from './nats-users.js';
 
 const prefix = 'pfx';
@@ -25,6 +25,16 @@ describe('the NATS permissions table', () => {
     for (const service of services) {
       for (const subject of [...ledger, names.eventSubject('payment_intent.succeeded')]) {
         expect({ service, subject, may: may(permissions[service].publish, subject) }).toEqual({ service, subject, may: service === 'payments' });
+      }
+    }
+  });
+
+  it("lets every service's replicas tell each other they are alive (the rate limits' census), and no one else's", () => {
+    for (const service of services) {
+      for (const other of services) {
+        const census = names.request(replicaCensusSubject(other));
+        const own = service === other;
+        expect({ service, other, publish: may(permissions[service].publish, census), subscribe: may(permissions[service].subscribe, census) }).toEqual({ service, other, publish: own, subscribe: own });
       }
     }
   });

@@ -1,4 +1,4 @@
-import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
 import { randomBytes } from 'node:crypto';
 import { serviceNames, type ServiceName } from './stack-env.js';
 
@@ -17,7 +17,7 @@ interface ServiceBus {
   serves: readonly string[];
   /** Request subjects it sends; answers come back on its own inbox. */
   calls: readonly string[];
-  /** Subjects every replica of it both publishes and hears (cache invalidation). */
+  /** Subjects every replica of it both publishes and hears (cache invalidation, the replica census of the rate limits). */
   broadcasts?: readonly string[];
   /**
    * Its part in the events stream: payments publishes every event (outbox
@@ -36,17 +36,18 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], events: 'none' },
+  accounts: { serves: Object.values(a), calls: [authenticate_merchant], broadcasts: [replicaCensusSubject('accounts')], events: 'none' },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
-    broadcasts: [Broadcasts.merchantsChanged],
+    broadcasts: [Broadcasts.merchantsChanged, replicaCensusSubject('merchants')],
     events: 'publishes',
     event_types: ['webhook_endpoint.*'],
   },
   payments: {
     serves: [],
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
+    broadcasts: [replicaCensusSubject('payments')],
     events: 'publishes',
   },
   push: {
@@ -61,6 +62,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
       authenticate_holder,
       authenticate_merchant,
     ],
+    broadcasts: [replicaCensusSubject('push')],
     events: 'consumes',
   },
 };

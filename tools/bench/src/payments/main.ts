@@ -6,7 +6,7 @@
  * NATS messages, CPU and memory; the figures written to docs/BENCHMARKS.md.
  * Everything it starts is removed when it ends.
  */
-import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, serviceNames, startService, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceNames, type ServiceName } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,7 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
@@ -112,22 +112,15 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const database_url = await ownDatabase(infra.postgres.url, name);
   const ports = await distinctPorts();
   const admin_token = generateAdminToken();
-  const env = buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true });
+  const env = {
+    ...buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true }),
+    // The bench measures throughput from one address with a few principals, far above API.md's budgets (bench:flood measures those).
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
+  };
   say('platform: starting accounts, merchants, payments and push from dist (migrations run as they start) ...');
   const urls = {} as Record<ServiceName, string>;
-  await Promise.all(
-    serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true, sourceMaps: false });
-      lifecycle.defer(`stop ${service}`, () => handle.stop());
-      watchService(service, handle);
-      try {
-        await handle.waitReady(service_ready_timeout_ms);
-      } catch (error) {
-        throw new Error(`${service}: ${errorMessage(error)}\n${tail(handle)}`);
-      }
-      urls[service] = handle.url;
-    }),
-  );
+  await Promise.all(serviceNames.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
   say(`platform: ready (${serviceNames.map((service) => `${service} ${urls[service]}`).join(', ')})`);
   return { urls, admin_token, database: { server_url: infra.postgres.url, name } };
 }
