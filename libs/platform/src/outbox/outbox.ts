@@ -73,7 +73,9 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private js!: JetStreamClient;
   private listener: pg.Client | undefined;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  private wakeUp: (() => void) | undefined;
+  /** A commit was notified since the relay last looked: it looks again at once instead of sleeping. */
+  private woken = false;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -93,7 +95,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   /** Stops before the NATS connection drains (NatsConnectionCloser). */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.wake();
     await this.loop;
     await this.listener?.end().catch(() => undefined);
   }
@@ -129,6 +131,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      // Cleared before looking: a commit notified from here on makes the next look start at once.
+      this.woken = false;
       let published = 0;
       try {
         published = await this.relayOnce();
@@ -139,21 +143,29 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Until woken or the poll interval; not at all if a notification came while the relay was publishing (it would otherwise wait for the poll). */
   private sleep(timeout_ms: number): Promise<void> {
+    if (this.woken || this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeout_ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUp = undefined;
         resolve();
-      }
-      this.wake = done;
+      };
+      const timer = setTimeout(done, timeout_ms);
+      this.wakeUp = done;
     });
   }
 
   /** LISTEN makes the relay publish right after commit; the poll is only a fallback. */
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.settings.database_url });
-    client.on('notification', () => this.wake?.());
+    client.on('notification', () => this.wake());
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'outbox listener lost; polling until it is back');
       this.listener = undefined;
