@@ -26,4 +26,18 @@ describe('DeliveryClock', () => {
     expect(clock.take()).toMatchObject({ answered: 2, count: 1, missing: 1 });
     expect(clock.take()).toMatchObject({ answered: 0, count: 0, missing: 0 });
   });
+
+  it("measures from each event's commit to the moment it was heard, when commit times are given", () => {
+    const clock = new DeliveryClock(1_000_000);
+    clock.answer('pi_1', 100);
+    clock.hear('pi_1', 112, 'evt_1');
+    clock.answer('pi_2', 200);
+    clock.hear('pi_2', 230, 'evt_2');
+    expect(clock.heardEvents()).toEqual(['evt_1', 'evt_2']);
+    // evt_1 committed 20 ms before it was heard; evt_2's commit is unknown.
+    const summary = clock.take(new Map([['evt_1', 1_000_000 + 92]]));
+    expect(summary.from_commit).toMatchObject({ count: 1, max_ms: 20 });
+    expect(clock.take().from_commit).toBeUndefined();
+    expect(clock.heardEvents()).toEqual([]);
+  });
 });

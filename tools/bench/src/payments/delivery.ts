@@ -2,6 +2,14 @@ import { LatencyRecorder, type LatencySummary } from '../stats.js';
 
 /** How late the news of a payment reached a listener, after the holder had the pay's answer. */
 export interface DeliverySummary extends LatencySummary {
+  /**
+   * From the commit of the pay's transaction (PostgreSQL's commit timestamp
+   * of the event's outbox row) to the moment the listener heard it: exact,
+   * where the lower bound above leaves out the answer's trip back. Absent
+   * when commit timestamps cannot be read (a given platform without
+   * track_commit_timestamp).
+   */
+  from_commit: LatencySummary | undefined;
   /** Payments answered in the phase. */
   answered: number;
   /** Heard before the pay's answer arrived (recorded as 0 ms). */
@@ -17,14 +25,20 @@ export const pending_max = 1_000_000;
  * Pairs each paid intent's answer time with the time a listener (the
  * merchant's WebSocket, its webhook endpoint) heard `payment_intent.succeeded`
  * for it. The pay's commit is before its answer, so answer-to-heard is a
- * lower bound of commit-to-heard, and exact to within the answer's trip back.
+ * lower bound of commit-to-heard; the exact figure comes from the commit
+ * timestamps of the events heard, looked up after the phase.
  */
 export class DeliveryClock {
   private readonly answered_at = new Map<string, number>();
   private readonly heard_at = new Map<string, number>();
+  /** Event id -> when it was heard, Unix ms, for the commit-to-heard figure. */
+  private readonly heard_events = new Map<string, number>();
   private recorder = new LatencyRecorder();
   private answered = 0;
   private early = 0;
+
+  /** `wall_origin_ms`: the Unix time of performance.now()'s zero, to compare heard times with commit timestamps. */
+  constructor(private readonly wall_origin_ms = performance.timeOrigin) {}
 
   answer(intent: string, at_ms: number): void {
     this.answered += 1;
@@ -35,7 +49,9 @@ export class DeliveryClock {
     this.recorder.record(Math.max(0, heard - at_ms));
   }
 
-  hear(intent: string, at_ms: number): void {
+  /** `event_id`: the `payment_intent.succeeded` event heard, whose commit time take() may be given. */
+  hear(intent: string, at_ms: number, event_id?: string): void {
+    if (event_id !== undefined && !this.heard_events.has(event_id)) this.keep(this.heard_events, event_id, this.wall_origin_ms + at_ms);
     const answered = this.answered_at.get(intent);
     if (answered === undefined) return this.keep(this.heard_at, intent, at_ms);
     this.answered_at.delete(intent);
@@ -47,11 +63,26 @@ export class DeliveryClock {
     return this.answered_at.size;
   }
 
-  /** The phase's figures; the clock starts again empty. */
-  take(): DeliverySummary {
-    const summary = { ...this.recorder.summary(), answered: this.answered, early: this.early, missing: this.answered_at.size };
+  /** The events heard since the last take(), to look their commit times up. */
+  heardEvents(): string[] {
+    return [...this.heard_events.keys()];
+  }
+
+  /** The phase's figures (`commits_ms`: event id -> its commit, Unix ms); the clock starts again empty. */
+  take(commits_ms?: ReadonlyMap<string, number>): DeliverySummary {
+    let from_commit: LatencySummary | undefined;
+    if (commits_ms !== undefined) {
+      const recorder = new LatencyRecorder();
+      for (const [event_id, heard_ms] of this.heard_events) {
+        const commit_ms = commits_ms.get(event_id);
+        if (commit_ms !== undefined) recorder.record(Math.max(0, heard_ms - commit_ms));
+      }
+      from_commit = recorder.summary();
+    }
+    const summary = { ...this.recorder.summary(), from_commit, answered: this.answered, early: this.early, missing: this.answered_at.size };
     this.answered_at.clear();
     this.heard_at.clear();
+    this.heard_events.clear();
     this.recorder = new LatencyRecorder();
     this.answered = 0;
     this.early = 0;

@@ -11,12 +11,13 @@ import type { DeliveryClock } from './delivery.js';
 const webhook_body_bytes_max = 256 * 1024;
 const stream_open_timeout_ms = 30_000;
 
-/** The intent id of a `payment_intent.succeeded` event, if that is what `event` is. */
-export function succeededIntent(event: unknown): string | undefined {
+/** The intent id of a `payment_intent.succeeded` event, if that is what `event` is, and the event's own id. */
+export function succeededIntent(event: unknown): { intent: string; event_id: string | undefined } | undefined {
   if (typeof event !== 'object' || event === null) return undefined;
-  const { type, data } = event as { type?: unknown; data?: { object?: { id?: unknown } } };
+  const { id: event_id, type, data } = event as { id?: unknown; type?: unknown; data?: { object?: { id?: unknown } } };
   const id = data?.object?.id;
-  return type === 'payment_intent.succeeded' && typeof id === 'string' ? id : undefined;
+  if (type !== 'payment_intent.succeeded' || typeof id !== 'string') return undefined;
+  return { intent: id, event_id: typeof event_id === 'string' ? event_id : undefined };
 }
 
 export class WebhookListener {
@@ -37,8 +38,8 @@ export class WebhookListener {
         const heard_ms = performance.now();
         response.writeHead(200).end();
         try {
-          const intent = succeededIntent(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          if (intent !== undefined) clock.hear(intent, heard_ms);
+          const succeeded = succeededIntent(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, succeeded.event_id);
         } catch {
           // Not an event: nothing to time.
         }
@@ -79,8 +80,8 @@ export async function openStream(push_url: string, token: string, clock: Deliver
     const heard_ms = performance.now();
     try {
       const frame = JSON.parse(data.toString('utf8')) as { type?: string; event?: unknown };
-      const intent = frame.type === 'event' ? succeededIntent(frame.event) : undefined;
-      if (intent !== undefined) clock.hear(intent, heard_ms);
+      const succeeded = frame.type === 'event' ? succeededIntent(frame.event) : undefined;
+      if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, succeeded.event_id);
     } catch {
       // Not JSON: nothing to time.
     }

@@ -22,7 +22,7 @@ import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
-import { enableStatements, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
+import { enableStatements, eventCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
 import { payments_intro, payments_results_begin, payments_results_end, renderFlowResults, renderFlowTables, service_keys, type FlowPhase, type FlowRun, type ServiceKey } from './report.js';
 
 const progress_interval_ms = 5_000;
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   if (options.help) return say(usage);
   lifecycle.handleSignals();
   const load_average = loadAverage();
-  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'], nats_monitor: true });
+  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'track_commit_timestamp=on'], nats_monitor: true });
   const pgbench = await pgbenchFirst(infra, options);
   const statements = await enableStatements(infra.postgres.url);
   if (!statements) say('pg_stat_statements is not loaded: statements per payment will read n/a (transactions still counted)');
@@ -225,6 +225,8 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
   await rss.sample();
   const after = await sampleAll(context);
   await drain(context);
+  const heard = [...context.stream_clock.heardEvents(), ...context.webhook_clock.heardEvents()];
+  const commits = platform.database && heard.length > 0 ? await eventCommitTimes(platform.database.server_url, platform.database.name, heard) : undefined;
   const figures = perPayment(before, after, load, phase_cpu, wall_s);
   const result: FlowPhase = {
     name: phase.name,
@@ -233,8 +235,8 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     payments: load.total.ok,
     per_payment: figures,
     rss_mb_max: rss.max(),
-    stream: context.stream_clock.take(),
-    webhook: context.webhook_clock.take(),
+    stream: context.stream_clock.take(commits),
+    webhook: context.webhook_clock.take(commits),
     top_statements: after.statements.top.map((statement) => ({ query: statement.query, calls: statement.calls / Math.max(1, load.total.ok) })),
   };
   sayPhase(result);

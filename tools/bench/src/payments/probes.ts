@@ -128,3 +128,32 @@ function oneLine(query: string): string {
   const line = query.replace(/\s+/g, ' ').trim();
   return line.length > statement_text_max ? `${line.slice(0, statement_text_max - 3)}...` : line;
 }
+
+/**
+ * When the transactions that wrote these events committed (Unix ms): the
+ * commit timestamp of each event's row in payments' outbox, written in the
+ * transaction of the change it reports. Undefined when the server does not
+ * keep commit timestamps (track_commit_timestamp off).
+ */
+export async function eventCommitTimes(server_url: string, database: string, event_ids: readonly string[]): Promise<Map<string, number> | undefined> {
+  try {
+    const url = new URL(server_url);
+    url.pathname = `/${database}`;
+    return await withClient(url.toString(), async (client) => {
+      const found = new Map<string, number>();
+      for (let start = 0; start < event_ids.length; start += commit_lookup_batch) {
+        const result = await client.query<{ event_id: string; commit_ms: string | null }>(
+          `SELECT event_id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 AS commit_ms
+             FROM payments.outbox WHERE event_id = ANY($1::text[])`,
+          [event_ids.slice(start, start + commit_lookup_batch)],
+        );
+        for (const row of result.rows) if (row.commit_ms !== null) found.set(row.event_id, Number(row.commit_ms));
+      }
+      return found;
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+const commit_lookup_batch = 10_000;
