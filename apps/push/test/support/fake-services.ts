@@ -1,5 +1,5 @@
 import { connect, type ConnectionOptions, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { ApiError, type Currency, ErrorCode, type MerchantPrincipal, natsNames, newId, randomToken, Subjects } from '@paynet/contracts';
+import { ApiError, Broadcasts, type Currency, ErrorCode, type MerchantPrincipal, natsNames, newId, randomToken, Subjects } from '@paynet/contracts';
 import { createHmac, randomBytes } from 'node:crypto';
 
 /**
@@ -102,6 +102,13 @@ export class FakeServices {
     };
     this.merchants.set(merchant.merchant_id, merchant);
     return merchant;
+  }
+
+  /** As merchants does after an endpoint change: the new URL (null: no endpoint), then the change broadcast every cache hears. */
+  async setWebhookUrl(merchant: FakeMerchant, webhook_url: string | null): Promise<void> {
+    merchant.webhook_url = webhook_url;
+    this.nc.publish(natsNames(this.prefix).request(Broadcasts.merchantsChanged), JSON.stringify({ merchant_id: merchant.merchant_id }));
+    await this.nc.flush();
   }
 
   addHolder(): { account_id: string; token: string } {

@@ -28,11 +28,11 @@ describe('DeliveryClock', () => {
   });
 
   it("measures from each event's commit to the moment it was heard, when commit times are given", () => {
-    const clock = new DeliveryClock(1_000_000);
+    const clock = new DeliveryClock();
     clock.answer('pi_1', 100);
-    clock.hear('pi_1', 112, 'evt_1');
+    clock.hear('pi_1', 112, { id: 'evt_1', wall_ms: 1_000_112 });
     clock.answer('pi_2', 200);
-    clock.hear('pi_2', 230, 'evt_2');
+    clock.hear('pi_2', 230, { id: 'evt_2', wall_ms: 1_000_230 });
     expect(clock.heardEvents()).toEqual(['evt_1', 'evt_2']);
     // evt_1 committed 20 ms before it was heard; evt_2's commit is unknown.
     const summary = clock.take(new Map([['evt_1', 1_000_000 + 92]]));

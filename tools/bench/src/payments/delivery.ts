@@ -37,9 +37,6 @@ export class DeliveryClock {
   private answered = 0;
   private early = 0;
 
-  /** `wall_origin_ms`: the Unix time of performance.now()'s zero, to compare heard times with commit timestamps. */
-  constructor(private readonly wall_origin_ms = performance.timeOrigin) {}
-
   answer(intent: string, at_ms: number): void {
     this.answered += 1;
     const heard = this.heard_at.get(intent);
@@ -49,9 +46,13 @@ export class DeliveryClock {
     this.recorder.record(Math.max(0, heard - at_ms));
   }
 
-  /** `event_id`: the `payment_intent.succeeded` event heard, whose commit time take() may be given. */
-  hear(intent: string, at_ms: number, event_id?: string): void {
-    if (event_id !== undefined && !this.heard_events.has(event_id)) this.keep(this.heard_events, event_id, this.wall_origin_ms + at_ms);
+  /**
+   * `event`: the `payment_intent.succeeded` event heard and the Unix time it
+   * was heard (Date.now(): the clock PostgreSQL's commit timestamps use;
+   * performance.timeOrigin can be tens of ms off it), whose commit time take() may be given.
+   */
+  hear(intent: string, at_ms: number, event?: { id: string; wall_ms: number }): void {
+    if (event !== undefined && !this.heard_events.has(event.id)) this.keep(this.heard_events, event.id, event.wall_ms);
     const answered = this.answered_at.get(intent);
     if (answered === undefined) return this.keep(this.heard_at, intent, at_ms);
     this.answered_at.delete(intent);

@@ -20,6 +20,10 @@ export function succeededIntent(event: unknown): { intent: string; event_id: str
   return { intent: id, event_id: typeof event_id === 'string' ? event_id : undefined };
 }
 
+function heardEvent(id: string | undefined, wall_ms: number): { id: string; wall_ms: number } | undefined {
+  return id === undefined ? undefined : { id, wall_ms };
+}
+
 export class WebhookListener {
   private constructor(
     private readonly server: Server,
@@ -36,10 +40,11 @@ export class WebhookListener {
       });
       request.on('end', () => {
         const heard_ms = performance.now();
+        const wall_ms = Date.now();
         response.writeHead(200).end();
         try {
           const succeeded = succeededIntent(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, succeeded.event_id);
+          if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, heardEvent(succeeded.event_id, wall_ms));
         } catch {
           // Not an event: nothing to time.
         }
@@ -78,10 +83,11 @@ export async function openStream(push_url: string, token: string, clock: Deliver
   });
   socket.on('message', (data: Buffer) => {
     const heard_ms = performance.now();
+    const wall_ms = Date.now();
     try {
       const frame = JSON.parse(data.toString('utf8')) as { type?: string; event?: unknown };
       const succeeded = frame.type === 'event' ? succeededIntent(frame.event) : undefined;
-      if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, succeeded.event_id);
+      if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, heardEvent(succeeded.event_id, wall_ms));
     } catch {
       // Not JSON: nothing to time.
     }

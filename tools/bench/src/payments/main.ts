@@ -22,7 +22,7 @@ import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
-import { enableStatements, eventCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
+import { enableStatements, eventCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, type ServiceSample, summariseStatements } from './probes.js';
 import { payments_intro, payments_results_begin, payments_results_end, renderFlowResults, renderFlowTables, service_keys, type FlowPhase, type FlowRun, type ServiceKey } from './report.js';
 
 const progress_interval_ms = 5_000;
@@ -237,6 +237,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     rss_mb_max: rss.max(),
     stream: context.stream_clock.take(commits),
     webhook: context.webhook_clock.take(commits),
+    fanout_lag_ms_mean: fanoutLagMean(before.services.push, after.services.push),
     top_statements: after.statements.top.map((statement) => ({ query: statement.query, calls: statement.calls / Math.max(1, load.total.ok) })),
   };
   sayPhase(result);
@@ -244,7 +245,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
 }
 
 interface Sample {
-  services: Record<ServiceKey, { cpu_s: number | undefined; rss_bytes: number | undefined }>;
+  services: Record<ServiceKey, ServiceSample>;
   nats: { in_msgs: number; out_msgs: number } | undefined;
   database: { transactions: number; tuples_written: number } | undefined;
   statements: { statements: number | undefined; top: { query: string; calls: number }[] };
@@ -279,6 +280,13 @@ function perPayment(before: Sample, after: Sample, load: LoadResult, cpu: Record
     nats_msgs: per(nats),
     cpu_ms: { ...(service_ms as Record<ServiceKey, number | undefined>), postgres: cores_ms(cpu.postgres), nats: cores_ms(cpu.nats), bench: cores_ms(cpu.bench) },
   };
+}
+
+/** The mean of push's JetStream-to-frame histogram over the phase, in ms. */
+function fanoutLagMean(before: ServiceSample, after: ServiceSample): number | undefined {
+  if (before.fanout_lag === undefined || after.fanout_lag === undefined) return undefined;
+  const count = after.fanout_lag.count - before.fanout_lag.count;
+  return count > 0 ? ((after.fanout_lag.sum_s - before.fanout_lag.sum_s) / count) * 1_000 : undefined;
 }
 
 function mul(value: number | undefined, factor: number): number | undefined {

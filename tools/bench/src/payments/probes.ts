@@ -27,6 +27,8 @@ export function prometheusValue(text: string, name: string): number | undefined 
 export interface ServiceSample {
   cpu_s: number | undefined;
   rss_bytes: number | undefined;
+  /** push's histogram of JetStream-to-frame: its sum (s) and count. */
+  fanout_lag: { sum_s: number; count: number } | undefined;
 }
 
 async function fetchText(url: string): Promise<string | undefined> {
@@ -40,8 +42,14 @@ async function fetchText(url: string): Promise<string | undefined> {
 
 export async function sampleService(service_url: string): Promise<ServiceSample> {
   const text = await fetchText(`${service_url}/metrics`);
-  if (text === undefined) return { cpu_s: undefined, rss_bytes: undefined };
-  return { cpu_s: prometheusValue(text, 'paynet_process_cpu_seconds_total'), rss_bytes: prometheusValue(text, 'paynet_process_resident_memory_bytes') };
+  if (text === undefined) return { cpu_s: undefined, rss_bytes: undefined, fanout_lag: undefined };
+  const sum_s = prometheusValue(text, 'paynet_stream_fanout_lag_seconds_sum');
+  const count = prometheusValue(text, 'paynet_stream_fanout_lag_seconds_count');
+  return {
+    cpu_s: prometheusValue(text, 'paynet_process_cpu_seconds_total'),
+    rss_bytes: prometheusValue(text, 'paynet_process_resident_memory_bytes'),
+    fanout_lag: sum_s === undefined || count === undefined ? undefined : { sum_s, count },
+  };
 }
 
 export interface NatsSample {

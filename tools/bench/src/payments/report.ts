@@ -51,6 +51,8 @@ export interface FlowPhase {
   rss_mb_max: Record<ServiceKey, number | undefined>;
   stream: DeliverySummary;
   webhook: DeliverySummary;
+  /** push's part of commit-to-frame: from the event's store in JetStream to its frames queued (mean of push's histogram); undefined when not exposed. */
+  fanout_lag_ms_mean?: number;
   /** The most called statements, calls per payment. */
   top_statements: StatementCount[];
 }
@@ -123,6 +125,7 @@ function perPaymentRows(phases: readonly FlowPhase[]): string[] {
     row('CPU ms, nats-server', (phase) => phase.per_payment.cpu_ms.nats, 2),
     row('CPU ms, the bench (load generator and listeners)', (phase) => phase.per_payment.cpu_ms.bench, 2),
     ...service_keys.map((service) => `| RSS max, ${service} (MB) | ${phases.map((phase) => figure(phase.rss_mb_max[service], 0)).join(' | ')} |`),
+    row('per event: JetStream to frame queued in push, mean ms (the rest of commit-to-frame is payments to JetStream)', (phase) => phase.fanout_lag_ms_mean, 2),
   ];
 }
 
