@@ -11,17 +11,12 @@ import type { DeliveryClock } from './delivery.js';
 const webhook_body_bytes_max = 256 * 1024;
 const stream_open_timeout_ms = 30_000;
 
-/** The intent id of a `payment_intent.succeeded` event, if that is what `event` is, and the event's own id. */
-export function succeededIntent(event: unknown): { intent: string; event_id: string | undefined } | undefined {
+/** The intent id of a `payment_intent.succeeded` event, if that is what `event` is. */
+export function succeededIntent(event: unknown): string | undefined {
   if (typeof event !== 'object' || event === null) return undefined;
-  const { id: event_id, type, data } = event as { id?: unknown; type?: unknown; data?: { object?: { id?: unknown } } };
+  const { type, data } = event as { type?: unknown; data?: { object?: { id?: unknown } } };
   const id = data?.object?.id;
-  if (type !== 'payment_intent.succeeded' || typeof id !== 'string') return undefined;
-  return { intent: id, event_id: typeof event_id === 'string' ? event_id : undefined };
-}
-
-function heardEvent(id: string | undefined, wall_ms: number): { id: string; wall_ms: number } | undefined {
-  return id === undefined ? undefined : { id, wall_ms };
+  return type === 'payment_intent.succeeded' && typeof id === 'string' ? id : undefined;
 }
 
 export class WebhookListener {
@@ -44,7 +39,7 @@ export class WebhookListener {
         response.writeHead(200).end();
         try {
           const succeeded = succeededIntent(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, heardEvent(succeeded.event_id, wall_ms));
+          if (succeeded !== undefined) clock.hear(succeeded, heard_ms, wall_ms);
         } catch {
           // Not an event: nothing to time.
         }
@@ -87,7 +82,7 @@ export async function openStream(push_url: string, token: string, clock: Deliver
     try {
       const frame = JSON.parse(data.toString('utf8')) as { type?: string; event?: unknown };
       const succeeded = frame.type === 'event' ? succeededIntent(frame.event) : undefined;
-      if (succeeded !== undefined) clock.hear(succeeded.intent, heard_ms, heardEvent(succeeded.event_id, wall_ms));
+      if (succeeded !== undefined) clock.hear(succeeded, heard_ms, wall_ms);
     } catch {
       // Not JSON: nothing to time.
     }

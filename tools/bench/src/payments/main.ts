@@ -22,7 +22,7 @@ import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
-import { enableStatements, eventCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, type ServiceSample, summariseStatements } from './probes.js';
+import { enableStatements, intentCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, type ServiceSample, summariseStatements } from './probes.js';
 import { payments_intro, payments_results_begin, payments_results_end, renderFlowResults, renderFlowTables, service_keys, type FlowPhase, type FlowRun, type ServiceKey } from './report.js';
 
 const progress_interval_ms = 5_000;
@@ -225,8 +225,8 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
   await rss.sample();
   const after = await sampleAll(context);
   await drain(context);
-  const heard = [...context.stream_clock.heardEvents(), ...context.webhook_clock.heardEvents()];
-  const commits = platform.database && heard.length > 0 ? await eventCommitTimes(platform.database.server_url, platform.database.name, heard) : undefined;
+  const heard = [...new Set([...context.stream_clock.heardIntents(), ...context.webhook_clock.heardIntents()])];
+  const commits = platform.database && heard.length > 0 ? await intentCommitTimes(platform.database.server_url, platform.database.name, heard) : undefined;
   const figures = perPayment(before, after, load, phase_cpu, wall_s);
   const result: FlowPhase = {
     name: phase.name,

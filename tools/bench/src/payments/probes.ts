@@ -138,24 +138,26 @@ function oneLine(query: string): string {
 }
 
 /**
- * When the transactions that wrote these events committed (Unix ms): the
- * commit timestamp of each event's row in payments' outbox, written in the
- * transaction of the change it reports. Undefined when the server does not
- * keep commit timestamps (track_commit_timestamp off).
+ * When each intent's last change committed (Unix ms): PostgreSQL's commit
+ * timestamp of its row's current version. In the bench nothing changes a
+ * paid intent after the transaction that made it `succeeded` and wrote its
+ * event to the outbox (whose own row the relay updates later, so it cannot
+ * tell). Undefined when the server does not keep commit timestamps
+ * (track_commit_timestamp off).
  */
-export async function eventCommitTimes(server_url: string, database: string, event_ids: readonly string[]): Promise<Map<string, number> | undefined> {
+export async function intentCommitTimes(server_url: string, database: string, intent_ids: readonly string[]): Promise<Map<string, number> | undefined> {
   try {
     const url = new URL(server_url);
     url.pathname = `/${database}`;
     return await withClient(url.toString(), async (client) => {
       const found = new Map<string, number>();
-      for (let start = 0; start < event_ids.length; start += commit_lookup_batch) {
-        const result = await client.query<{ event_id: string; commit_ms: string | null }>(
-          `SELECT event_id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 AS commit_ms
-             FROM payments.outbox WHERE event_id = ANY($1::text[])`,
-          [event_ids.slice(start, start + commit_lookup_batch)],
+      for (let start = 0; start < intent_ids.length; start += commit_lookup_batch) {
+        const result = await client.query<{ id: string; commit_ms: string | null }>(
+          `SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 AS commit_ms
+             FROM payments.payment_intents WHERE id = ANY($1::text[])`,
+          [intent_ids.slice(start, start + commit_lookup_batch)],
         );
-        for (const row of result.rows) if (row.commit_ms !== null) found.set(row.event_id, Number(row.commit_ms));
+        for (const row of result.rows) if (row.commit_ms !== null) found.set(row.id, Number(row.commit_ms));
       }
       return found;
     });
