@@ -140,7 +140,7 @@ export class FakeServices {
 
   /** Holds push's recorder (it asks for an event's endpoints before recording it) until the returned function is called. */
   holdEndpointLookups(): () => void {
-    let release = () => {};
+    let release: () => void = () => undefined;
     this.endpoint_lookups_held = new Promise<void>((resolve) => (release = resolve));
     return () => {
       this.endpoint_lookups_held = undefined;
