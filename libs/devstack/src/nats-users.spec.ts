@@ -39,7 +39,7 @@ describe('the NATS permissions table', () => {
     }
   });
 
-  it("lets merchants publish its endpoints' events only, and hear and send merchant changes", () => {
+  it("lets merchants publish its endpoints' events only, and send merchant changes, which merchants and push hear", () => {
     expect(may(permissions.merchants.publish, names.eventSubject('webhook_endpoint.disabled'))).toBe(true);
     expect(may(permissions.merchants.publish, names.eventSubject('refund.succeeded'))).toBe(false);
     for (const service of services) {
@@ -47,13 +47,13 @@ describe('the NATS permissions table', () => {
       expect({ service, publish: may(permissions[service].publish, changed), subscribe: may(permissions[service].subscribe, changed) }).toEqual({
         service,
         publish: service === 'merchants',
-        subscribe: service === 'merchants',
+        subscribe: service === 'merchants' || service === 'push',
       });
     }
   });
 
-  it('lets push ask merchants for the endpoints of an event, their states and signatures', () => {
-    for (const pattern of [Subjects.merchants.webhookEndpointsForEvent, Subjects.merchants.webhookEndpointsStates, Subjects.merchants.webhookEndpointsDisable]) {
+  it("lets push ask merchants for merchants' enabled endpoints, their states and signatures", () => {
+    for (const pattern of [Subjects.merchants.webhookEndpointsEnabled, Subjects.merchants.webhookEndpointsStates, Subjects.merchants.webhookEndpointsDisable]) {
       expect(may(permissions.push.publish, names.request(pattern))).toBe(true);
       expect(may(permissions.payments.publish, names.request(pattern))).toBe(false);
     }

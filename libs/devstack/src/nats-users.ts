@@ -19,6 +19,8 @@ interface ServiceBus {
   calls: readonly string[];
   /** Subjects every replica of it both publishes and hears (cache invalidation, the replica census of the rate limits). */
   broadcasts?: readonly string[];
+  /** Another service's broadcasts it only hears (its own cache of that service's data). */
+  hears?: readonly string[];
   /**
    * Its part in the events stream: payments publishes every event (outbox
    * relay), merchants only its endpoints' events (`webhook_endpoint.disabled`);
@@ -56,13 +58,15 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
       m.merchantsGet,
       m.streamTokensVerify,
       m.webhooksSign,
-      m.webhookEndpointsForEvent,
+      m.webhookEndpointsEnabled,
       m.webhookEndpointsStates,
       m.webhookEndpointsDisable,
       authenticate_holder,
       authenticate_merchant,
     ],
     broadcasts: [replicaCensusSubject('push')],
+    // Its cache of merchants' endpoint lists is dropped by merchants' change broadcast.
+    hears: [Broadcasts.merchantsChanged],
     events: 'consumes',
   },
 };
@@ -82,7 +86,11 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
     const bus = nats_bus[service];
     permissions[service] = {
       publish: [...bus.calls.map(names.request), ...(bus.broadcasts ?? []).map(names.request), ...jetStreamPublish(prefix, bus)],
-      subscribe: [...bus.serves.map(names.request), ...(bus.broadcasts ?? []).map(names.request), `${names.inboxPrefix(service)}.>`],
+      subscribe: [
+        ...bus.serves.map(names.request),
+        ...[...(bus.broadcasts ?? []), ...(bus.hears ?? [])].map(names.request),
+        `${names.inboxPrefix(service)}.>`,
+      ],
       allow_responses: bus.serves.length > 0,
     };
   }

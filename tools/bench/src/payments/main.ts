@@ -22,7 +22,7 @@ import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
-import { enableStatements, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
+import { enableStatements, intentCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, type ServiceSample, summariseStatements } from './probes.js';
 import {
   payments_intro,
   payments_results_begin,
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   if (options.help) return say(usage);
   lifecycle.handleSignals();
   const load_average = loadAverage();
-  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'], nats_monitor: true });
+  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'track_commit_timestamp=on'], nats_monitor: true });
   const pgbench = await pgbenchFirst(infra, options);
   const statements = await enableStatements(infra.postgres.url);
   if (!statements) say('pg_stat_statements is not loaded: statements per payment will read n/a (transactions still counted)');
@@ -243,6 +243,8 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
   await rss.sample();
   const after = await sampleAll(context);
   await drain(context);
+  const heard = [...new Set([...context.stream_clock.heardIntents(), ...context.webhook_clock.heardIntents()])];
+  const commits = platform.database && heard.length > 0 ? await intentCommitTimes(platform.database.server_url, platform.database.name, heard) : undefined;
   const figures = perPayment(before, after, load, phase_cpu, wall_s);
   const result: FlowPhase = {
     name: phase.name,
@@ -252,8 +254,9 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     per_payment: figures,
     rss_mb_max: rss.max(),
     rss_timeline: rss.timeline(),
-    stream: context.stream_clock.take(),
-    webhook: context.webhook_clock.take(),
+    stream: context.stream_clock.take(commits),
+    webhook: context.webhook_clock.take(commits),
+    fanout_lag_ms_mean: fanoutLagMean(before.services.push, after.services.push),
     top_statements: after.statements.top.map((statement) => ({ query: statement.query, calls: statement.calls / Math.max(1, load.total.ok) })),
   };
   sayPhase(result);
@@ -261,7 +264,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
 }
 
 interface Sample {
-  services: Record<ServiceKey, { cpu_s: number | undefined; rss_bytes: number | undefined }>;
+  services: Record<ServiceKey, ServiceSample>;
   nats: { in_msgs: number; out_msgs: number } | undefined;
   database: { transactions: number; tuples_written: number } | undefined;
   statements: { statements: number | undefined; top: { query: string; calls: number }[] };
@@ -296,6 +299,13 @@ function perPayment(before: Sample, after: Sample, load: LoadResult, cpu: Record
     nats_msgs: per(nats),
     cpu_ms: { ...(service_ms as Record<ServiceKey, number | undefined>), postgres: cores_ms(cpu.postgres), nats: cores_ms(cpu.nats), bench: cores_ms(cpu.bench) },
   };
+}
+
+/** The mean of push's JetStream-to-frame histogram over the phase, in ms. */
+function fanoutLagMean(before: ServiceSample, after: ServiceSample): number | undefined {
+  if (before.fanout_lag === undefined || after.fanout_lag === undefined) return undefined;
+  const count = after.fanout_lag.count - before.fanout_lag.count;
+  return count > 0 ? ((after.fanout_lag.sum_s - before.fanout_lag.sum_s) / count) * 1_000 : undefined;
 }
 
 function mul(value: number | undefined, factor: number): number | undefined {
