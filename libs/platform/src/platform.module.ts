@@ -25,6 +25,8 @@ import { HealthController, ShutdownState } from './observability/health.js';
 import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
 import { OUTBOX_SETTINGS, OutboxRelay, OutboxWriter } from './outbox/outbox.js';
+import { RateLimits } from './rate-limits/rate-limits.js';
+import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
 
 export type ServiceName = 'accounts' | 'merchants' | 'payments' | 'push';
 
@@ -46,8 +48,8 @@ export interface PlatformOptions {
 
 /**
  * Everything a service shares with the others, in one import: config, logs,
- * database and migrations, NATS request-reply, the error envelope, auth,
- * idempotency, the outbox, health and metrics.
+ * database and migrations, NATS request-reply, the error envelope, auth and
+ * rate limits, idempotency, the outbox, health and metrics.
  */
 @Global()
 @Module({})
@@ -78,6 +80,9 @@ export class PlatformModule {
       { provide: 'SERVICE_SCHEMA', useValue: service },
       // Migrated by the data source's factory when there is an owner URL.
       { provide: MIGRATED_AS_OWNER, useValue: config.DATABASE_OWNER_URL !== undefined },
+      { provide: REPLICA_CENSUS_SERVICE, useValue: service },
+      ReplicaCensus,
+      RateLimits,
       RpcClient,
       NatsConnectionCloser,
       IdempotencyStore,
