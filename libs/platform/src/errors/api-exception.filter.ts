@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import type { Response } from 'express';
 import { Observable, throwError } from 'rxjs';
-import { ReplayedAnswer } from '../idempotency/idempotency.interceptor.js';
+import { ReplayedAnswer } from '../idempotency/idempotency.store.js';
 
 /**
  * Maps every error to the API.md envelope: over HTTP as the response, over
