@@ -6,6 +6,7 @@ export * from './config/config.js';
 export * from './crypto/secret-box.js';
 export * from './database/database.js';
 export * from './database/roles.js';
+export * from './database/sql-parameters.js';
 export * from './errors/api-exception.filter.js';
 export * from './idempotency/idempotency.interceptor.js';
 export * from './idempotency/idempotency.store.js';

@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsNames, PlatformEvent } from '@paynet/contracts';
 import pg from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
+import { SqlParameters } from '../database/sql-parameters.js';
 import { ensureEventsStream } from '../nats/jetstream.js';
 import { NATS_CONNECTION, NATS_NAMES } from '../nats/nats-connection.js';
 import { outbox_published_total, outbox_lag_seconds } from '../observability/metrics.js';
@@ -45,17 +46,33 @@ function channelOf(schema: string): string {
 export class OutboxWriter {
   constructor(@Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings) {}
 
-  /** Adds events inside the caller's transaction; the relay is woken when it commits. */
+  /** Adds events inside the caller's transaction, in one statement; the relay is woken when it commits. */
   async add(manager: EntityManager, events: readonly PlatformEvent[]): Promise<void> {
-    for (const event of events) {
-      await manager.query('INSERT INTO outbox (event_id, type, payload) VALUES ($1, $2, $3)', [
-        event.id,
-        event.type,
-        JSON.stringify(event),
-      ]);
-    }
-    // NOTIFY is delivered at commit, and only if the transaction commits.
-    await manager.query('SELECT pg_notify($1, $2)', [channelOf(this.settings.schema), '']);
+    if (events.length === 0) return;
+    const parameters = new SqlParameters();
+    await manager.query(`WITH ${this.insertCte(events, parameters)} SELECT 1`, parameters.values);
+  }
+
+  /**
+   * The events' INSERT as a CTE (`outbox_added AS (...)`) for a statement
+   * that does a request's whole change at once: the caller puts it in its
+   * WITH list. With `when` (a SQL condition, e.g. `EXISTS (SELECT 1 FROM
+   * updated)`) the events are written only if it holds, so an event exists
+   * exactly when the change it reports does. Each inserted row also signals
+   * the relay's channel: NOTIFY is delivered at commit, only if it commits,
+   * and once per transaction for identical payloads.
+   */
+  insertCte(events: readonly PlatformEvent[], parameters: SqlParameters, when = 'true'): string {
+    const ids = parameters.add(events.map((event) => event.id));
+    const types = parameters.add(events.map((event) => event.type));
+    const payloads = parameters.add(events.map((event) => JSON.stringify(event)));
+    const channel = parameters.add(channelOf(this.settings.schema));
+    // WITH ORDINALITY ... ORDER BY: seq follows the order of `events`.
+    return `outbox_added AS (
+      INSERT INTO outbox (event_id, type, payload)
+      SELECT event_id, type, payload FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, n)
+      WHERE ${when} ORDER BY n
+      RETURNING pg_notify(${channel}, ''))`;
   }
 }
 
