@@ -16,7 +16,7 @@ export class AppModule {
           config,
           entities: [],
           migrations,
-          outbox: false,
+          outbox: true,
           local_authenticators: ['holder'],
         }),
         AccountsModule,

@@ -20,9 +20,10 @@ interface ServiceBus {
   /** Subjects every replica of it both publishes and hears (cache invalidation). */
   broadcasts?: readonly string[];
   /**
-   * Its part in the events stream: payments publishes every event (outbox
-   * relay), merchants only its endpoints' events (`webhook_endpoint.disabled`);
-   * push reads (durable and live consumers).
+   * Its part in the events stream: each publisher its own events only, from
+   * its outbox relay (payments its intents' and refunds', accounts the
+   * balance updates of wallets, merchants its endpoints'); push reads
+   * (durable and live consumers).
    */
   events: 'publishes' | 'consumes' | 'none';
   /** Event types a publisher may publish (subject tokens after `events.`); every type when absent. */
@@ -36,7 +37,7 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], events: 'none' },
+  accounts: { serves: Object.values(a), calls: [authenticate_merchant], events: 'publishes', event_types: ['account.*'] },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
@@ -48,6 +49,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
     serves: [],
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
     events: 'publishes',
+    event_types: ['payment_intent.*', 'refund.*'],
   },
   push: {
     serves: [],
