@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { type AccountObject, type BalanceEventObject, IdPrefix, natsNames, newId, type PlaceHoldCommand, type PlatformEvent } from '@paynet/contracts';
+import { type BalanceEventObject, IdPrefix, natsNames, newId, type PlaceHoldCommand, type PlatformEvent } from '@paynet/contracts';
 import { OutboxRelay, withTransaction } from '@paynet/platform';
 import { type InProcessStack, startInProcess, waitFor } from '@paynet/testing';
 import pg from 'pg';
