@@ -23,7 +23,18 @@ import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
 import { enableStatements, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
-import { payments_intro, payments_results_begin, payments_results_end, renderFlowResults, renderFlowTables, service_keys, type FlowPhase, type FlowRun, type ServiceKey } from './report.js';
+import {
+  payments_intro,
+  payments_results_begin,
+  payments_results_end,
+  renderFlowResults,
+  renderFlowTables,
+  service_keys,
+  type FlowPhase,
+  type FlowRun,
+  type RssSample,
+  type ServiceKey,
+} from './report.js';
 
 const progress_interval_ms = 5_000;
 // Four Nest services booting and migrating at once on a busy 2-core machine.
@@ -67,6 +78,16 @@ async function main(): Promise<void> {
     rate_per_s: Math.max(half_rate, 1),
   });
   const single = await flowPhase(context, { name: 'one client', shape: '1 client, closed loop, merchants at random', clients: 1, hot: false });
+  const soak =
+    options.soak_s > 0
+      ? await flowPhase(context, {
+          name: 'soak',
+          shape: `${options.concurrency} clients, closed loop, merchants at random, for ${options.soak_s} s; each service's RSS sampled every ${progress_interval_ms / 1000} s`,
+          clients: options.concurrency,
+          hot: false,
+          duration_s: options.soak_s,
+        })
+      : undefined;
   const ledger = await verifyLedger(bench.clients, platform.admin_token);
   const run: FlowRun = {
     date: new Date(),
@@ -77,6 +98,7 @@ async function main(): Promise<void> {
     hot,
     half,
     single,
+    soak,
     ledger,
   };
   await report(run);
@@ -95,7 +117,7 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const urls = {} as Record<ServiceName, string>;
   await Promise.all(
     serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
+      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true, sourceMaps: false });
       lifecycle.defer(`stop ${service}`, () => handle.stop());
       watchService(service, handle);
       try {
@@ -176,6 +198,8 @@ interface PhaseShape {
   clients: number;
   hot: boolean;
   rate_per_s?: number;
+  /** Instead of the options' phase length. */
+  duration_s?: number;
 }
 
 function pickMerchant(merchants: readonly BenchMerchant[], hot: boolean): BenchMerchant {
@@ -187,7 +211,8 @@ function pickMerchant(merchants: readonly BenchMerchant[], hot: boolean): BenchM
 async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<FlowPhase> {
   const { clients, merchants, holders, options, platform, infra } = context;
   if (platform.database) await checkpoint(platform.database.server_url);
-  say(`${phase.name}: ${options.warmup_s} s warm-up, then ${options.duration_s} s measured (${phase.shape})`);
+  const duration_s = phase.duration_s ?? options.duration_s;
+  say(`${phase.name}: ${options.warmup_s} s warm-up, then ${duration_s} s measured (${phase.shape})`);
   const before = await sampleAll(context);
   const rss = new RssWatch(platform.urls);
   const cpu = cpuMeter({
@@ -204,7 +229,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     name: phase.name,
     unit: 'payments',
     warmup_ms: options.warmup_s * 1000,
-    duration_ms: options.duration_s * 1000,
+    duration_ms: duration_s * 1000,
     concurrency: phase.clients,
     rate_per_s: phase.rate_per_s,
     signal: lifecycle.abort.signal,
@@ -233,6 +258,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     payments: load.total.ok,
     per_payment: figures,
     rss_mb_max: rss.max(),
+    rss_timeline: rss.timeline(),
     stream: context.stream_clock.take(),
     webhook: context.webhook_clock.take(),
     top_statements: after.statements.top.map((statement) => ({ query: statement.query, calls: statement.calls / Math.max(1, load.total.ok) })),
@@ -283,19 +309,30 @@ function mul(value: number | undefined, factor: number): number | undefined {
   return value === undefined ? undefined : value * factor;
 }
 
-/** The largest RSS each service reported while the phase ran. */
+/** The RSS each service reported while the phase ran: the largest, and every sample with its time. */
 class RssWatch {
   private readonly largest: Partial<Record<ServiceKey, number>> = {};
+  private readonly samples: RssSample[] = [];
+  private readonly started_ms = performance.now();
 
   constructor(private readonly urls: Record<ServiceName, string>) {}
 
   async sample(): Promise<void> {
-    await Promise.all(
-      service_keys.map(async (service) => {
-        const { rss_bytes } = await sampleService(this.urls[service]);
-        if (rss_bytes !== undefined) this.largest[service] = Math.max(this.largest[service] ?? 0, rss_bytes / one_mb);
-      }),
-    );
+    const at_s = (performance.now() - this.started_ms) / 1000;
+    const mb = Object.fromEntries(
+      await Promise.all(
+        service_keys.map(async (service) => {
+          const { rss_bytes } = await sampleService(this.urls[service]);
+          if (rss_bytes !== undefined) this.largest[service] = Math.max(this.largest[service] ?? 0, rss_bytes / one_mb);
+          return [service, rss_bytes === undefined ? undefined : rss_bytes / one_mb] as const;
+        }),
+      ),
+    ) as RssSample['mb'];
+    this.samples.push({ at_s, mb });
+  }
+
+  timeline(): RssSample[] {
+    return [...this.samples];
   }
 
   max(): Record<ServiceKey, number | undefined> {
@@ -331,7 +368,7 @@ async function report(run: FlowRun): Promise<void> {
   say('');
   for (const line of renderFlowTables(run)) say(line);
   say('');
-  const errors = [run.uniform, run.hot, run.half, run.single].reduce((sum, phase) => sum + phase.load.total.failed, 0);
+  const errors = [run.uniform, run.hot, run.half, run.single, ...(run.soak ? [run.soak] : [])].reduce((sum, phase) => sum + phase.load.total.failed, 0);
   say(`ledger verify: ${run.ledger.ok ? 'ok' : 'FAILED'}; ${run.ledger.note}`);
   if (!run.ledger.ok || errors > 0) {
     say(`error: the run is not sound (${errors} failed payments, ledger ${run.ledger.ok ? 'ok' : 'not ok'}): docs/BENCHMARKS.md left as it was`);

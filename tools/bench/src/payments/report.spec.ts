@@ -30,7 +30,7 @@ function flowRun(overrides: Partial<FlowRun> = {}): FlowRun {
   return {
     date: new Date('2026-01-02T03:04:05Z'),
     machine: { cpus: 2, memory_gib: 8, cpu_model: 'AMD EPYC', load_average: '1.00, 1.00, 1.00', node: 'v20', postgres: '18.1', pgbench: '15', nats: 'throwaway nats-server', commit: 'abc1234' },
-    settings: { duration_s: 30, warmup_s: 5, concurrency: 16, merchants: 20, holders: 200, quick: false, help: false, pgbench_clients: 8, pgbench_threads: 2, pgbench_scale: 10, amount_max: 1000 },
+    settings: { duration_s: 30, warmup_s: 5, concurrency: 16, merchants: 20, holders: 200, soak_s: 0, quick: false, help: false, pgbench_clients: 8, pgbench_threads: 2, pgbench_scale: 10, amount_max: 1000 },
     pgbench: { tps: 2000, transactions: 60000, failed: 0, latency_average_ms: 4 },
     uniform: phase('saturated, uniform', 600, 20, 40),
     hot: phase('saturated, hot merchant', 570, 21, 42),
@@ -69,6 +69,24 @@ describe('the end-to-end report', () => {
     expect(quick).toContain('A `--quick` smoke run');
     expect(quick).toContain("| 1.00 | `SELECT a \\| b FROM 't'` |");
     expect(renderFlowResults(flowRun())).not.toContain('smoke run');
+  });
+
+  it('shows memory through a soak minute by minute, and whether it stayed flat and under the bound', () => {
+    const rss = (at_s: number, push: number) => ({ at_s, mb: { accounts: 120, merchants: 110, payments: 130, push } });
+    const timeline = [rss(5, 120), rss(30, 125), rss(60, 130), rss(65, 131), rss(120, 133), rss(180, 135)];
+    const flat = phase('soak', 500, 20, 40, { rss_timeline: timeline, rss_mb_max: { accounts: 120, merchants: 110, payments: 130, push: 135 }, load: { ...load(500, 20, 40), duration_s: 180 } });
+    const results = renderFlowResults(flowRun({ soak: flat }));
+    expect(results).toContain('| service | 5 s | 60 s | 120 s | 180 s | largest |');
+    expect(results).toContain('| push | 120 | 130 | 133 | 135 | 135 |');
+    expect(results).toContain('| largest service RSS over the 180 s soak (MB) | 135 | <= 150 | met |');
+    // push grew 130 -> 135 after the first minute: 3.8 %
+    expect(results).toContain("| largest RSS growth from the soak's first minute to its end (share) | 0.038 | <= 0.1 | met |");
+    expect(results).toContain('| soak | soak shape |');
+    const leaking = phase('soak', 500, 20, 40, { rss_timeline: [rss(5, 120), rss(60, 130), rss(600, 160)], rss_mb_max: { accounts: 120, merchants: 110, payments: 130, push: 160 } });
+    const grown = renderFlowTables(flowRun({ soak: leaking })).join('\n');
+    expect(grown).toContain("| largest RSS growth from the soak's first minute to its end (share) | 0.231 | <= 0.1 | not met |");
+    expect(grown).toContain('| largest service RSS over the 30 s soak (MB) | 160 | <= 150 | not met |');
+    expect(renderFlowTables(flowRun()).join('\n')).not.toContain('soak');
   });
 
   it('replaces only its own section of docs/BENCHMARKS.md', () => {

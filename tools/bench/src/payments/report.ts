@@ -21,7 +21,12 @@ export const flow_targets = {
   statements_per_payment_max: 20,
   hot_over_uniform_min: 0.9,
   rss_mb_max: 150,
+  /** "Flat over a 10-minute run": from the end of the soak's first minute to its end, each service grows by at most this share. */
+  soak_rss_growth_max: 0.1,
 } as const;
+
+/** A soak shorter than this has no "after the first minute" to compare with. */
+const soak_settled_s = 60;
 
 export const service_keys = ['accounts', 'merchants', 'payments', 'push'] as const;
 export type ServiceKey = (typeof service_keys)[number];
@@ -47,10 +52,17 @@ export interface FlowPhase {
   per_payment: PerPayment;
   /** The largest resident set each service had while the phase ran, in MB. */
   rss_mb_max: Record<ServiceKey, number | undefined>;
+  /** Every RSS sample of the phase (every progress line), seconds from its start. */
+  rss_timeline?: RssSample[];
   stream: DeliverySummary;
   webhook: DeliverySummary;
   /** The most called statements, calls per payment. */
   top_statements: StatementCount[];
+}
+
+export interface RssSample {
+  at_s: number;
+  mb: Record<ServiceKey, number | undefined>;
 }
 
 export interface FlowRun {
@@ -62,6 +74,8 @@ export interface FlowRun {
   hot: FlowPhase;
   half: FlowPhase;
   single: FlowPhase;
+  /** `--soak <s>`: a long saturated phase, for memory over time. */
+  soak?: FlowPhase;
   ledger: { ok: boolean; note: string };
 }
 
@@ -131,6 +145,46 @@ function targetRows(run: FlowRun): string[] {
     targetRow('transactions per payment (saturated uniform)', run.uniform.per_payment.transactions, '<=', t.transactions_per_payment_max, 1),
     targetRow('SQL statements per payment (saturated uniform)', run.uniform.per_payment.statements, '<=', t.statements_per_payment_max, 1),
     targetRow('largest service RSS under saturating load (MB)', rss, '<=', t.rss_mb_max, 0),
+    ...(run.soak ? soakTargetRows(run.soak) : []),
+  ];
+}
+
+/** Each service's RSS after the soak's first minute and at its end. */
+function soakSpan(soak: FlowPhase, service: ServiceKey): { settled: number; last: number } | undefined {
+  const samples = (soak.rss_timeline ?? []).filter((sample) => sample.mb[service] !== undefined);
+  const settled = samples.find((sample) => sample.at_s >= soak_settled_s)?.mb[service];
+  const last = samples.at(-1)?.mb[service];
+  return settled === undefined || last === undefined ? undefined : { settled, last };
+}
+
+function soakTargetRows(soak: FlowPhase): string[] {
+  const t = flow_targets;
+  const largest = Math.max(...service_keys.map((service) => soak.rss_mb_max[service] ?? Number.NaN));
+  const growths = service_keys.map((service) => {
+    const span = soakSpan(soak, service);
+    return span === undefined ? Number.NaN : (span.last - span.settled) / span.settled;
+  });
+  return [
+    targetRow(`largest service RSS over the ${Math.round(soak.load.duration_s)} s soak (MB)`, largest, '<=', t.rss_mb_max, 0),
+    targetRow('largest RSS growth from the soak\'s first minute to its end (share)', Math.max(...growths), '<=', t.soak_rss_growth_max, 3),
+  ];
+}
+
+/** The services' memory through the soak: a row per service, a column per minute. */
+export function renderSoakTable(soak: FlowPhase): string[] {
+  const samples = soak.rss_timeline ?? [];
+  const minutes: RssSample[] = [];
+  for (const sample of samples) {
+    if (minutes.length === 0 || sample.at_s >= minutes.length * soak_settled_s) minutes.push(sample);
+  }
+  const last = samples.at(-1);
+  if (last && minutes.at(-1) !== last) minutes.push(last);
+  return [
+    `RSS (MB) through the soak (${soak.payments.toLocaleString('en-US')} payments at ${soak.load.transfers_per_s.toFixed(1)}/s, ${soak.load.total.failed} errors), sampled at:`,
+    '',
+    `| service | ${minutes.map((sample) => `${Math.round(sample.at_s)} s`).join(' | ')} | largest |`,
+    `|---|${minutes.map(() => '---:').join('|')}|---:|`,
+    ...service_keys.map((service) => `| ${service} | ${minutes.map((sample) => figure(sample.mb[service], 0)).join(' | ')} | ${figure(soak.rss_mb_max[service], 0)} |`),
   ];
 }
 
@@ -152,6 +206,7 @@ export function renderFlowResults(run: FlowRun): string {
     '',
     `Ledger after the run: \`GET /v1/ledger/verify\` ${run.ledger.ok ? 'ok' : 'FAILED'}; ${run.ledger.note}.`,
     '',
+    ...(run.soak ? [...renderSoakTable(run.soak), ''] : []),
     `Most called statements in the saturated uniform phase, calls per payment (of ${run.uniform.payments.toLocaleString('en-US')} payments):`,
     '',
     '| calls | statement |',
@@ -165,7 +220,7 @@ export function renderFlowResults(run: FlowRun): string {
     `| each phase | ${settings.warmup_s} s warm-up, then ${settings.duration_s} s measured |`,
     `| pgbench | \`-b tpcb-like -c ${settings.pgbench_clients} -j ${settings.pgbench_threads} -T ${settings.duration_s} -n -P 5\` on a database made with \`-i -s ${settings.pgbench_scale} -q\` |`,
     `| actors | ${settings.merchants} merchants (each with a webhook endpoint and a WebSocket stream held by the bench), ${settings.holders} funded holders; amounts 1..${settings.amount_max} minor units |`,
-    ...phaseList(run).map((phase) => `| ${phase.name} | ${phase.shape} |`),
+    ...[...phaseList(run), ...(run.soak ? [run.soak] : [])].map((phase) => `| ${phase.name} | ${phase.shape} |`),
   ].join('\n');
 }
 
@@ -182,5 +237,5 @@ export const payments_intro = `## End to end: \`npm run bench\`
 
 Per phase: payments/s and the ratio to pgbench; create+pay p50/p99/p99.9; how long after the pay's answer the merchant's WebSocket frame and its webhook arrive (\`payment_intent.succeeded\`; the commit is before the answer, so this is a lower bound of commit-to-frame); and per payment: SQL statements (\`pg_stat_statements\`), transactions and rows written (\`pg_stat_database\`), NATS messages (nats-server's \`/varz\`), CPU milliseconds of each service (\`process_cpu_seconds_total\` from its \`/metrics\`), of PostgreSQL, nats-server and the bench itself, and each service's largest RSS. The run fails (exit 1, this file not rewritten) if a payment failed or \`GET /v1/ledger/verify\` finds a problem.
 
-Flags after \`--\`: \`--duration <s>\` (30), \`--concurrency <n>\` (16), \`--merchants <n>\` (20), \`--holders <n>\` (200), \`--quick\` (a smoke run). \`BENCH_ACCOUNTS_URL\`, \`BENCH_MERCHANTS_URL\`, \`BENCH_PAYMENTS_URL\`, \`BENCH_PUSH_URL\` and \`ADMIN_TOKEN\` measure a platform already running instead (with \`DATABASE_URL\` for its database's counters).
+Flags after \`--\`: \`--duration <s>\` (30), \`--concurrency <n>\` (16), \`--merchants <n>\` (20), \`--holders <n>\` (200), \`--soak <s>\` (then a saturated phase this long with each service's RSS sampled every 5 s: \`--soak 600\` is the issue's 10-minute run), \`--quick\` (a smoke run). \`BENCH_ACCOUNTS_URL\`, \`BENCH_MERCHANTS_URL\`, \`BENCH_PAYMENTS_URL\`, \`BENCH_PUSH_URL\` and \`ADMIN_TOKEN\` measure a platform already running instead (with \`DATABASE_URL\` for its database's counters).
 `;
