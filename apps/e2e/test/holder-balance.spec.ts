@@ -41,6 +41,15 @@ describe("a holder hears its wallet's balance change, live, through all four ser
     return steps(stream)[count - 1] as Step;
   }
 
+  /** The holder's balance updates as GET /v1/events lists them (push), newest first. */
+  async function listed(holder: TestHolder): Promise<PlatformEvent[]> {
+    const answer = await jsonFetch<ListResponse<PlatformEvent>>(`${stack.urls.push}/v1/events?type=account.balance_updated&limit=100`, {
+      headers: { authorization: `Bearer ${holder.token}` },
+    });
+    expect(answer.status).toBe(200);
+    return answer.body.data;
+  }
+
   async function deposit(holder: TestHolder, amount: number, key: string): Promise<void> {
     const answer = await adminFetch(stack, 'accounts', 'POST', `/v1/accounts/${holder.id}/deposits`, { amount }, { idempotencyKey: key });
     expect(answer.status).toBe(201);
@@ -105,16 +114,33 @@ describe("a holder hears its wallet's balance change, live, through all four ser
     expect(balanceEvents(holder_stream).at(-1)?.data.object).toEqual({ object: 'balance', account: holder.id, currency, posted, pending, available });
 
     // The holder can read them back (newest first); the merchant hears of none of them.
-    await waitFor(
-      async () => (await jsonFetch<ListResponse<PlatformEvent>>(`${stack.urls.push}/v1/events?type=account.balance_updated&limit=100`, { headers: { authorization: `Bearer ${holder.token}` } })).body.data.length === 7,
-      { timeout_ms, description: 'push recorded the seven updates' },
-    );
-    const listed = await jsonFetch<ListResponse<PlatformEvent>>(`${stack.urls.push}/v1/events?type=account.balance_updated&limit=100`, {
-      headers: { authorization: `Bearer ${holder.token}` },
-    });
-    expect(listed.body.data.map((event) => event.id)).toEqual(balanceEvents(holder_stream).map((event) => event.id).reverse());
+    await waitFor(async () => (await listed(holder)).length === 7, { timeout_ms, description: 'push recorded the seven updates' });
+    expect((await listed(holder)).map((event) => event.id)).toEqual(balanceEvents(holder_stream).map((event) => event.id).reverse());
     await merchant_stream.waitForEvent('refund.succeeded', refund.id);
     expect(merchant_stream.events.map((event) => event.type)).not.toContain('account.balance_updated');
+  });
+
+  it('replays the updates a holder missed while away when it resumes, then goes on live', async () => {
+    const holder = await createHolder(stack);
+    const first = await open(holder.token);
+    await deposit(holder, 100, `away-1-${holder.id}`);
+    await heard(first, 1);
+    await first.close();
+    await deposit(holder, 20, `away-2-${holder.id}`);
+    await deposit(holder, 3, `away-3-${holder.id}`);
+    await waitFor(async () => (await listed(holder)).length === 3, { timeout_ms, description: 'push has the two missed updates' });
+
+    const back = await open(holder.token);
+    back.send({ type: 'resume', after: balanceEvents(first)[0]?.id });
+    await waitFor(() => back.others.length === 1, { timeout_ms, description: 'the resumed frame' });
+    await deposit(holder, 4_000, `away-4-${holder.id}`);
+    expect(await heard(back, 3)).toEqual([4_123, 0, 4_123]);
+    expect(steps(back)).toEqual([
+      [120, 0, 120],
+      [123, 0, 123],
+      [4_123, 0, 4_123],
+    ]);
+    expect(back.others).toEqual([{ type: 'resumed', recovered: true, replayed: 2 }]);
   });
 
   it('loses no update and sends none twice when accounts crashes right after a commit', async () => {
