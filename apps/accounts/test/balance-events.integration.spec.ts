@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { type BalanceEventObject, IdPrefix, natsNames, newId, type PlaceHoldCommand, type PlatformEvent } from '@paynet/contracts';
+import { type BalanceEventObject, IdPrefix, natsNames, newId, type PlatformEvent } from '@paynet/contracts';
 import { OutboxRelay, withTransaction } from '@paynet/platform';
 import { type InProcessStack, startInProcess, waitFor } from '@paynet/testing';
 import pg from 'pg';
@@ -9,11 +9,10 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
 import { LedgerService } from '../src/ledger/ledger.service.js';
-import { fundedWallet, transferCommand } from './support.js';
+import { fundedWallet, holdCommand, transferCommand } from './support.js';
 
 /** Short, so the expiry test waits a fraction of a second past expiry. */
 const sweep_interval_ms = 200;
-const hour_seconds = 3_600;
 /** Waits on a loaded machine: generous, never a measure of speed. */
 const timeout_ms = 15_000;
 
@@ -81,19 +80,7 @@ describe('account.balance_updated, from the ledger to the events stream', () => 
     return rows[0]?.count ?? -1;
   }
 
-  function hold(hold_id: string, from: string, to: string, amount: number, overrides: Partial<PlaceHoldCommand> = {}): PlaceHoldCommand {
-    return {
-      hold_id,
-      currency: 'USD',
-      debit_account: from,
-      credit_account: to,
-      amount_minor: String(amount),
-      expires_at: Math.floor(Date.now() / 1000) + hour_seconds,
-      description: 'Payment to Shop',
-      payment_intent: 'pi_test',
-      ...overrides,
-    };
-  }
+  const hold = holdCommand;
 
   it("writes a deposit's event with the wallet's balance object (API.md), and none for the funding account", async () => {
     const wallet = await fundedWallet(stack, 10_000);
