@@ -1,4 +1,4 @@
-import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
 import { randomBytes } from 'node:crypto';
 import { serviceNames, type ServiceName } from './stack-env.js';
 
@@ -17,8 +17,10 @@ interface ServiceBus {
   serves: readonly string[];
   /** Request subjects it sends; answers come back on its own inbox. */
   calls: readonly string[];
-  /** Subjects every replica of it both publishes and hears (cache invalidation). */
+  /** Subjects every replica of it both publishes and hears (cache invalidation, the replica census of the rate limits). */
   broadcasts?: readonly string[];
+  /** Another service's broadcasts it only hears (its own cache of that service's data). */
+  hears?: readonly string[];
   /**
    * Its part in the events stream: each publisher its own events only, from
    * its outbox relay (payments its intents' and refunds', accounts the
@@ -37,17 +39,24 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], events: 'publishes', event_types: ['account.*'] },
+  accounts: {
+    serves: Object.values(a),
+    calls: [authenticate_merchant],
+    broadcasts: [replicaCensusSubject('accounts')],
+    events: 'publishes',
+    event_types: ['account.*'],
+  },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
-    broadcasts: [Broadcasts.merchantsChanged],
+    broadcasts: [Broadcasts.merchantsChanged, replicaCensusSubject('merchants')],
     events: 'publishes',
     event_types: ['webhook_endpoint.*'],
   },
   payments: {
     serves: [],
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
+    broadcasts: [replicaCensusSubject('payments')],
     events: 'publishes',
     event_types: ['payment_intent.*', 'refund.*'],
   },
@@ -57,12 +66,15 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
       m.merchantsGet,
       m.streamTokensVerify,
       m.webhooksSign,
-      m.webhookEndpointsForEvent,
+      m.webhookEndpointsEnabled,
       m.webhookEndpointsStates,
       m.webhookEndpointsDisable,
       authenticate_holder,
       authenticate_merchant,
     ],
+    broadcasts: [replicaCensusSubject('push')],
+    // Its cache of merchants' endpoint lists is dropped by merchants' change broadcast.
+    hears: [Broadcasts.merchantsChanged],
     events: 'consumes',
   },
 };
@@ -82,7 +94,11 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
     const bus = nats_bus[service];
     permissions[service] = {
       publish: [...bus.calls.map(names.request), ...(bus.broadcasts ?? []).map(names.request), ...jetStreamPublish(prefix, bus)],
-      subscribe: [...bus.serves.map(names.request), ...(bus.broadcasts ?? []).map(names.request), `${names.inboxPrefix(service)}.>`],
+      subscribe: [
+        ...bus.serves.map(names.request),
+        ...[...(bus.broadcasts ?? []), ...(bus.hears ?? [])].map(names.request),
+        `${names.inboxPrefix(service)}.>`,
+      ],
       allow_responses: bus.serves.length > 0,
     };
   }

@@ -6,7 +6,7 @@
  * NATS messages, CPU and memory; the figures written to docs/BENCHMARKS.md.
  * Everything it starts is removed when it ends.
  */
-import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, serviceNames, startService, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceNames, type ServiceName } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,13 +16,13 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
-import { enableStatements, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
+import { enableStatements, intentCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, type ServiceSample, summariseStatements } from './probes.js';
 import {
   payments_intro,
   payments_results_begin,
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   if (options.help) return say(usage);
   lifecycle.handleSignals();
   const load_average = loadAverage();
-  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'], nats_monitor: true });
+  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'track_commit_timestamp=on'], nats_monitor: true });
   const pgbench = await pgbenchFirst(infra, options);
   const statements = await enableStatements(infra.postgres.url);
   if (!statements) say('pg_stat_statements is not loaded: statements per payment will read n/a (transactions still counted)');
@@ -112,22 +112,15 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const database_url = await ownDatabase(infra.postgres.url, name);
   const ports = await distinctPorts();
   const admin_token = generateAdminToken();
-  const env = buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true });
+  const env = {
+    ...buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true }),
+    // The bench measures throughput from one address with a few principals, far above API.md's budgets (bench:flood measures those).
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
+  };
   say('platform: starting accounts, merchants, payments and push from dist (migrations run as they start) ...');
   const urls = {} as Record<ServiceName, string>;
-  await Promise.all(
-    serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true, sourceMaps: false });
-      lifecycle.defer(`stop ${service}`, () => handle.stop());
-      watchService(service, handle);
-      try {
-        await handle.waitReady(service_ready_timeout_ms);
-      } catch (error) {
-        throw new Error(`${service}: ${errorMessage(error)}\n${tail(handle)}`);
-      }
-      urls[service] = handle.url;
-    }),
-  );
+  await Promise.all(serviceNames.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
   say(`platform: ready (${serviceNames.map((service) => `${service} ${urls[service]}`).join(', ')})`);
   return { urls, admin_token, database: { server_url: infra.postgres.url, name } };
 }
@@ -250,6 +243,8 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
   await rss.sample();
   const after = await sampleAll(context);
   await drain(context);
+  const heard = [...new Set([...context.stream_clock.heardIntents(), ...context.webhook_clock.heardIntents()])];
+  const commits = platform.database && heard.length > 0 ? await intentCommitTimes(platform.database.server_url, platform.database.name, heard) : undefined;
   const figures = perPayment(before, after, load, phase_cpu, wall_s);
   const result: FlowPhase = {
     name: phase.name,
@@ -259,8 +254,9 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     per_payment: figures,
     rss_mb_max: rss.max(),
     rss_timeline: rss.timeline(),
-    stream: context.stream_clock.take(),
-    webhook: context.webhook_clock.take(),
+    stream: context.stream_clock.take(commits),
+    webhook: context.webhook_clock.take(commits),
+    fanout_lag_ms_mean: fanoutLagMean(before.services.push, after.services.push),
     top_statements: after.statements.top.map((statement) => ({ query: statement.query, calls: statement.calls / Math.max(1, load.total.ok) })),
   };
   sayPhase(result);
@@ -268,7 +264,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
 }
 
 interface Sample {
-  services: Record<ServiceKey, { cpu_s: number | undefined; rss_bytes: number | undefined }>;
+  services: Record<ServiceKey, ServiceSample>;
   nats: { in_msgs: number; out_msgs: number } | undefined;
   database: { transactions: number; tuples_written: number } | undefined;
   statements: { statements: number | undefined; top: { query: string; calls: number }[] };
@@ -303,6 +299,13 @@ function perPayment(before: Sample, after: Sample, load: LoadResult, cpu: Record
     nats_msgs: per(nats),
     cpu_ms: { ...(service_ms as Record<ServiceKey, number | undefined>), postgres: cores_ms(cpu.postgres), nats: cores_ms(cpu.nats), bench: cores_ms(cpu.bench) },
   };
+}
+
+/** The mean of push's JetStream-to-frame histogram over the phase, in ms. */
+function fanoutLagMean(before: ServiceSample, after: ServiceSample): number | undefined {
+  if (before.fanout_lag === undefined || after.fanout_lag === undefined) return undefined;
+  const count = after.fanout_lag.count - before.fanout_lag.count;
+  return count > 0 ? ((after.fanout_lag.sum_s - before.fanout_lag.sum_s) / count) * 1_000 : undefined;
 }
 
 function mul(value: number | undefined, factor: number): number | undefined {
