@@ -17,7 +17,7 @@ export class AppModule {
           entities: [],
           migrations,
           append_only_tables,
-          outbox: false,
+          outbox: true,
           local_authenticators: ['holder'],
         }),
         AccountsModule,

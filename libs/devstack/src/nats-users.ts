@@ -22,9 +22,10 @@ interface ServiceBus {
   /** Another service's broadcasts it only hears (its own cache of that service's data). */
   hears?: readonly string[];
   /**
-   * Its part in the events stream: payments publishes every event (outbox
-   * relay), merchants only its endpoints' events (`webhook_endpoint.disabled`);
-   * push reads (durable and live consumers).
+   * Its part in the events stream: each publisher its own events only, from
+   * its outbox relay (payments its intents' and refunds', accounts the
+   * balance updates of wallets, merchants its endpoints'); push reads
+   * (durable and live consumers).
    */
   events: 'publishes' | 'consumes' | 'none';
   /** Event types a publisher may publish (subject tokens after `events.`); every type when absent. */
@@ -38,7 +39,13 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], broadcasts: [replicaCensusSubject('accounts')], events: 'none' },
+  accounts: {
+    serves: Object.values(a),
+    calls: [authenticate_merchant],
+    broadcasts: [replicaCensusSubject('accounts')],
+    events: 'publishes',
+    event_types: ['account.*'],
+  },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
@@ -51,6 +58,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
     broadcasts: [replicaCensusSubject('payments')],
     events: 'publishes',
+    event_types: ['payment_intent.*', 'refund.*'],
   },
   push: {
     serves: [],

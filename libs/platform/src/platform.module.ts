@@ -24,7 +24,7 @@ import { RpcContextInterceptor } from './nats/rpc-context.interceptor.js';
 import { HealthController, ShutdownState } from './observability/health.js';
 import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
-import { OUTBOX_SETTINGS, OutboxRelay, OutboxWriter } from './outbox/outbox.js';
+import { OUTBOX_SETTINGS, OutboxRelay, OutboxStatement, OutboxWriter } from './outbox/outbox.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
 import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
 
@@ -89,6 +89,7 @@ export class PlatformModule {
       // Every service has an idempotency_keys table (see idempotency_table_sql in its first migration).
       IdempotencySweeper,
       OutboxWriter,
+      OutboxStatement,
       MigrationRunner,
       ShutdownState,
       ...(options.local_authenticators?.includes('merchant') ? [] : [{ provide: MERCHANT_AUTHENTICATOR, useClass: NatsMerchantAuthenticator }]),

@@ -4,6 +4,7 @@ import { PostingsReferenceCheck1732600000000 } from './1732600000000-postings-re
 import { RefusedCommands1734100000000 } from './1734100000000-refused-commands.js';
 import { RefusedCommandsNoTruncate1734100100000 } from './1734100100000-refused-commands-no-truncate.js';
 import { JournalDefendsItself1734600000000 } from './1734600000000-journal-defends-itself.js';
+import { Outbox1735000000000 } from './1735000000000-outbox.js';
 
 /** Every migration of this service, in order. */
 export const migrations = [
@@ -13,6 +14,7 @@ export const migrations = [
   RefusedCommands1734100000000,
   RefusedCommandsNoTruncate1734100100000,
   JournalDefendsItself1734600000000,
+  Outbox1735000000000,
 ];
 
 /**

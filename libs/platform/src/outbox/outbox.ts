@@ -8,6 +8,7 @@ import { SqlParameters } from '../database/sql-parameters.js';
 import { ensureEventsStream } from '../nats/jetstream.js';
 import { NATS_CONNECTION, NATS_NAMES } from '../nats/nats-connection.js';
 import { outbox_published_total, outbox_lag_seconds } from '../observability/metrics.js';
+import { toJsonText } from '../validation/json-numbers.js';
 
 /**
  * Transactional outbox: an event is written in the same transaction as the
@@ -73,6 +74,46 @@ export class OutboxWriter {
       SELECT event_id, type, payload FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, n)
       WHERE ${when} ORDER BY n
       RETURNING pg_notify(${channel}, ''))`;
+  }
+}
+
+/**
+ * Outbox rows written by the caller's own statement, beside the change they
+ * report (CTEs in its WITH list), so they cost no round trip: for a write path
+ * that already is one statement (accounts' transfer batches). Same rows, same
+ * relay, same wake-up as OutboxWriter.add.
+ */
+@Injectable()
+export class OutboxStatement {
+  constructor(@Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings) {}
+
+  /**
+   * Two CTEs for a WITH list, taking parameters `$first_param` to
+   * `$first_param + 3` (`params`): `outbox_rows` inserts the events in their
+   * order, when the SQL condition `when` holds (say, that the statement's own
+   * writes went through); `outbox_notified` wakes the relay at commit. A
+   * SELECT in a WITH list runs only when read, so the statement's final
+   * SELECT must include `columns`.
+   */
+  ctes(first_param: number, when = 'true'): string {
+    const [ids, types, payloads, channel] = [0, 1, 2, 3].map((offset) => `$${first_param + offset}`);
+    return `outbox_rows AS (
+       INSERT INTO outbox (event_id, type, payload)
+       SELECT e.event_id, e.type, e.payload
+       FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, position)
+       WHERE ${when} ORDER BY e.position
+       RETURNING 1
+     ), outbox_notified AS (
+       SELECT pg_notify(${channel}::text, '') WHERE cardinality(${ids}::text[]) > 0 AND ${when}
+     )`;
+  }
+
+  /** For the final SELECT: `outbox_rows` (how many events were written) and the read that makes the NOTIFY run. */
+  readonly columns = '(SELECT count(*) FROM outbox_rows) AS outbox_rows, (SELECT count(*) FROM outbox_notified) AS outbox_notified';
+
+  /** The four parameters of `ctes`, in order. Payloads are JSON with bigints as their exact digits. */
+  params(events: readonly PlatformEvent[]): [string[], string[], string[], string] {
+    return [events.map((event) => event.id), events.map((event) => event.type), events.map((event) => toJsonText(event)), channelOf(this.settings.schema)];
   }
 }
 
