@@ -19,6 +19,10 @@ interface ServiceBus {
   calls: readonly string[];
   /** Subjects every replica of it both publishes and hears (cache invalidation). */
   broadcasts?: readonly string[];
+  /** Broadcasts it publishes for other services to hear (credential revocations). */
+  announces?: readonly string[];
+  /** Broadcasts of other services it hears, on every replica. */
+  hears?: readonly string[];
   /**
    * Its part in the events stream: payments publishes every event (outbox
    * relay), merchants only its endpoints' events (`webhook_endpoint.disabled`);
@@ -36,11 +40,12 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], events: 'none' },
+  accounts: { serves: Object.values(a), calls: [authenticate_merchant], announces: [Broadcasts.accountCredentialsRevoked], events: 'none' },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
     broadcasts: [Broadcasts.merchantsChanged],
+    announces: [Broadcasts.merchantCredentialsRevoked],
     events: 'publishes',
     event_types: ['webhook_endpoint.*'],
   },
@@ -58,9 +63,11 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
       m.webhookEndpointsForEvent,
       m.webhookEndpointsStates,
       m.webhookEndpointsDisable,
+      a.streamTokensVerify,
       authenticate_holder,
       authenticate_merchant,
     ],
+    hears: [Broadcasts.merchantCredentialsRevoked, Broadcasts.accountCredentialsRevoked],
     events: 'consumes',
   },
 };
@@ -79,8 +86,8 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
   for (const service of serviceNames) {
     const bus = nats_bus[service];
     permissions[service] = {
-      publish: [...bus.calls.map(names.request), ...(bus.broadcasts ?? []).map(names.request), ...jetStreamPublish(prefix, bus)],
-      subscribe: [...bus.serves.map(names.request), ...(bus.broadcasts ?? []).map(names.request), `${names.inboxPrefix(service)}.>`],
+      publish: [...bus.calls.map(names.request), ...[...(bus.broadcasts ?? []), ...(bus.announces ?? [])].map(names.request), ...jetStreamPublish(prefix, bus)],
+      subscribe: [...bus.serves.map(names.request), ...[...(bus.broadcasts ?? []), ...(bus.hears ?? [])].map(names.request), `${names.inboxPrefix(service)}.>`],
       allow_responses: bus.serves.length > 0,
     };
   }

@@ -1,6 +1,7 @@
 export * from './auth/auth.guard.js';
 export * from './auth/nats-authenticators.js';
 export * from './auth/principal.js';
+export * from './auth/revocations.js';
 export * from './bootstrap/bootstrap.js';
 export * from './config/config.js';
 export * from './crypto/secret-box.js';
