@@ -21,7 +21,7 @@ import {
   Broadcasts,
 } from '@paynet/contracts';
 import { accountOfKind } from '@paynet/ledger';
-import { type IdempotencyClaim, type Principal, holder_stream_token_prefix, holder_token_prefix, RevocationAnnouncer, withTransaction } from '@paynet/platform';
+import { type IdempotencyClaim, type Principal, holder_stream_token_prefix, holder_token_prefix, RevocationAnnouncer, updateReturning, withTransaction } from '@paynet/platform';
 import { hashToken } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LedgerService } from '../ledger/ledger.service.js';
@@ -100,7 +100,8 @@ export class AccountsService {
     if (account.kind !== 'wallet') throw ApiError.notFound('account', id);
     const { token, token_hash, token_id } = newAccountToken();
     const revoked = await withTransaction(this.dataSource, async (manager) => {
-      const rows: { old_token_id: string }[] = await manager.query(
+      const rows = await updateReturning<{ old_token_id: string }>(
+        manager,
         `WITH old AS (SELECT id, token_id FROM ledger_accounts WHERE id = $1 AND kind = 'wallet' FOR UPDATE)
          UPDATE ledger_accounts a SET token_hash = $2, token_id = $3 FROM old WHERE a.id = old.id
          RETURNING old.token_id AS old_token_id`,
@@ -121,7 +122,7 @@ export class AccountsService {
     if (principal.kind !== 'holder' || account.kind !== 'wallet') throw ApiError.notFound('account', id);
     const token = `${holder_stream_token_prefix}${randomToken(token_random_length)}`;
     const rows: { expires_at: string }[] = await this.dataSource.query(
-      `INSERT INTO holder_stream_tokens (token_hash, account_id, token_id, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+      `INSERT INTO holder_stream_tokens (token_hash, account_id, token_id, expires_at) VALUES ($1, $2, $3, date_trunc('second', now()) + make_interval(secs => $4))
        RETURNING floor(extract(epoch FROM expires_at))::bigint AS expires_at`,
       [hashToken(token), id, principal.credential, ttl_seconds],
     );

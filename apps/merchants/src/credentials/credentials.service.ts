@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken, type SigningKey, type VerifyStreamTokenReply } from '@paynet/contracts';
-import { SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
+import { SECRET_BOX, SecretBox, stream_token_prefix, updateReturning } from '@paynet/platform';
 import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NonceBatcher, nonceKey, NonceQueueFullError, type NonceUse } from './nonce-batch.js';
@@ -59,10 +59,12 @@ export class CredentialsService {
    * it cut short, for push to close their streams.
    */
   async rotateKey(manager: EntityManager, merchant_id: string, grace_seconds: number): Promise<IssuedKey & { shortened: ShortenedKeys }> {
-    const rows: { id: string; expires_at: string }[] = await manager.query(
-      `UPDATE api_keys SET expires_at = now() + make_interval(secs => $2)
-       WHERE merchant_id = $1 AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => $2))
-       RETURNING id, floor(extract(epoch FROM expires_at))::bigint AS expires_at`,
+    // Whole seconds: the end push is told (Unix seconds) is the end the key has.
+    const rows = await updateReturning<{ id: string; expires_at: string }>(
+      manager,
+      `UPDATE api_keys SET expires_at = date_trunc('second', now()) + make_interval(secs => $2)
+       WHERE merchant_id = $1 AND (expires_at IS NULL OR expires_at > date_trunc('second', now()) + make_interval(secs => $2))
+       RETURNING id, extract(epoch FROM expires_at)::bigint AS expires_at`,
       [merchant_id, grace_seconds],
     );
     const key = await this.issueKey(manager, merchant_id);
@@ -100,7 +102,7 @@ export class CredentialsService {
   async issueStreamToken(merchant_id: string, api_key_id: string, ttl_seconds: number): Promise<{ token: string; expires_at: number }> {
     const token = `${stream_token_prefix}${randomToken(40)}`;
     const rows: { expires_at: string }[] = await this.dataSource.query(
-      `INSERT INTO stream_tokens (token_hash, merchant_id, api_key_id, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+      `INSERT INTO stream_tokens (token_hash, merchant_id, api_key_id, expires_at) VALUES ($1, $2, $3, date_trunc('second', now()) + make_interval(secs => $4))
        RETURNING floor(extract(epoch FROM expires_at))::bigint AS expires_at`,
       [hashToken(token), merchant_id, api_key_id, ttl_seconds],
     );
