@@ -4,6 +4,7 @@ export * from './auth/principal.js';
 export * from './auth/revocations.js';
 export * from './bootstrap/bootstrap.js';
 export * from './config/config.js';
+export * from './crypto/reseal.js';
 export * from './crypto/secret-box.js';
 export * from './database/database.js';
 export * from './errors/api-exception.filter.js';

@@ -51,9 +51,9 @@ export class SecretBox {
     return key_id;
   }
 
-  /** Whether `sealed` was sealed with the current key (the re-seal skips those). */
-  sealedWithCurrentKey(sealed: string): boolean {
-    return sealed.split('.')[1] === this.current_key_id;
+  /** What every value sealed with the current key starts with: `v1.<key id>.` (the re-seal skips those). */
+  get current_prefix(): string {
+    return `v1.${this.current_key_id}.`;
   }
 
   /** `sealed` opened and sealed again under the current key (same associated data). */
