@@ -1,5 +1,5 @@
 import { registry } from '@paynet/platform';
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 
 /** push's own metrics, on the platform's registry (GET /metrics). */
 
@@ -38,5 +38,13 @@ export const stream_frames_sent_total = new Counter({
 export const stream_slow_clients_closed_total = new Counter({
   name: 'paynet_stream_slow_clients_closed_total',
   help: 'WebSocket clients closed because they did not keep up',
+  registers: [registry],
+});
+
+/** The stream's last hop: from an event's store in JetStream to its frames queued on this replica's sockets. */
+export const stream_fanout_lag_seconds = new Histogram({
+  name: 'paynet_stream_fanout_lag_seconds',
+  help: 'From an event stored in JetStream to its live frames queued on the WebSocket connections',
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
   registers: [registry],
 });

@@ -153,6 +153,47 @@ describe('push: webhooks', () => {
     slow.release();
   });
 
+  it('records a burst of events from several merchants once each, and delivers each webhook once, signed', async () => {
+    const endpoints = [await receiver(), await receiver(), await receiver()];
+    const merchants = endpoints.map((endpoint) => push.fakes.addMerchant(endpoint.url));
+    const events = merchants.flatMap((merchant) => Array.from({ length: 20 }, () => makeEvent({ merchant: merchant.merchant_id })));
+    // Published together, so the consumer's pulls bring many at once; one is published twice.
+    await Promise.all([...events.map((event) => push.publish(event)), push.publish(events[0] as PlatformEvent, `${events[0]?.id}:again`)]);
+
+    await waitFor(() => endpoints.every((endpoint) => endpoint.received.length >= 20), { description: 'every webhook arrives', timeout_ms });
+    await waitFor(() => push.consumerIdle(), { description: 'every message is processed', timeout_ms });
+    merchants.forEach((merchant, index) => {
+      const endpoint = endpoints[index] as WebhookReceiver;
+      const mine = events.filter((event) => event.merchant === merchant.merchant_id);
+      for (const event of mine) {
+        const requests = endpoint.requestsFor(event.id);
+        expect({ event: event.id, requests: requests.length }).toEqual({ event: event.id, requests: 1 });
+        expect(verified(merchant, requests[0] as never)).toEqual(event);
+      }
+      expect(endpoint.received).toHaveLength(mine.length);
+    });
+    const [first] = await waitFor(async () => {
+      const deliveries = await deliveriesOf(merchants[0] as FakeMerchant, events[0] as PlatformEvent);
+      return deliveries[0]?.status === 'succeeded' && deliveries;
+    }, { description: 'the delivery is recorded as succeeded', timeout_ms });
+    expect(first).toMatchObject({ status: 'succeeded', attempts: 1, last_status_code: 200 });
+  });
+
+  it("delivers to an endpoint added after push had cached the merchant's endpoints (merchants' change broadcast drops them)", async () => {
+    const merchant = push.fakes.addMerchant(null);
+    const before = makeEvent({ merchant: merchant.merchant_id });
+    await push.publish(before);
+    await waitFor(() => push.consumerIdle(), { description: 'the event is recorded, with no endpoint', timeout_ms });
+    expect(await deliveriesOf(merchant, before)).toEqual([]);
+
+    const endpoint = await receiver();
+    await push.fakes.setWebhookUrl(merchant, endpoint.url);
+    const after = makeEvent({ merchant: merchant.merchant_id });
+    await push.publish(after);
+    await waitFor(() => endpoint.requestsFor(after.id).length === 1, { description: 'the webhook goes to the new endpoint', timeout_ms });
+    expect(endpoint.requestsFor(before.id)).toEqual([]);
+  });
+
   it('skips webhooks for a merchant without an endpoint, and for events without a merchant', async () => {
     const merchant = push.fakes.addMerchant(null);
     const event = makeEvent({ merchant: merchant.merchant_id });

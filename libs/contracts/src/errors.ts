@@ -43,6 +43,8 @@ export const ErrorCode = {
   currency_mismatch: 'currency_mismatch',
   // 429 / 5xx
   rate_limited: 'rate_limited',
+  /** 429 on the stream's upgrade: the token has as many streams open as API.md allows. */
+  too_many_streams: 'too_many_streams',
   internal_error: 'internal_error',
   service_unavailable: 'service_unavailable',
   /** 503 from pay: the ledger did not answer in time; the payment stays processing and is settled by the reconciler. */

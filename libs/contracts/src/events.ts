@@ -16,6 +16,14 @@ export function isEventType(value: unknown): value is EventType {
   return typeof value === 'string' && (EventTypes as readonly string[]).includes(value);
 }
 
+/** A webhook endpoint's `enabled_events` entry that admits every type. */
+export const all_events = '*';
+
+/** Pure: does an endpoint's `enabled_events` admit this event type? `*` admits every type, a new one included. */
+export function admitsEvent(enabled_events: readonly string[], type: string): boolean {
+  return enabled_events.includes(all_events) || enabled_events.includes(type);
+}
+
 export interface PlatformEvent<T extends object = object> {
   id: string;
   object: 'event';

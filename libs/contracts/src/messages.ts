@@ -284,13 +284,27 @@ export interface SignWebhookReply {
   enabled_since_ms?: number;
 }
 
-/** The merchant's enabled endpoints whose `enabled_events` admit an event type. */
-export interface WebhookEndpointsForEventRequest {
-  merchant_id: string;
-  type: string;
+/** Several webhooks signed by one request (push signs what one claim took), answered in the same order. */
+export interface SignWebhooksRequest {
+  webhooks: SignWebhookRequest[];
 }
-export interface WebhookEndpointsForEventReply {
-  endpoints: { id: string; url: string }[];
+export interface SignWebhooksReply {
+  /** One per webhook asked, in order; `merchant_missing` when its merchant does not exist. */
+  signed: (SignWebhookReply | { merchant_missing: true })[];
+}
+
+/** Every enabled endpoint of these merchants, with its filter: push caches them and filters each event itself. */
+export interface EnabledWebhookEndpointsRequest {
+  merchant_ids: string[];
+}
+export interface EnabledWebhookEndpoint {
+  id: string;
+  url: string;
+  enabled_events: string[];
+}
+export interface EnabledWebhookEndpointsReply {
+  /** One entry per merchant that exists (in no particular order); a merchant unknown to merchants is left out. */
+  merchants: { merchant_id: string; endpoints: EnabledWebhookEndpoint[] }[];
 }
 
 /** Which of these endpoints are enabled, and since when (Unix ms): a delivery older than that was pending while it was off. */

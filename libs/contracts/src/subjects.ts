@@ -26,7 +26,7 @@ export const Subjects = {
     merchantsGet: 'merchants.merchants.get',
     streamTokensVerify: 'merchants.stream-tokens.verify',
     webhooksSign: 'merchants.webhooks.sign',
-    webhookEndpointsForEvent: 'merchants.webhook-endpoints.for-event',
+    webhookEndpointsEnabled: 'merchants.webhook-endpoints.enabled',
     webhookEndpointsStates: 'merchants.webhook-endpoints.states',
     webhookEndpointsDisable: 'merchants.webhook-endpoints.disable',
   },
@@ -35,8 +35,9 @@ export const Subjects = {
 /**
  * Subjects every replica of the services that listen hears (no queue group,
  * no reply), without the prefix: `merchants.merchants.changed` drops a
- * changed merchant from every merchants replica's cache; the two
- * `*.credentials.revoked` reach every push replica.
+ * changed merchant (or its webhook endpoints) from every merchants replica's
+ * cache and push's endpoint cache; the two `*.credentials.revoked` reach
+ * every push replica.
  */
 export const Broadcasts = {
   merchantsChanged: 'merchants.merchants.changed',
@@ -45,6 +46,15 @@ export const Broadcasts = {
   /** An account token was rotated: push closes the streams opened under the old one. */
   accountCredentialsRevoked: 'accounts.credentials.revoked',
 } as const;
+
+/**
+ * Where every replica of `service` says it is alive (about once a second) and
+ * hears its peers: each replica enforces its share of the rate limits, the
+ * budget divided by the replicas it hears (libs/platform rate-limits).
+ */
+export function replicaCensusSubject(service: string): string {
+  return `${service}.replicas.heartbeat`;
+}
 
 /** Queue group of each service: replicas share its requests. */
 export const queue_groups = {

@@ -15,7 +15,7 @@ export {
 export { isProcessAlive, stopLeftover, type Leftover } from './leftover.js';
 export { findFreePort, isPortFree, isReachable, loopback_host, withPortRetry } from './ports.js';
 export { ensurePostgres, existing_postgres_url, startEmbeddedPostgres, type EnsurePostgresOptions } from './postgres.js';
-export { startService, waitReady, type ServiceHandle, type StartServiceOptions, type WaitReadyOptions } from './service.js';
+export { service_node_flags, startService, waitReady, type ServiceHandle, type StartServiceOptions, type WaitReadyOptions } from './service.js';
 export { errorMessage, sleep, withinTime } from './sleep.js';
 export {
   buildStackEnv,

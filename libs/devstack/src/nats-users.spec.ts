@@ -1,4 +1,4 @@
-import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
 import { generateNatsUsers, natsAuthorizationConfig, natsPermissions, serviceNatsEnv } from './nats-users.js';
 
 const prefix = 'pfx';
@@ -29,7 +29,17 @@ describe('the NATS permissions table', () => {
     }
   });
 
-  it("lets merchants publish its endpoints' events only, and hear and send merchant changes", () => {
+  it("lets every service's replicas tell each other they are alive (the rate limits' census), and no one else's", () => {
+    for (const service of services) {
+      for (const other of services) {
+        const census = names.request(replicaCensusSubject(other));
+        const own = service === other;
+        expect({ service, other, publish: may(permissions[service].publish, census), subscribe: may(permissions[service].subscribe, census) }).toEqual({ service, other, publish: own, subscribe: own });
+      }
+    }
+  });
+
+  it("lets merchants publish its endpoints' events only, and send merchant changes, which merchants and push hear", () => {
     expect(may(permissions.merchants.publish, names.eventSubject('webhook_endpoint.disabled'))).toBe(true);
     expect(may(permissions.merchants.publish, names.eventSubject('refund.succeeded'))).toBe(false);
     for (const service of services) {
@@ -37,13 +47,13 @@ describe('the NATS permissions table', () => {
       expect({ service, publish: may(permissions[service].publish, changed), subscribe: may(permissions[service].subscribe, changed) }).toEqual({
         service,
         publish: service === 'merchants',
-        subscribe: service === 'merchants',
+        subscribe: service === 'merchants' || service === 'push',
       });
     }
   });
 
-  it('lets push ask merchants for the endpoints of an event, their states and signatures', () => {
-    for (const pattern of [Subjects.merchants.webhookEndpointsForEvent, Subjects.merchants.webhookEndpointsStates, Subjects.merchants.webhookEndpointsDisable]) {
+  it("lets push ask merchants for merchants' enabled endpoints, their states and signatures", () => {
+    for (const pattern of [Subjects.merchants.webhookEndpointsEnabled, Subjects.merchants.webhookEndpointsStates, Subjects.merchants.webhookEndpointsDisable]) {
       expect(may(permissions.push.publish, names.request(pattern))).toBe(true);
       expect(may(permissions.payments.publish, names.request(pattern))).toBe(false);
     }

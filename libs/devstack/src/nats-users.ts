@@ -1,4 +1,4 @@
-import { Broadcasts, natsNames, Subjects } from '@paynet/contracts';
+import { Broadcasts, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
 import { randomBytes } from 'node:crypto';
 import { serviceNames, type ServiceName } from './stack-env.js';
 
@@ -17,11 +17,11 @@ interface ServiceBus {
   serves: readonly string[];
   /** Request subjects it sends; answers come back on its own inbox. */
   calls: readonly string[];
-  /** Subjects every replica of it both publishes and hears (cache invalidation). */
+  /** Subjects every replica of it both publishes and hears (cache invalidation, the replica census of the rate limits). */
   broadcasts?: readonly string[];
   /** Broadcasts it publishes for other services to hear (credential revocations). */
   announces?: readonly string[];
-  /** Broadcasts of other services it hears, on every replica. */
+  /** Another service's broadcasts it only hears (its own cache of that service's data, credential revocations). */
   hears?: readonly string[];
   /**
    * Its part in the events stream: payments publishes every event (outbox
@@ -40,11 +40,17 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], announces: [Broadcasts.accountCredentialsRevoked], events: 'none' },
+  accounts: {
+    serves: Object.values(a),
+    calls: [authenticate_merchant],
+    broadcasts: [replicaCensusSubject('accounts')],
+    announces: [Broadcasts.accountCredentialsRevoked],
+    events: 'none',
+  },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
-    broadcasts: [Broadcasts.merchantsChanged],
+    broadcasts: [Broadcasts.merchantsChanged, replicaCensusSubject('merchants')],
     announces: [Broadcasts.merchantCredentialsRevoked],
     events: 'publishes',
     event_types: ['webhook_endpoint.*'],
@@ -52,6 +58,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
   payments: {
     serves: [],
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
+    broadcasts: [replicaCensusSubject('payments')],
     events: 'publishes',
   },
   push: {
@@ -60,14 +67,16 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
       m.merchantsGet,
       m.streamTokensVerify,
       m.webhooksSign,
-      m.webhookEndpointsForEvent,
+      m.webhookEndpointsEnabled,
       m.webhookEndpointsStates,
       m.webhookEndpointsDisable,
       a.streamTokensVerify,
       authenticate_holder,
       authenticate_merchant,
     ],
-    hears: [Broadcasts.merchantCredentialsRevoked, Broadcasts.accountCredentialsRevoked],
+    broadcasts: [replicaCensusSubject('push')],
+    // Its cache of merchants' endpoint lists is dropped by merchants' change broadcast; revocations close streams.
+    hears: [Broadcasts.merchantsChanged, Broadcasts.merchantCredentialsRevoked, Broadcasts.accountCredentialsRevoked],
     events: 'consumes',
   },
 };
@@ -87,7 +96,11 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
     const bus = nats_bus[service];
     permissions[service] = {
       publish: [...bus.calls.map(names.request), ...[...(bus.broadcasts ?? []), ...(bus.announces ?? [])].map(names.request), ...jetStreamPublish(prefix, bus)],
-      subscribe: [...bus.serves.map(names.request), ...[...(bus.broadcasts ?? []), ...(bus.hears ?? [])].map(names.request), `${names.inboxPrefix(service)}.>`],
+      subscribe: [
+        ...bus.serves.map(names.request),
+        ...[...(bus.broadcasts ?? []), ...(bus.hears ?? [])].map(names.request),
+        `${names.inboxPrefix(service)}.>`,
+      ],
       allow_responses: bus.serves.length > 0,
     };
   }

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { findFreePort } from './ports.js';
-import { startService, waitReady } from './service.js';
+import { service_node_flags, startService, waitReady } from './service.js';
+import { findWorkspaceRoot } from './workspace.js';
 import { sleep } from './sleep.js';
 
 // A stand-in for a service: serves /health/ready on ACCOUNTS_PORT, echoes one variable.
@@ -13,6 +15,7 @@ console.log('starting on ' + port);
 process.on('SIGTERM', () => { console.log('stopping'); server.close(() => process.exit(0)); });
 const server = createServer((request, response) => {
   if (request.url === '/health/ready') { response.end('ok'); return; }
+  if (request.url === '/flags') { response.end(JSON.stringify(process.execArgv)); return; }
   response.end(JSON.stringify({ prefix: process.env.NATS_PREFIX }));
 }).listen(port, '127.0.0.1');
 `;
@@ -28,6 +31,23 @@ describe('startService', () => {
     writeFileSync(entry, fake_service);
   });
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('runs node with the service flags (the image too), and source maps unless a benchmark turns them off', async () => {
+    const flags = async (sourceMaps?: boolean) => {
+      const service = startService({ name: 'accounts', entry, env: {}, port: await findFreePort(), unref: true, sourceMaps });
+      try {
+        await service.waitReady(10_000);
+        return (await (await fetch(`${service.url}/flags`)).json()) as string[];
+      } finally {
+        await service.stop();
+      }
+    };
+    expect(service_node_flags).toContain('--max-semi-space-size=2');
+    expect(await flags()).toEqual(['--enable-source-maps', ...service_node_flags]);
+    expect(await flags(false)).toEqual([...service_node_flags]);
+    const dockerfile = readFileSync(join(findWorkspaceRoot(dirname(fileURLToPath(import.meta.url))), 'docker', 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain(`NODE_OPTIONS=${service_node_flags.join(' ')}`);
+  });
 
   it('starts with its port and env, becomes ready, logs to a file, and stops on SIGTERM', async () => {
     const port = await findFreePort();

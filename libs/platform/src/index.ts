@@ -29,3 +29,7 @@ export * from './bootstrap/periodic-task.js';
 export * from './openapi/api-errors.js';
 export * from './webhooks/special-addresses.js';
 export * from './webhooks/webhook-guard.js';
+export * from './rate-limits/rate-limit-exempt.js';
+export * from './rate-limits/rate-limit.metrics.js';
+export * from './rate-limits/rate-limits.js';
+export * from './rate-limits/replica-census.js';

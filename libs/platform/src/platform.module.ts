@@ -25,6 +25,8 @@ import { HealthController, ShutdownState } from './observability/health.js';
 import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
 import { OUTBOX_SETTINGS, OutboxRelay, OutboxWriter } from './outbox/outbox.js';
+import { RateLimits } from './rate-limits/rate-limits.js';
+import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
 
 export type ServiceName = 'accounts' | 'merchants' | 'payments' | 'push';
 
@@ -44,8 +46,8 @@ export interface PlatformOptions {
 
 /**
  * Everything a service shares with the others, in one import: config, logs,
- * database and migrations, NATS request-reply, the error envelope, auth,
- * idempotency, the outbox, health and metrics.
+ * database and migrations, NATS request-reply, the error envelope, auth and
+ * rate limits, idempotency, the outbox, health and metrics.
  */
 @Global()
 @Module({})
@@ -74,6 +76,9 @@ export class PlatformModule {
       },
       { provide: OUTBOX_SETTINGS, useValue: { schema: service, database_url: config.DATABASE_URL } },
       { provide: 'SERVICE_SCHEMA', useValue: service },
+      { provide: REPLICA_CENSUS_SERVICE, useValue: service },
+      ReplicaCensus,
+      RateLimits,
       RpcClient,
       RevocationAnnouncer,
       NatsConnectionCloser,

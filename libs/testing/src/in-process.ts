@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from './infra.js';
 import { uniqueNatsPrefix } from './names.js';
 import { startStackNats, type StackNats } from './stack-nats.js';
+import { test_rate_limits } from './stack.js';
 
 export interface ServiceDefinitionForTest {
   service: ServiceName;
@@ -88,6 +89,7 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     SECRETS_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
     WEBHOOK_RETRY_SCALE: '0.001',
+    ...test_rate_limits,
   };
   const apps: Record<string, NestExpressApplication> = {};
   const urls: Record<string, string> = {};

@@ -42,7 +42,7 @@ export async function createMerchant(stack: PrincipalStack, options: { currency?
     const nonce = randomUUID();
     const bytes = body === undefined ? undefined : Buffer.from(body, 'utf8');
     const signature = signRequest({ secret: credentials.apiSecret, timestamp, nonce, method, path_with_query, body: bytes });
-    const service = path_with_query.startsWith('/v1/merchants') ? 'merchants' : 'payments';
+    const service = path_with_query.startsWith('/v1/merchants') || path_with_query.startsWith('/v1/webhook-endpoints') ? 'merchants' : /^\/v1\/(webhook-deliveries|events)/.test(path_with_query) ? 'push' : 'payments';
     return jsonFetch(`${serviceUrl(stack, service)}${path_with_query}`, {
       method,
       headers: { 'x-api-key': credentials.apiKey, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': signature, ...headers },

@@ -18,6 +18,17 @@ import { openStackNats, startStackNats, type StackNats } from './stack-nats.js';
 import { makeRunLogDir } from './test-logs.js';
 import { workspaceRoot } from './workspace.js';
 
+/**
+ * Test stacks are not rate limited unless a test says so (its env): a test
+ * file makes its principals with one operator token from one address, far
+ * faster than API.md's defaults allow. apps/e2e/test/rate-limits.spec.ts
+ * sets small budgets and checks them.
+ */
+export const test_rate_limits: Readonly<Record<string, string>> = {
+  RATE_LIMIT_PER_SECOND: '1000000',
+  RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
+};
+
 export interface StartStackOptions {
   /** Which services to start; all four by default. Every one gets a port and a URL either way. */
   services?: readonly ServiceName[];
@@ -97,6 +108,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       webhookRetryScale: 0.001,
       webhookAllowPrivate: true,
     }),
+    ...test_rate_limits,
     ...options.env,
   };
   const logDir = makeRunLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);

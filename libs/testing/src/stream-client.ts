@@ -7,6 +7,8 @@ export interface StreamRefusal {
   status: number;
   body: unknown;
   upgraded: boolean;
+  /** The Retry-After header of a refusal, if any. */
+  retry_after?: string;
 }
 
 const wait_for_event_timeout_ms = 15_000;
@@ -36,27 +38,33 @@ export class StreamClient {
     });
   }
 
-  /** What the server answers instead of upgrading (no token when `token` is null). */
-  static refusal(push_url: string, token: string | null): Promise<StreamRefusal> {
+  /** Opens a stream, or answers what the server said instead of upgrading. */
+  static tryOpen(push_url: string, token: string | null): Promise<StreamClient | StreamRefusal> {
     const socket = new WebSocket(streamUrl(push_url, token));
     return new Promise((resolve, reject) => {
-      socket.once('open', () => {
-        socket.terminate();
-        resolve({ status: 101, body: null, upgraded: true });
-      });
+      socket.once('open', () => resolve(new StreamClient(socket)));
       socket.once('unexpected-response', (_, response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
           socket.terminate();
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: response.statusCode ?? 0, body: text === '' ? null : JSON.parse(text), upgraded: false });
+          const retry_after = response.headers['retry-after'];
+          resolve({ status: response.statusCode ?? 0, body: text === '' ? null : JSON.parse(text), upgraded: false, retry_after });
         });
       });
       socket.once('error', (error) => {
         if (!/Unexpected server response/.test(error.message)) reject(error);
       });
     });
+  }
+
+  /** What the server answers instead of upgrading (no token when `token` is null). */
+  static async refusal(push_url: string, token: string | null): Promise<StreamRefusal> {
+    const opened = await StreamClient.tryOpen(push_url, token);
+    if (!(opened instanceof StreamClient)) return opened;
+    opened.socket.terminate();
+    return { status: 101, body: null, upgraded: true };
   }
 
   /** The events received, in order. */

@@ -96,7 +96,7 @@ async function startAccounts(infra: Infra, database_url: string, nats_prefix: st
   });
   const log_file = join(infra.folder, 'logs', 'accounts.log');
   say('accounts: starting from dist (migrations run as it starts) ...');
-  const service = startService({ name: 'accounts', entry: serviceEntry(root, 'accounts'), env, port, logFile: log_file, cwd: root, detached: true });
+  const service = startService({ name: 'accounts', entry: serviceEntry(root, 'accounts'), env, port, logFile: log_file, cwd: root, detached: true, sourceMaps: false });
   lifecycle.defer('stop accounts', () => service.stop());
   watchService('accounts', service);
   try {

@@ -15,6 +15,8 @@ import {
   redactUrl,
   errorMessage,
   type ServiceHandle,
+  serviceEntry,
+  startService,
 } from '@paynet/devstack';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -227,4 +229,17 @@ export async function machineFacts(infra: Infra, pgbench: PgbenchFirst, load_ave
     nats,
     commit: await gitCommit(root),
   };
+}
+
+/** Starts one service from dist for a bench, stopped when the run ends; answers its URL once it is ready. */
+export async function startBenchService(infra: Infra, service: string, env: Record<string, string>, port: number, ready_timeout_ms: number): Promise<string> {
+  const handle = startService({ name: service, entry: serviceEntry(root, service), env, port, logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true, sourceMaps: false });
+  lifecycle.defer(`stop ${service}`, () => handle.stop());
+  watchService(service, handle);
+  try {
+    await handle.waitReady(ready_timeout_ms);
+  } catch (error) {
+    throw new Error(`${service}: ${errorMessage(error)}\n${tail(handle)}`);
+  }
+  return handle.url;
 }

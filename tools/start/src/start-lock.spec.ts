@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { acquireStartLock, processStartTime, StartLockHeld } from './start-lock.js';
 
 describe('one npm start per folder', () => {
@@ -82,5 +83,29 @@ describe('one npm start per folder', () => {
   it('reads the start time of a live process, and none for a pid that is not running', () => {
     expect(processStartTime(process.pid)).toMatch(/^\d+$/);
     expect(processStartTime(2 ** 22 + 1)).toBeUndefined();
+  });
+
+  describe('the check `npm start` runs before it builds (tools/start/busy-check.mjs)', () => {
+    const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'busy-check.mjs');
+    const check = () => spawnSync(process.execPath, [script, file], { encoding: 'utf8' });
+
+    it('refuses while another run holds the lock, so dist/ is not rebuilt under it', async () => {
+      const other = await otherRun();
+      try {
+        const result = check();
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(`another \`npm start\` (pid ${other.pid}) is running in this folder`);
+      } finally {
+        await other.end();
+      }
+    });
+
+    it('lets a start go on when there is no lock, or its holder is gone', async () => {
+      expect(check().status).toBe(0);
+      const other = await otherRun();
+      await other.end();
+      expect(existsSync(file)).toBe(true);
+      expect(check()).toMatchObject({ status: 0, stderr: '' });
+    });
   });
 });

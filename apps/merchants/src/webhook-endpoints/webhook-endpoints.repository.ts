@@ -75,8 +75,20 @@ export async function listEndpoints(manager: EntityManager, filter: { merchant_i
   );
 }
 
-export async function enabledEndpoints(manager: EntityManager, merchant_id: string): Promise<EndpointRow[]> {
-  return manager.query(`SELECT ${endpoint_columns} FROM webhook_endpoints WHERE merchant_id = $1 AND status = 'enabled' ORDER BY seq`, [merchant_id]);
+/**
+ * Every enabled endpoint of these merchants, oldest first; a merchant that
+ * exists but has none gives one row with null endpoint columns, an unknown one none.
+ */
+export async function enabledEndpointsOf(
+  manager: EntityManager,
+  merchant_ids: readonly string[],
+): Promise<{ merchant_id: string; id: string | null; url: string | null; enabled_events: string[] | null }[]> {
+  return manager.query(
+    `SELECT m.id AS merchant_id, e.id, e.url, e.enabled_events
+     FROM merchants m LEFT JOIN webhook_endpoints e ON e.merchant_id = m.id AND e.status = 'enabled'
+     WHERE m.id = ANY($1::text[]) ORDER BY m.id, e.seq`,
+    [merchant_ids],
+  );
 }
 
 export async function enabledAmong(manager: EntityManager, merchant_id: string, ids: readonly string[]): Promise<EndpointRow[]> {
@@ -149,13 +161,38 @@ export async function endSecretsAfter(manager: EntityManager, endpoint_id: strin
   );
 }
 
-/** The secrets a webhook is signed with now, newest first. */
-export async function validSecrets(manager: EntityManager, endpoint_id: string): Promise<SecretRow[]> {
-  return manager.query(
-    `SELECT id, secret_sealed FROM webhook_endpoint_secrets
-     WHERE endpoint_id = $1 AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT $2`,
-    [endpoint_id, endpoint_valid_secrets_max],
+/** What signing one webhook needs: whether its merchant exists, its endpoint (the first one when none is named) and that endpoint's valid secrets. */
+export interface SigningKey {
+  merchant_exists: boolean;
+  endpoint_id: string | null;
+  url: string | null;
+  status: 'enabled' | 'disabled' | null;
+  enabled_since_ms: string | null;
+  /** The secrets a webhook is signed with now, newest first. */
+  secrets: SecretRow[];
+}
+
+/** One SigningKey per webhook, in the order asked, read by one statement. */
+export async function signingKeys(manager: EntityManager, webhooks: readonly { merchant_id: string; endpoint_id?: string }[]): Promise<SigningKey[]> {
+  const rows: (SigningKey & { ord: string })[] = await manager.query(
+    `SELECT w.ord, m.id IS NOT NULL AS merchant_exists, e.id AS endpoint_id, e.url, e.status,
+            floor(extract(epoch FROM e.enabled_since) * 1000)::bigint AS enabled_since_ms,
+            coalesce(s.secrets, '[]'::json) AS secrets
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w (merchant_id, endpoint_id, ord)
+     LEFT JOIN merchants m ON m.id = w.merchant_id
+     LEFT JOIN LATERAL (
+       SELECT id, url, status, enabled_since FROM webhook_endpoints
+       WHERE merchant_id = w.merchant_id AND (w.endpoint_id IS NULL OR id = w.endpoint_id) ORDER BY seq LIMIT 1
+     ) e ON true
+     LEFT JOIN LATERAL (
+       SELECT json_agg(json_build_object('id', v.id, 'secret_sealed', v.secret_sealed) ORDER BY v.created_at DESC) AS secrets
+       FROM (SELECT id, secret_sealed, created_at FROM webhook_endpoint_secrets
+             WHERE endpoint_id = e.id AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT $3) v
+     ) s ON true
+     ORDER BY w.ord`,
+    [webhooks.map((webhook) => webhook.merchant_id), webhooks.map((webhook) => webhook.endpoint_id ?? null), endpoint_valid_secrets_max],
   );
+  return rows;
 }
 
 /** The merchant's own webhook secret, sealed with its id: what a first endpoint made by the older route signs with. */

@@ -8,13 +8,13 @@ import {
   type ListResponse,
   newId,
   type PlatformEvent,
-  type SignWebhookReply,
-  type SignWebhookRequest,
+  type EnabledWebhookEndpointsReply,
+  type EnabledWebhookEndpointsRequest,
+  type SignWebhooksReply,
+  type SignWebhooksRequest,
   type WebhookEndpointObject,
   type WebhookEndpointStatesReply,
   type WebhookEndpointStatesRequest,
-  type WebhookEndpointsForEventReply,
-  type WebhookEndpointsForEventRequest,
 } from '@paynet/contracts';
 import { CONFIG, type IdempotencyClaim, OutboxWriter, SECRET_BOX, SecretBox, webhookDestinationProblem, withTransaction } from '@paynet/platform';
 import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
@@ -22,11 +22,11 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
 import { MerchantCache } from '../merchants/merchant-cache.js';
-import { admitsEvent, all_events } from './event-filter.js';
+import { all_events } from './event-filter.js';
 import {
   deleteEndpoint,
   enabledAmong,
-  enabledEndpoints,
+  enabledEndpointsOf,
   type EndpointRow,
   endpointSeq,
   endSecretsAfter,
@@ -37,8 +37,8 @@ import {
   listEndpoints,
   lockAndCountEndpoints,
   merchantWebhookSecretSealed,
+  signingKeys,
   updateEndpoint,
-  validSecrets,
 } from './webhook-endpoints.repository.js';
 import {
   type CreateEndpointBody,
@@ -166,9 +166,16 @@ export class WebhookEndpointsService {
 
   // ---- for push, over NATS ----
 
-  async forEvent(request: WebhookEndpointsForEventRequest): Promise<WebhookEndpointsForEventReply> {
-    const rows = await enabledEndpoints(this.dataSource.manager, request.merchant_id);
-    return { endpoints: rows.filter((row) => admitsEvent(row.enabled_events, request.type)).map((row) => ({ id: row.id, url: row.url })) };
+  /** Every enabled endpoint of these merchants, in one query (push asks once per batch of events it records, then caches). */
+  async enabled(request: EnabledWebhookEndpointsRequest): Promise<EnabledWebhookEndpointsReply> {
+    const rows = await enabledEndpointsOf(this.dataSource.manager, request.merchant_ids);
+    const merchants = new Map<string, EnabledWebhookEndpointsReply['merchants'][number]>();
+    for (const row of rows) {
+      let merchant = merchants.get(row.merchant_id);
+      if (merchant === undefined) merchants.set(row.merchant_id, (merchant = { merchant_id: row.merchant_id, endpoints: [] }));
+      if (row.id !== null && row.url !== null) merchant.endpoints.push({ id: row.id, url: row.url, enabled_events: row.enabled_events ?? [] });
+    }
+    return { merchants: [...merchants.values()] };
   }
 
   async states(request: WebhookEndpointStatesRequest): Promise<WebhookEndpointStatesReply> {
@@ -186,18 +193,24 @@ export class WebhookEndpointsService {
     }).finally(() => this.cache.changed(request.merchant_id));
   }
 
-  /** Signs with every valid secret of the endpoint; a disabled or deleted endpoint has no URL to send to. */
-  async sign(request: SignWebhookRequest): Promise<SignWebhookReply> {
-    const manager = this.dataSource.manager;
-    if ((await merchantWebhookSecretSealed(manager, request.merchant_id)) === undefined) throw ApiError.notFound('merchant', request.merchant_id);
-    const endpoint =
-      request.endpoint_id === undefined ? await firstEndpoint(manager, request.merchant_id) : await findEndpoint(manager, request.merchant_id, request.endpoint_id);
-    if (endpoint === undefined || endpoint.status !== 'enabled') return { url: null, signature: '' };
-    const secrets = await validSecrets(manager, endpoint.id);
-    const signatures = secrets.map((row) =>
-      signWebhook({ secret: this.box.open(row.secret_sealed, row.id), msg_id: request.msg_id, timestamp: request.timestamp, payload: request.payload }),
-    );
-    return { url: endpoint.url, signature: signatures.join(' '), enabled_since_ms: Number(endpoint.enabled_since_ms) };
+  /**
+   * Signs each webhook with every valid secret of its endpoint; a disabled or
+   * deleted endpoint has no URL to send to. What every webhook needs (its
+   * merchant, endpoint and secrets) is read by one query for all of them.
+   */
+  async sign(request: SignWebhooksRequest): Promise<SignWebhooksReply> {
+    const keys = await signingKeys(this.dataSource.manager, request.webhooks);
+    return {
+      signed: request.webhooks.map((webhook, index) => {
+        const key = keys[index];
+        if (key === undefined || !key.merchant_exists) return { merchant_missing: true as const };
+        if (key.endpoint_id === null || key.url === null || key.status !== 'enabled') return { url: null, signature: '' };
+        const signatures = key.secrets.map((row) =>
+          signWebhook({ secret: this.box.open(row.secret_sealed, row.id), msg_id: webhook.msg_id, timestamp: webhook.timestamp, payload: webhook.payload }),
+        );
+        return { url: key.url, signature: signatures.join(' '), enabled_since_ms: Number(key.enabled_since_ms) };
+      }),
+    };
   }
 
   private async addSecret(manager: EntityManager, endpoint_id: string, secret: string): Promise<void> {

@@ -14,7 +14,7 @@ import type { NatsNames } from '@paynet/contracts';
 import { ensureEventsStream, NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
 import { events_recorded_total } from '../push.metrics.js';
 import { EventsService } from './events.service.js';
-import { parseReceivedEvent } from './received-event.js';
+import { parseReceivedEvent, type ReceivedEvent } from './received-event.js';
 
 /** The durable consumer every push replica shares: each event is processed by one of them. */
 export const consumer_name = 'push';
@@ -22,9 +22,14 @@ export const consumer_name = 'push';
 export const consumer_ack_wait_ms = 30_000;
 /** Messages handed out and not yet acknowledged, across replicas. */
 export const consumer_ack_pending_max = 1_024;
-/** Messages processed at once on one replica, and pulled ahead of processing. */
-export const consumer_in_flight_max = 16;
-export const consumer_pull_batch_max = 2 * consumer_in_flight_max;
+/**
+ * Events recorded by one statement at most. Whatever arrived while the
+ * previous batch was being written goes into the next one: no batch waits to
+ * fill up, so a lone event is recorded at once.
+ */
+export const consumer_record_batch_max = 256;
+/** Messages pulled ahead of recording: one batch being written and the next one gathering. */
+export const consumer_pull_batch_max = 2 * consumer_record_batch_max;
 /** A failed message comes back after this, doubled on each redelivery up to the maximum. */
 export const consumer_retry_delay_ms = 1_000;
 export const consumer_retry_delay_ms_max = 60_000;
@@ -32,8 +37,9 @@ export const consumer_retry_delay_ms_max = 60_000;
 export const consumer_restart_delay_ms = 1_000;
 
 /**
- * At-least-once in, exactly-once effects out: every message is recorded in
- * one transaction (deduped by event id) and acknowledged only after commit.
+ * At-least-once in, exactly-once effects out: the messages that arrived
+ * together are recorded in one transaction (deduped by event id) and each is
+ * acknowledged only after that commit.
  */
 @Injectable()
 export class EventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -102,13 +108,19 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
     this.messages = messages;
     if (this.stopped) await messages.close();
     this.watch(messages);
-    const in_flight = new Set<Promise<void>>();
+    const gathered: JsMsg[] = [];
+    let writing: Promise<void> | undefined;
+    const writeGathered = async (): Promise<void> => {
+      while (gathered.length > 0) await this.handle(gathered.splice(0, consumer_record_batch_max));
+      writing = undefined;
+    };
     for await (const message of messages) {
-      const task = this.handle(message).finally(() => in_flight.delete(task));
-      in_flight.add(task);
-      if (in_flight.size >= consumer_in_flight_max) await Promise.race(in_flight);
+      gathered.push(message);
+      writing ??= writeGathered();
+      // Bounded: past a full batch gathered, wait for the write in progress.
+      if (gathered.length >= consumer_record_batch_max) await writing;
     }
-    await Promise.all(in_flight);
+    await writing;
   }
 
   /** A deleted consumer does not come back by itself: recreate it. */
@@ -123,25 +135,46 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
     })().catch(() => undefined);
   }
 
-  private async handle(message: JsMsg): Promise<void> {
-    const parsed = parseReceivedEvent(message.string(), message.seq);
-    if (!parsed.ok) {
+  /** Records one batch and acknowledges it after commit; a batch that fails is tried event by event, so one bad event holds up only itself. */
+  private async handle(batch: readonly JsMsg[]): Promise<void> {
+    const valid: { message: JsMsg; received: ReceivedEvent }[] = [];
+    for (const message of batch) {
+      const parsed = parseReceivedEvent(message.string(), message.seq);
+      if (parsed.ok) {
+        valid.push({ message, received: parsed.received });
+        continue;
+      }
       // It can never be recorded; redelivering it forever would only block its slot.
       this.logger.error({ stream_seq: message.seq, reason: parsed.reason }, 'dropping a message that is not an event');
       events_recorded_total.inc({ result: 'invalid' });
       message.term(parsed.reason);
-      return;
     }
+    if (valid.length === 0) return;
     try {
-      const result = await this.events.record(parsed.received);
-      events_recorded_total.inc({ result });
-      message.ack();
+      await this.recordAndAck(valid);
     } catch (error) {
-      const delay_ms = Math.min(consumer_retry_delay_ms * 2 ** Math.min(message.info.deliveryCount - 1, 16), consumer_retry_delay_ms_max);
-      this.logger.warn({ err: error, event: parsed.received.event.id, retry_in_ms: delay_ms }, 'could not record an event; it will come back');
-      events_recorded_total.inc({ result: 'retry' });
-      message.nak(delay_ms);
+      if (valid.length === 1) return this.retryLater(valid[0] as (typeof valid)[number], error);
+      this.logger.warn({ err: error, events: valid.length }, 'could not record a batch of events; recording them one by one');
+      for (const one of valid) await this.recordAndAck([one]).catch((single_error: unknown) => this.retryLater(one, single_error));
     }
+  }
+
+  private async recordAndAck(batch: readonly { message: JsMsg; received: ReceivedEvent }[]): Promise<void> {
+    const inserted = await this.events.record(batch.map(({ received }) => received));
+    const counted = new Set<string>();
+    for (const { message, received } of batch) {
+      const id = received.event.id;
+      events_recorded_total.inc({ result: inserted.has(id) && !counted.has(id) ? 'recorded' : 'duplicate' });
+      counted.add(id);
+      message.ack();
+    }
+  }
+
+  private retryLater({ message, received }: { message: JsMsg; received: ReceivedEvent }, error: unknown): void {
+    const delay_ms = Math.min(consumer_retry_delay_ms * 2 ** Math.min(message.info.deliveryCount - 1, 16), consumer_retry_delay_ms_max);
+    this.logger.warn({ err: error, event: received.event.id, retry_in_ms: delay_ms }, 'could not record an event; it will come back');
+    events_recorded_total.inc({ result: 'retry' });
+    message.nak(delay_ms);
   }
 }
 

@@ -1,3 +1,4 @@
+import { IdPrefix, newId } from '@paynet/contracts';
 import type { EntityManager } from 'typeorm';
 import type { ReceivedEvent } from './received-event.js';
 
@@ -11,21 +12,62 @@ export interface EventRow {
   stream_seq: string;
 }
 
+/** A webhook delivery to make with its event, if the event is new. */
+export interface EventDelivery {
+  event_id: string;
+  merchant_id: string;
+  endpoint_id: string;
+  url: string;
+}
+
 /**
- * Stores the event unless it is there already (deduped by id); answers whether
- * it was new. An event published twice keeps its first stream sequence, the
- * one the live fan-out sent it at, so a resume replays it where it was sent.
+ * Stores the events not there already (deduped by id) and, for each one that
+ * was new, its webhook deliveries: one statement, so one transaction, for a
+ * whole batch (ids must be distinct within it). Answers the ids that were new
+ * and how many deliveries were made. An event published twice keeps its
+ * first stream sequence, the one the live fan-out sent it at, so a resume
+ * replays it where it was sent.
  */
-export async function insertEvent(manager: EntityManager, received: ReceivedEvent): Promise<boolean> {
-  const { event } = received;
-  const rows: { inserted: boolean }[] = await manager.query(
-    `INSERT INTO events (id, type, merchant_id, account_id, stream_seq, payload, created)
-     VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7))
-     ON CONFLICT (id) DO UPDATE SET stream_seq = EXCLUDED.stream_seq WHERE EXCLUDED.stream_seq < events.stream_seq
-     RETURNING (xmax = 0) AS inserted`,
-    [event.id, event.type, event.merchant, event.account, received.stream_seq, received.payload, event.created],
+export async function recordEvents(
+  manager: EntityManager,
+  events: readonly ReceivedEvent[],
+  deliveries: readonly EventDelivery[],
+): Promise<{ inserted: ReadonlySet<string>; deliveries: number }> {
+  if (events.length === 0) return { inserted: new Set(), deliveries: 0 };
+  const rows: { inserted: string[] | null; deliveries: number }[] = await manager.query(
+    `WITH ev AS (
+       INSERT INTO events (id, type, merchant_id, account_id, stream_seq, payload, created)
+       SELECT e.id, e.type, e.merchant_id, e.account_id, e.stream_seq, e.payload, to_timestamp(e.created)
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::double precision[])
+         AS e (id, type, merchant_id, account_id, stream_seq, payload, created)
+       ON CONFLICT (id) DO UPDATE SET stream_seq = EXCLUDED.stream_seq WHERE EXCLUDED.stream_seq < events.stream_seq
+       RETURNING id, (xmax = 0) AS inserted
+     ), made AS (
+       INSERT INTO webhook_deliveries (id, event_id, merchant_id, endpoint_id, url, origin, status, attempts, next_attempt_at)
+       SELECT d.id, d.event_id, d.merchant_id, d.endpoint_id, d.url, 'event', 'pending', 0, now()
+       FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) AS d (id, event_id, merchant_id, endpoint_id, url)
+       JOIN ev ON ev.id = d.event_id AND ev.inserted
+       ON CONFLICT (event_id, endpoint_id) WHERE origin = 'event' DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT array_agg(id) FROM ev WHERE inserted) AS inserted, (SELECT count(*) FROM made)::int AS deliveries`,
+    [
+      events.map((received) => received.event.id),
+      events.map((received) => received.event.type),
+      events.map((received) => received.event.merchant),
+      events.map((received) => received.event.account),
+      events.map((received) => received.stream_seq),
+      events.map((received) => received.payload),
+      events.map((received) => received.event.created),
+      deliveries.map(() => newId(IdPrefix.delivery)),
+      deliveries.map((delivery) => delivery.event_id),
+      deliveries.map((delivery) => delivery.merchant_id),
+      deliveries.map((delivery) => delivery.endpoint_id),
+      deliveries.map((delivery) => delivery.url),
+    ],
   );
-  return rows[0]?.inserted === true;
+  const row = rows[0];
+  return { inserted: new Set(row?.inserted ?? []), deliveries: row?.deliveries ?? 0 };
 }
 
 export async function findEvent(manager: EntityManager, id: string): Promise<EventRow | undefined> {

@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsNames } from '@paynet/contracts';
 import { ensureEventsStream, NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
 import { parseReceivedEvent } from '../events/received-event.js';
+import { stream_fanout_lag_seconds } from '../push.metrics.js';
 import { LivePosition } from './live-position.js';
 import { RecentIds } from './recent-ids.js';
 import { StreamGateway } from './stream.gateway.js';
@@ -71,7 +72,7 @@ export class StreamFanout implements OnApplicationBootstrap, BeforeApplicationSh
       const parsed = parseReceivedEvent(message.string(), message.seq);
       // The durable consumer logs bad messages; here they are only skipped.
       if (!parsed.ok || !this.recent.firstTime(parsed.received.event.id)) continue;
-      this.gateway.broadcast(parsed.received);
+      if (this.gateway.broadcast(parsed.received) > 0) stream_fanout_lag_seconds.observe(Math.max(0, Date.now() - message.info.timestampNanos / 1e6) / 1_000);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ApiError, ErrorCode } from '@paynet/contracts';
-import { toApiError } from '@paynet/platform';
+import { type CheckTicket, credentialDigest, RateLimits, rate_limited_total, toApiError } from '@paynet/platform';
 import { type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
@@ -20,6 +20,10 @@ export const stream_ping_interval_ms = 25_000;
 export const stream_buffered_bytes_max = 1024 * 1024;
 /** Open (and being authenticated) connections per replica. */
 export const stream_connections_max = 10_000;
+/** API.md: a token opens at most 20 concurrent streams, across all push replicas (each allows its share). */
+export const stream_token_connections_max = 20;
+/** What a client refused for too many streams of one token is told to wait: streams end when clients close them. */
+const stream_token_retry_after_seconds = 5;
 /** Client messages are small (resume); anything bigger closes the connection (1009). */
 export const stream_client_message_bytes_max = 4 * 1024;
 /** Client messages queued on one connection; a client sending more at once is closed (1008). */
@@ -59,6 +63,8 @@ interface Connection {
   token: string;
   /** When the connection is closed for its token's end (ms), if it has one. */
   expires_at_ms: number | undefined;
+  /** The digest of the token it was opened with: streams are counted per token. */
+  token_key: string;
   alive: boolean;
   open: boolean;
   expiry: NodeJS.Timeout | undefined;
@@ -97,6 +103,8 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
   private recheck_timer: NodeJS.Timeout | undefined;
   private rechecking = false;
   private authenticating = 0;
+  /** Streams open or being opened, per token digest. */
+  private readonly per_token = new Map<string, number>();
   private server: Server | undefined;
   private ping_timer: NodeJS.Timeout | undefined;
   private readonly upgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(request, socket, head);
@@ -106,6 +114,7 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     private readonly authenticator: StreamAuthenticator,
     private readonly stream: StreamService,
     private readonly position: LivePosition,
+    private readonly limits: RateLimits,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -228,18 +237,24 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     }
     this.authenticating++;
     const token = url.searchParams.get('token');
-    this.authenticator
-      .authenticate(token)
+    this.open(request, token)
       .finally(() => this.authenticating--)
       .then(
-        (principal) => {
-          if (socket.destroyed) return;
+        ({ principal, token_key }) => {
+          if (socket.destroyed) return this.release(token_key);
           const revoked = this.revoked.get(principal.credential);
           if (revoked !== undefined && revoked.stops_at_ms <= Date.now()) {
+            this.release(token_key);
             rejectUpgrade(socket, ApiError.unauthorized(ErrorCode.invalid_token, 'This token was revoked.'));
             return;
           }
-          this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, principal, token as string));
+          // A handshake ws refuses (a bad Sec-WebSocket-Key) never reaches accept: its slot is given back when the socket goes.
+          let accepted = false;
+          socket.once('close', () => accepted || this.release(token_key));
+          this.wss.handleUpgrade(request, socket, head, (ws) => {
+            accepted = true;
+            this.accept(ws, principal, token_key, token as string);
+          });
         },
         (error: unknown) => {
           const api_error = toApiError(error);
@@ -249,10 +264,49 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
       );
   }
 
-  private accept(ws: WebSocket, principal: StreamPrincipal, token: string): void {
+  /**
+   * The rate limits of an HTTP request (RateLimits: charged before the token
+   * is checked), then a slot among its token's streams, held until the
+   * connection closes (release) or the open fails.
+   */
+  private async open(request: IncomingMessage, token: string | null): Promise<{ principal: StreamPrincipal; token_key: string }> {
+    const token_key = credentialDigest('stream', token ?? '');
+    const ticket = await this.limits.beforeCheck(this.limits.clientAddress(request), token ? token_key : undefined);
+    const principal = await this.authenticate(ticket, token);
+    const open = this.per_token.get(token_key) ?? 0;
+    const allowed = this.limits.share(stream_token_connections_max);
+    if (open >= allowed) {
+      rate_limited_total.inc({ budget: 'streams' });
+      const message = `A token opens at most ${stream_token_connections_max} streams at once (${allowed} on this server); close one first.`;
+      throw Object.assign(new ApiError(429, 'rate_limit_error', ErrorCode.too_many_streams, message), { retry_after_seconds: stream_token_retry_after_seconds });
+    }
+    this.per_token.set(token_key, open + 1);
+    return { principal, token_key };
+  }
+
+  private async authenticate(ticket: CheckTicket, token: string | null): Promise<StreamPrincipal> {
+    let principal: StreamPrincipal;
+    try {
+      principal = await this.authenticator.authenticate(token);
+    } catch (error) {
+      await this.limits.checkFailed(ticket);
+      throw error;
+    }
+    await this.limits.authenticated(ticket, principal.kind === 'merchant' ? `merchant:${principal.merchant_id}` : `holder:${principal.account_id}`);
+    return principal;
+  }
+
+  private release(token_key: string): void {
+    const open = (this.per_token.get(token_key) ?? 0) - 1;
+    if (open > 0) this.per_token.set(token_key, open);
+    else this.per_token.delete(token_key);
+  }
+
+  private accept(ws: WebSocket, principal: StreamPrincipal, token_key: string, token: string): void {
     const connection: Connection = {
       ws,
       principal,
+      token_key,
       token,
       expires_at_ms: undefined,
       alive: true,
@@ -404,6 +458,7 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     clearTimeout(connection.grace);
     connection.held = undefined;
     this.connections.delete(connection);
+    this.release(connection.token_key);
     this.registry.remove(connection.principal, connection);
     const same_credential = this.by_credential.get(connection.principal.credential);
     same_credential?.delete(connection);
@@ -434,6 +489,7 @@ function rejectUpgrade(socket: Duplex, error: ApiError): void {
   socket.end(
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
+      (error.retry_after_seconds === undefined ? '' : `Retry-After: ${error.retry_after_seconds}\r\n`) +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Connection: close\r\n' +
       '\r\n' +

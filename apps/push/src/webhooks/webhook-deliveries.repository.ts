@@ -36,19 +36,31 @@ export interface ClaimedDelivery {
 const delivery_columns = `seq, id, event_id, url, status, attempts, last_status_code,
   ceil(extract(epoch FROM next_attempt_at))::bigint AS next_attempt_at`;
 
-/** Creates a pending delivery due now; answers null when the consumer already made one for (event, endpoint). */
-export async function insertDelivery(
-  manager: EntityManager,
-  input: { event_id: string; merchant_id: string; endpoint_id: string; url: string; origin: DeliveryOrigin },
-): Promise<DeliveryRow | null> {
-  const rows: DeliveryRow[] = await manager.query(
+export interface NewDelivery {
+  event_id: string;
+  merchant_id: string;
+  endpoint_id: string;
+  url: string;
+}
+
+/** Creates pending deliveries due now, in one statement; an event's delivery to an endpoint made already is not made again. */
+export async function insertDeliveries(manager: EntityManager, deliveries: readonly NewDelivery[], origin: DeliveryOrigin): Promise<DeliveryRow[]> {
+  if (deliveries.length === 0) return [];
+  return manager.query(
     `INSERT INTO webhook_deliveries (id, event_id, merchant_id, endpoint_id, url, origin, status, attempts, next_attempt_at)
-     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, now())
+     SELECT d.id, d.event_id, d.merchant_id, d.endpoint_id, d.url, $6, 'pending', 0, now()
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS d (id, event_id, merchant_id, endpoint_id, url)
      ON CONFLICT (event_id, endpoint_id) WHERE origin = 'event' DO NOTHING
      RETURNING ${delivery_columns}`,
-    [newId(IdPrefix.delivery), input.event_id, input.merchant_id, input.endpoint_id, input.url, input.origin],
+    [
+      deliveries.map(() => newId(IdPrefix.delivery)),
+      deliveries.map((delivery) => delivery.event_id),
+      deliveries.map((delivery) => delivery.merchant_id),
+      deliveries.map((delivery) => delivery.endpoint_id),
+      deliveries.map((delivery) => delivery.url),
+      origin,
+    ],
   );
-  return rows[0] ?? null;
 }
 
 export interface ClaimRequest {
@@ -94,16 +106,90 @@ export async function claimDueDeliveries(manager: EntityManager, request: ClaimR
   return rows.map((row) => ({ ...row, claim_id }));
 }
 
-/** Records an attempt and the URL it went to, only if the claim is still ours (a claim whose lease ran out may have been taken over). */
-export async function recordAttempt(manager: EntityManager, claim: ClaimedDelivery, url: string, outcome: AttemptOutcome): Promise<boolean> {
-  const [, affected] = (await manager.query(
-    `UPDATE webhook_deliveries
-     SET status = $3, attempts = $4, last_status_code = $5, last_error = $6, claim_id = NULL, updated_at = now(), url = $8,
-         next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $7::double precision) END
-     WHERE id = $1 AND claim_id = $2 AND status = 'pending'`,
-    [claim.id, claim.claim_id, outcome.status, outcome.attempts, outcome.last_status_code, outcome.last_error, (outcome.retry_after_ms ?? 0) / 1_000, url],
-  )) as [unknown, number];
-  return affected === 1;
+/** One attempt to record: the claim it ran under, the URL it went to, and its outcome. */
+export interface AttemptRecord {
+  claim: ClaimedDelivery;
+  url: string;
+  outcome: AttemptOutcome;
+}
+
+/**
+ * What an endpoint's attempts in one batch say of its health, in the order
+ * they finished: its last succeeded; one succeeded, then it failed (failing
+ * from now); or only failures (failing since it was already, or from now).
+ */
+export type EndpointHealthUpdate = {
+  endpoint_id: string;
+  merchant_id: string;
+  state: 'succeeded' | 'failed_after_success' | 'failed';
+  /** When the endpoint was last enabled (Unix ms): failures before it do not count. */
+  enabled_since_ms: number | null;
+};
+
+/**
+ * Records a batch of attempts (each only if its claim is still ours: a claim
+ * whose lease ran out may have been taken over) and their endpoints' health,
+ * in one statement. Answers the deliveries recorded and, per endpoint, for
+ * how long it has only failed (null: its last attempt succeeded).
+ */
+export async function recordAttempts(
+  manager: EntityManager,
+  attempts: readonly AttemptRecord[],
+  health: readonly EndpointHealthUpdate[],
+): Promise<{ recorded: ReadonlySet<string>; failing_ms: ReadonlyMap<string, number | null> }> {
+  if (attempts.length === 0 && health.length === 0) return { recorded: new Set(), failing_ms: new Map() };
+  const rows: { kind: 'delivery' | 'endpoint'; id: string; failing_ms: string | null }[] = await manager.query(
+    `WITH attempt AS (
+       SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::double precision[], $8::text[])
+         AS a (id, claim_id, status, attempts, last_status_code, last_error, retry_after_s, url)
+     ), recorded AS (
+       UPDATE webhook_deliveries d
+       SET status = a.status, attempts = a.attempts, last_status_code = a.last_status_code, last_error = a.last_error,
+           claim_id = NULL, updated_at = now(), url = a.url,
+           next_attempt_at = CASE WHEN a.status = 'pending' THEN now() + make_interval(secs => a.retry_after_s) END
+       FROM attempt a
+       WHERE d.id = a.id AND d.claim_id = a.claim_id AND d.status = 'pending'
+       RETURNING d.id
+     ), judged AS (
+       SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::double precision[]) AS j (endpoint_id, merchant_id, state, enabled_since_ms)
+     ), current AS (
+       -- Locked in one order, so replicas recording the same endpoints wait for each other instead of deadlocking.
+       SELECT h.endpoint_id, h.failing_since FROM webhook_endpoint_health h
+       WHERE h.endpoint_id IN (SELECT endpoint_id FROM judged) ORDER BY h.endpoint_id FOR UPDATE
+     ), health AS (
+       INSERT INTO webhook_endpoint_health AS h (endpoint_id, merchant_id, failing_since)
+       SELECT j.endpoint_id, j.merchant_id, CASE j.state
+           WHEN 'succeeded' THEN NULL
+           WHEN 'failed_after_success' THEN now()
+           ELSE greatest(coalesce(c.failing_since, now()), to_timestamp(j.enabled_since_ms / 1000.0)) END
+       FROM judged j LEFT JOIN current c ON c.endpoint_id = j.endpoint_id
+       ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = EXCLUDED.failing_since
+       RETURNING endpoint_id, floor(extract(epoch FROM now() - failing_since) * 1000)::bigint AS failing_ms
+     )
+     SELECT 'delivery' AS kind, id, NULL::bigint AS failing_ms FROM recorded
+     UNION ALL SELECT 'endpoint', endpoint_id, failing_ms FROM health`,
+    [
+      attempts.map(({ claim }) => claim.id),
+      attempts.map(({ claim }) => claim.claim_id),
+      attempts.map(({ outcome }) => outcome.status),
+      attempts.map(({ outcome }) => outcome.attempts),
+      attempts.map(({ outcome }) => outcome.last_status_code),
+      attempts.map(({ outcome }) => outcome.last_error),
+      attempts.map(({ outcome }) => (outcome.retry_after_ms ?? 0) / 1_000),
+      attempts.map(({ url }) => url),
+      health.map((update) => update.endpoint_id),
+      health.map((update) => update.merchant_id),
+      health.map((update) => update.state),
+      health.map((update) => update.enabled_since_ms),
+    ],
+  );
+  const recorded = new Set<string>();
+  const failing_ms = new Map<string, number | null>();
+  for (const row of rows) {
+    if (row.kind === 'delivery') recorded.add(row.id);
+    else failing_ms.set(row.id, row.failing_ms === null ? null : Number(row.failing_ms));
+  }
+  return { recorded, failing_ms };
 }
 
 /**
@@ -126,26 +212,6 @@ export async function pendingEndpointsOf(manager: EntityManager, merchant_id: st
     [merchant_id, max],
   );
   return rows.map((row) => row.endpoint_id);
-}
-
-/**
- * Since when the endpoint has only failed (null: its last attempt
- * succeeded), updated with this attempt; failures from before the endpoint
- * was last enabled do not count.
- */
-export async function recordEndpointHealth(
-  manager: EntityManager,
-  input: { endpoint_id: string; merchant_id: string; succeeded: boolean; enabled_since_ms: number | null },
-): Promise<number | null> {
-  const rows: { failing_ms: string | null }[] = await manager.query(
-    `INSERT INTO webhook_endpoint_health AS h (endpoint_id, merchant_id, failing_since) VALUES ($1, $2, CASE WHEN $3 THEN NULL ELSE now() END)
-     ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = CASE WHEN $3 THEN NULL
-       ELSE greatest(coalesce(h.failing_since, now()), to_timestamp($4::double precision / 1000.0)) END
-     RETURNING floor(extract(epoch FROM now() - failing_since) * 1000)::bigint AS failing_ms`,
-    [input.endpoint_id, input.merchant_id, input.succeeded, input.enabled_since_ms],
-  );
-  const failing_ms = rows[0]?.failing_ms ?? null;
-  return failing_ms === null ? null : Number(failing_ms);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
-import { ApiError, type SignWebhookReply, Subjects } from '@paynet/contracts';
+import { type SignWebhookReply, type SignWebhooksReply, Subjects } from '@paynet/contracts';
 import { CONFIG, RpcClient } from '@paynet/platform';
 import { DataSource } from 'typeorm';
 import type { PushConfig } from '../config.js';
@@ -8,13 +8,15 @@ import { MerchantEndpoints } from './merchant-endpoints.js';
 import { type AttemptOutcome, gone_status_code, outcomeOfAttempt } from './retry-schedule.js';
 import {
   abandonClaim,
+  type AttemptRecord,
   type ClaimedDelivery,
   claimDueDeliveries,
-  recordAttempt,
-  recordEndpointHealth,
+  type EndpointHealthUpdate,
+  recordAttempts,
   releaseClaim,
 } from './webhook-deliveries.repository.js';
 import { WebhookSender, webhook_timeout_ms } from './webhook-sender.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** Deliveries claimed per query. */
 export const webhook_batch_max = 32;
@@ -38,14 +40,26 @@ export const webhook_lease_ms = webhook_timeout_ms + 15_000;
 /** Signing failed (merchants unreachable): try again after this, without counting an attempt. */
 export const webhook_sign_retry_delay_ms = 5_000;
 export const webhook_sign_timeout_ms = 5_000;
+/** Payload bytes signed by one request at most (NATS refuses messages over 1 MB); a bigger webhook goes alone. */
+export const webhook_sign_request_bytes_max = 256 * 1024;
+/** Attempts recorded by one statement at most. */
+export const webhook_record_batch_max = 256;
 /** Shutdown waits this long for attempts in flight; the rest run out their lease and are retried. */
 export const webhook_shutdown_wait_ms = webhook_timeout_ms + 2_000;
 
+/** A recorded attempt: whether its claim was still ours, and how long its endpoint has only failed (null: it is healthy). */
+interface RecordedAttempt {
+  recorded: boolean;
+  failing_ms: number | null;
+}
+
 /**
  * Delivers webhooks at its own pace: claims due rows with SKIP LOCKED (so
- * replicas share the work), runs each attempt on its own (a slow merchant
- * holds only its own slots), and records the outcome with the retry
- * schedule. Woken by the consumer right after it adds deliveries.
+ * replicas share the work), has merchants sign all it claimed in one
+ * request, runs each attempt on its own (a slow merchant holds only its own
+ * slots), and records outcomes with the retry schedule, the attempts that
+ * finish together in one statement. Woken by the consumer right after it
+ * adds deliveries.
  */
 @Injectable()
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -55,7 +69,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
   private stopped = false;
   private wakeUp: (() => void) | undefined;
   private woken = false;
+  /** The last claim was cut short by the bounds: a finished attempt frees a slot for what is waiting. */
+  private starved = false;
   private loop: Promise<void> | undefined;
+  private readonly attempts = new WriteBatcher<AttemptRecord & { enabled_since_ms: number | null }, RecordedAttempt>(
+    (batch) => this.recordBatch(batch),
+    webhook_record_batch_max,
+  );
 
   constructor(
     private readonly dataSource: DataSource,
@@ -97,7 +117,10 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
   /** Starts what is due, within the bounds; answers whether more may be waiting right now. */
   private async claimAndStart(): Promise<boolean> {
     const free = webhook_in_flight_max - this.in_flight.size;
-    if (free <= 0) return false;
+    if (free <= 0) {
+      this.starved = true;
+      return false;
+    }
     const limit = Math.min(webhook_batch_max, free);
     const busy_merchants = [...this.in_flight_by_merchant].filter(([, count]) => count >= webhook_in_flight_per_merchant_max).map(([merchant]) => merchant);
     const claims = await claimDueDeliveries(this.dataSource.manager, {
@@ -107,14 +130,18 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       candidates_max: webhook_claim_candidates_max,
       lease_ms: webhook_lease_ms,
     });
-    for (const claim of claims) this.start(claim);
+    // Merchants at their bound may have more due: a slot they free is worth a look.
+    this.starved = busy_merchants.length > 0 || claims.length === limit;
+    if (claims.length === 0) return false;
+    const signed = this.signAll(claims, Math.floor(Date.now() / 1_000));
+    claims.forEach((claim, index) => this.start(claim, signed.then((all) => all[index] ?? null)));
     return claims.length === limit;
   }
 
-  private start(claim: ClaimedDelivery): void {
+  private start(claim: ClaimedDelivery, signed: Promise<SignedWebhook | null>): void {
     this.in_flight_by_merchant.set(claim.merchant_id, (this.in_flight_by_merchant.get(claim.merchant_id) ?? 0) + 1);
     webhook_deliveries_in_flight.inc();
-    const task = this.attempt(claim)
+    const task = this.attempt(claim, signed)
       .catch((error: unknown) => this.logger.error({ err: error, delivery: claim.id }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
         this.in_flight.delete(task);
@@ -122,36 +149,51 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
         if (left === 0) this.in_flight_by_merchant.delete(claim.merchant_id);
         else this.in_flight_by_merchant.set(claim.merchant_id, left);
         webhook_deliveries_in_flight.dec();
-        // A slot is free: anything waiting may go now.
-        this.wake();
+        // A slot is free: anything waiting for one may go now.
+        if (this.starved) this.wake();
       });
     this.in_flight.add(task);
   }
 
   /**
-   * Sign (merchants keeps the secrets, and answers the endpoint's URL as it
-   * is now: a retry goes there), POST, record. No transaction is open meanwhile.
+   * POST with the signature merchants made (it answers the endpoint's URL as
+   * it is now: a retry goes there), then record. No transaction is open meanwhile.
    */
-  private async attempt(claim: ClaimedDelivery): Promise<void> {
-    const timestamp = Math.floor(Date.now() / 1_000);
-    const signed = await this.sign(claim, timestamp);
-    if (signed === null || signed.url === null) return;
-    const result = await this.sender.send({ url: signed.url, msg_id: claim.event_id, timestamp, signature: signed.signature, payload: claim.payload });
+  private async attempt(claim: ClaimedDelivery, signing: Promise<SignedWebhook | null>): Promise<void> {
+    const signed = await signing;
+    if (signed === null) return;
+    const result = await this.sender.send({ url: signed.url, msg_id: claim.event_id, timestamp: signed.timestamp, signature: signed.signature, payload: claim.payload });
     const outcome = outcomeOfAttempt(claim.attempts, result, this.config.WEBHOOK_RETRY_SCALE);
-    const recorded = await recordAttempt(this.dataSource.manager, claim, signed.url, outcome);
+    const { recorded, failing_ms } = await this.attempts.add({ claim, url: signed.url, outcome, enabled_since_ms: signed.enabled_since_ms ?? null });
     webhook_attempts_total.inc({ status: outcome.status });
     if (!recorded) this.logger.warn({ delivery: claim.id }, 'webhook claim ran out before the attempt was recorded');
     if (outcome.status === 'failed') {
       this.logger.warn({ delivery: claim.id, event: claim.event_id, merchant: claim.merchant_id }, 'webhook delivery failed after the last attempt');
     }
-    if (claim.endpoint_id !== null) await this.judgeEndpoint(claim.merchant_id, claim.endpoint_id, outcome, signed.enabled_since_ms ?? null);
+    if (claim.endpoint_id !== null) await this.judgeEndpoint(claim.merchant_id, claim.endpoint_id, outcome, failing_ms);
+  }
+
+  /** The attempts that finished together, and their endpoints' health, in one statement. */
+  private async recordBatch(batch: readonly (AttemptRecord & { enabled_since_ms: number | null })[]): Promise<RecordedAttempt[]> {
+    const health = new Map<string, EndpointHealthUpdate>();
+    for (const { claim, outcome, enabled_since_ms } of batch) {
+      if (claim.endpoint_id === null) continue;
+      const before = health.get(claim.endpoint_id);
+      const succeeded = outcome.status === 'succeeded';
+      const state = succeeded ? 'succeeded' : before === undefined || before.state === 'failed' ? 'failed' : 'failed_after_success';
+      const since = Math.max(before?.enabled_since_ms ?? 0, enabled_since_ms ?? 0);
+      health.set(claim.endpoint_id, { endpoint_id: claim.endpoint_id, merchant_id: claim.merchant_id, state, enabled_since_ms: since === 0 ? null : since });
+    }
+    const { recorded, failing_ms } = await recordAttempts(this.dataSource.manager, batch, [...health.values()]);
+    return batch.map(({ claim }) => ({
+      recorded: recorded.has(claim.id),
+      failing_ms: claim.endpoint_id === null ? null : (failing_ms.get(claim.endpoint_id) ?? null),
+    }));
   }
 
   /** 410 disables an endpoint at once; so do five days (scaled) of nothing but failures. */
-  private async judgeEndpoint(merchant_id: string, endpoint_id: string, outcome: AttemptOutcome, enabled_since_ms: number | null): Promise<void> {
+  private async judgeEndpoint(merchant_id: string, endpoint_id: string, outcome: AttemptOutcome, failing_ms: number | null): Promise<void> {
     const manager = this.dataSource.manager;
-    const succeeded = outcome.status === 'succeeded';
-    const failing_ms = await recordEndpointHealth(manager, { endpoint_id, merchant_id, succeeded, enabled_since_ms });
     if (outcome.last_status_code === gone_status_code) {
       await this.endpoints.disable(manager, merchant_id, endpoint_id, 'gone');
     } else if (failing_ms !== null && failing_ms >= webhook_failing_days_max * day_ms * this.config.WEBHOOK_RETRY_SCALE) {
@@ -159,41 +201,76 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     }
   }
 
-  /** The signature, or null when the claim was settled otherwise (released for later, or abandoned). */
-  private async sign(claim: ClaimedDelivery, timestamp: number): Promise<SignWebhookReply | null> {
-    let signed: SignWebhookReply;
+  /**
+   * Every claim's signature, asked of merchants in as few requests as the
+   * message size allows; null for a claim settled otherwise (released for
+   * later when merchants could not sign, or abandoned).
+   */
+  private async signAll(claims: readonly ClaimedDelivery[], timestamp: number): Promise<(SignedWebhook | null)[]> {
+    const chunks: ClaimedDelivery[][] = [];
+    let bytes = 0;
+    for (const claim of claims) {
+      const size = Buffer.byteLength(claim.payload);
+      const last = chunks.at(-1);
+      if (last === undefined || bytes + size > webhook_sign_request_bytes_max) {
+        chunks.push([claim]);
+        bytes = size;
+      } else {
+        last.push(claim);
+        bytes += size;
+      }
+    }
+    const signed = await Promise.all(chunks.map((chunk) => this.signChunk(chunk, timestamp)));
+    return signed.flat();
+  }
+
+  private async signChunk(claims: readonly ClaimedDelivery[], timestamp: number): Promise<(SignedWebhook | null)[]> {
+    let reply: SignWebhooksReply;
     try {
-      signed = await this.rpc.request<SignWebhookReply>(
+      reply = await this.rpc.request<SignWebhooksReply>(
         Subjects.merchants.webhooksSign,
         {
-          merchant_id: claim.merchant_id,
-          ...(claim.endpoint_id === null ? {} : { endpoint_id: claim.endpoint_id }),
-          msg_id: claim.event_id,
-          timestamp,
-          payload: claim.payload,
+          webhooks: claims.map((claim) => ({
+            merchant_id: claim.merchant_id,
+            ...(claim.endpoint_id === null ? {} : { endpoint_id: claim.endpoint_id }),
+            msg_id: claim.event_id,
+            timestamp,
+            payload: claim.payload,
+          })),
         },
         { timeout_ms: webhook_sign_timeout_ms },
       );
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) {
-        await abandonClaim(this.dataSource.manager, claim, 'the merchant no longer exists');
-        return null;
-      }
-      this.logger.warn({ err: error, delivery: claim.id }, 'could not sign a webhook; will retry');
-      await releaseClaim(this.dataSource.manager, claim, webhook_sign_retry_delay_ms, 'could not sign: merchants unavailable');
+      this.logger.warn({ err: error, deliveries: claims.length }, 'could not sign webhooks; will retry');
+      const manager = this.dataSource.manager;
+      await Promise.all(claims.map((claim) => releaseClaim(manager, claim, webhook_sign_retry_delay_ms, 'could not sign: merchants unavailable')));
+      return claims.map(() => null);
+    }
+    return Promise.all(claims.map((claim, index) => this.settle(claim, reply.signed[index], timestamp)));
+  }
+
+  /** One claim's signature, or null once the claim is abandoned because nobody is listening any more. */
+  private async settle(claim: ClaimedDelivery, answer: SignWebhooksReply['signed'][number] | undefined, timestamp: number): Promise<SignedWebhook | null> {
+    const manager = this.dataSource.manager;
+    if (answer === undefined) {
+      await releaseClaim(manager, claim, webhook_sign_retry_delay_ms, 'could not sign: merchants answered too few signatures');
       return null;
     }
-    if (signed.url === null) {
+    if ('merchant_missing' in answer) {
+      await abandonClaim(manager, claim, 'the merchant no longer exists');
+      return null;
+    }
+    if (answer.url === null) {
       // The endpoint is disabled or deleted: nobody is listening any more.
-      await abandonClaim(this.dataSource.manager, claim, 'the endpoint is disabled or deleted');
+      await abandonClaim(manager, claim, 'the endpoint is disabled or deleted');
       return null;
     }
-    if (claim.endpoint_id !== null && signed.enabled_since_ms !== undefined && Number(claim.created_ms) < signed.enabled_since_ms) {
+    if (claim.endpoint_id !== null && answer.enabled_since_ms !== undefined && Number(claim.created_ms) < answer.enabled_since_ms) {
       // Made before the endpoint was last enabled: it was disabled meanwhile, which ended this delivery.
-      await abandonClaim(this.dataSource.manager, claim, 'the endpoint was disabled meanwhile');
+      await abandonClaim(manager, claim, 'the endpoint was disabled meanwhile');
       return null;
     }
-    return signed;
+    return { ...answer, url: answer.url, timestamp };
   }
 
   private sleep(timeout_ms: number): Promise<void> {
@@ -213,6 +290,9 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     });
   }
 }
+
+/** A signature merchants made, with the URL to send it to and the timestamp it signed. */
+type SignedWebhook = SignWebhookReply & { url: string; timestamp: number };
 
 function delay(timeout_ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, timeout_ms).unref());

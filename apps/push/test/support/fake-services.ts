@@ -1,5 +1,5 @@
 import { connect, type ConnectionOptions, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { ApiError, type Currency, ErrorCode, type MerchantPrincipal, natsNames, newId, randomToken, Subjects } from '@paynet/contracts';
+import { ApiError, Broadcasts, type Currency, ErrorCode, type MerchantPrincipal, natsNames, newId, randomToken, Subjects } from '@paynet/contracts';
 import { createHmac, randomBytes } from 'node:crypto';
 
 /**
@@ -50,18 +50,32 @@ export class FakeServices {
       return { merchant_id: found.merchant_id, expires_at: Math.floor(Date.now() / 1_000) + 3_600, credential: found.api_key };
     });
     fakes.respond(Subjects.merchants.webhooksSign, (data) => {
-      fakes.sign_requests++;
-      const merchant = fakes.merchant(String(data['merchant_id']));
+      const webhooks = data['webhooks'] as Record<string, unknown>[];
+      fakes.sign_requests += webhooks.length;
       return {
-        url: merchant.webhook_url,
-        signature: standardWebhookSignature(merchant.webhook_secret, String(data['msg_id']), Number(data['timestamp']), String(data['payload'])),
+        signed: webhooks.map((webhook) => {
+          const merchant = fakes.merchants.get(String(webhook['merchant_id']));
+          if (merchant === undefined) return { merchant_missing: true };
+          return {
+            url: merchant.webhook_url,
+            signature: standardWebhookSignature(merchant.webhook_secret, String(webhook['msg_id']), Number(webhook['timestamp']), String(webhook['payload'])),
+          };
+        }),
       };
     });
     // Each fake merchant has one endpoint at most, admitting every event: its webhook_url.
-    fakes.respond(Subjects.merchants.webhookEndpointsForEvent, async (data) => {
+    fakes.respond(Subjects.merchants.webhookEndpointsEnabled, async (data) => {
       await fakes.endpoint_lookups_held;
-      const merchant = fakes.merchant(String(data['merchant_id']));
-      return { endpoints: merchant.webhook_url === null ? [] : [{ id: `we_${merchant.merchant_id.slice('mer_'.length)}`, url: merchant.webhook_url }] };
+      const known = (data['merchant_ids'] as string[]).flatMap((merchant_id) => {
+        const merchant = fakes.merchants.get(merchant_id);
+        return merchant === undefined ? [] : [merchant];
+      });
+      return {
+        merchants: known.map((merchant) => ({
+          merchant_id: merchant.merchant_id,
+          endpoints: merchant.webhook_url === null ? [] : [{ id: `we_${merchant.merchant_id.slice('mer_'.length)}`, url: merchant.webhook_url, enabled_events: ['*'] }],
+        })),
+      };
     });
     fakes.respond(Subjects.merchants.webhookEndpointsStates, (data) => {
       const merchant = fakes.merchant(String(data['merchant_id']));
@@ -88,6 +102,13 @@ export class FakeServices {
     };
     this.merchants.set(merchant.merchant_id, merchant);
     return merchant;
+  }
+
+  /** As merchants does after an endpoint change: the new URL (null: no endpoint), then the change broadcast every cache hears. */
+  async setWebhookUrl(merchant: FakeMerchant, webhook_url: string | null): Promise<void> {
+    merchant.webhook_url = webhook_url;
+    this.nc.publish(natsNames(this.prefix).request(Broadcasts.merchantsChanged), JSON.stringify({ merchant_id: merchant.merchant_id }));
+    await this.nc.flush();
   }
 
   addHolder(): { account_id: string; token: string } {

@@ -2,6 +2,8 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import { RATE_LIMIT_EXEMPT } from '../rate-limits/rate-limit-exempt.js';
+import { credentialDigest, RateLimits } from '../rate-limits/rate-limits.js';
 import {
   AUTH_KINDS,
   type AuthenticatedRequest,
@@ -13,11 +15,17 @@ import {
   type MerchantAuthenticator,
   type Principal,
   type PrincipalKind,
+  principalScope,
 } from './principal.js';
 
 export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
 
-/** Finds who is calling, and lets the call through only if the route allows that kind. */
+/**
+ * Finds who is calling, and lets the call through only if the route allows
+ * that kind and its rate limits (RateLimits) have room: a request is charged
+ * before its credentials are checked, so an out-of-budget flood never reaches
+ * merchants or accounts, and nothing after the guard runs for a 429.
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly admin_token_digest: Buffer;
@@ -26,6 +34,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
+    private readonly limits: RateLimits,
     @Inject(ADMIN_TOKEN) admin_token: string,
   ) {
     this.admin_token_digest = digest(admin_token);
@@ -52,9 +61,22 @@ export class AuthGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (!kinds) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const principal = await this.identify(request, kinds);
+    const address = this.limits.clientAddress(request);
+    if (!kinds) {
+      const exempt = this.reflector.getAllAndOverride<boolean | undefined>(RATE_LIMIT_EXEMPT, [context.getHandler(), context.getClass()]);
+      if (!exempt) await this.limits.admitAnonymous(address);
+      return true;
+    }
+    const ticket = await this.limits.beforeCheck(address, claimedCredential(request));
+    let principal: Principal;
+    try {
+      principal = await this.identify(request, kinds);
+    } catch (error) {
+      await this.limits.checkFailed(ticket);
+      throw error;
+    }
+    await this.limits.authenticated(ticket, principalScope(principal));
     if (!kinds.includes(principal.kind)) {
       throw ApiError.forbidden('This API key or token may not call this endpoint.');
     }
@@ -87,6 +109,14 @@ export class AuthGuard implements CanActivate {
     }
     throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid bearer token.');
   }
+}
+
+/** What the request presents as its credential, digested: the merchant's key id, or the bearer token. */
+function claimedCredential(request: AuthenticatedRequest): string | undefined {
+  const api_key = request.header('x-api-key');
+  if (api_key !== undefined) return credentialDigest('merchant', api_key);
+  const authorization = request.header('authorization');
+  return authorization === undefined ? undefined : credentialDigest('authorization', authorization);
 }
 
 /** Comparing digests keeps the comparison constant-time whatever the lengths. */

@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 
 /**
@@ -60,7 +61,29 @@ export const base_config_schema = z.object({
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(idempotency_lease_seconds_default),
   /** How often keys past their retention are deleted. */
   IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  /** API.md: requests a second per principal, across all replicas of the service (docs/SECURITY.md, Rate limits). */
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /** API.md: requests a second per client address that carry no valid credentials, across all replicas. */
+  RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /**
+   * Proxies whose X-Forwarded-For names the client address (proxy-addr's list: addresses, CIDR
+   * ranges, `loopback`, `linklocal`, `uniquelocal`, comma separated). Empty: the socket's peer is the client.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part !== ''))
+    .refine(isProxyList, 'must be addresses, CIDR ranges, loopback, linklocal or uniquelocal, comma separated'),
 });
+
+function isProxyList(list: string[]): boolean {
+  try {
+    proxyaddr.compile(list);
+    return true;
+  } catch {
+    return false;
+  }
+}
 export type BaseConfig = z.infer<typeof base_config_schema>;
 
 export class ConfigError extends Error {}

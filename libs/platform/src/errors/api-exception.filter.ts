@@ -3,11 +3,14 @@ import { ApiError, ErrorCode } from '@paynet/contracts';
 import type { Response } from 'express';
 import { Observable, throwError } from 'rxjs';
 import { ReplayedAnswer } from '../idempotency/idempotency.interceptor.js';
+import { database_retry_after_seconds, isDatabaseUnavailable } from './database-unavailable.js';
 
 /**
  * Maps every error to the API.md envelope: over HTTP as the response, over
  * NATS as the error reply (status included), so the caller can rebuild the
- * same ApiError. Anything unexpected is logged and answered as a bare 500.
+ * same ApiError. PostgreSQL out of reach is a 503 with Retry-After (try
+ * again, with the same Idempotency-Key); anything else unexpected is logged
+ * and answered as a bare 500.
  */
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
@@ -20,11 +23,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     const error = toApiError(exception);
-    if (error.status >= 500) this.logger.error({ err: exception }, 'request failed');
+    if (error.status === 503 && isDatabaseUnavailable(exception)) this.logger.warn({ err: exception }, 'database unavailable');
+    else if (error.status >= 500) this.logger.error({ err: exception }, 'request failed');
     if (host.getType() === 'rpc') return throwError(() => error.toEnvelope());
     const response = host.switchToHttp().getResponse<Response>();
     if (response.headersSent) return;
-    if (error.retry_after_seconds !== undefined) response.setHeader('Retry-After', String(error.retry_after_seconds));
+    // A 503 from a service we called over NATS arrives without it: every 503 says when to try again.
+    const retry_after_seconds = error.retry_after_seconds ?? (error.status === 503 ? database_retry_after_seconds : undefined);
+    if (retry_after_seconds !== undefined) response.setHeader('Retry-After', String(retry_after_seconds));
     response.status(error.status).json(error.toBody());
   }
 }
@@ -49,6 +55,11 @@ export function toApiError(exception: unknown): ApiError {
   }
   if (parserType === 'entity.too.large') return body_too_large_error();
   if (exception instanceof HttpException) return fromHttpException(exception);
+  if (isDatabaseUnavailable(exception)) {
+    return Object.assign(ApiError.unavailable('The database is unavailable; try again (with the same Idempotency-Key).'), {
+      retry_after_seconds: database_retry_after_seconds,
+    });
+  }
   return ApiError.internal();
 }
 

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Injectable, OnApplicationShutdown } from '@nes
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NATS_CONNECTION } from '../nats/nats-connection.js';
+import { RateLimitExempt } from '../rate-limits/rate-limit-exempt.js';
 
 const nats_flush_timeout_ms = 1_000;
 
@@ -15,6 +16,7 @@ export class ShutdownState implements OnApplicationShutdown {
 }
 
 @Controller('health')
+@RateLimitExempt()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

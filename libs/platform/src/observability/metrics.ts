@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { RateLimitExempt } from '../rate-limits/rate-limit-exempt.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One registry per process; every service exposes it at GET /metrics. */
@@ -37,6 +38,7 @@ export function httpMetricsMiddleware(request: Request, response: Response, next
 }
 
 @Controller('metrics')
+@RateLimitExempt()
 export class MetricsController {
   @Get()
   @Header('Content-Type', registry.contentType)

@@ -73,7 +73,9 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private js!: JetStreamClient;
   private listener: pg.Client | undefined;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  private wakeUp: (() => void) | undefined;
+  /** A commit was notified since the relay last looked: it looks again at once instead of sleeping. */
+  private woken = false;
   private loop: Promise<void> | undefined;
 
   constructor(
@@ -93,7 +95,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   /** Stops before the NATS connection drains (NatsConnectionCloser). */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.wake();
     await this.loop;
     await this.listener?.end().catch(() => undefined);
   }
@@ -101,14 +103,14 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   /** Publishes one batch; answers how many were published. Public for tests. */
   async relayOnce(): Promise<number> {
     return this.dataSource.transaction(async (manager) => {
-      const [{ locked }] = await manager.query('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [
-        channelOf(this.settings.schema),
-      ]);
-      if (!locked) return 0;
+      // The lock and the read in one statement: one round trip less between a commit and its event on the stream.
+      // No rows when another relay holds the lock (it publishes them). The read's snapshot may predate the lock by
+      // the statement's start: rows another relay published just then go out again, and JetStream drops them by id.
       const rows: OutboxRow[] = await manager.query(
-        `SELECT seq, event_id, type, payload, extract(epoch FROM now() - created_at)::float8 AS age_seconds
-         FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-        [outbox_batch_max],
+        `WITH relay AS (SELECT pg_try_advisory_xact_lock(hashtext($2)) AS locked)
+         SELECT seq, event_id, type, payload, extract(epoch FROM now() - created_at)::float8 AS age_seconds
+         FROM outbox, relay WHERE relay.locked AND published_at IS NULL ORDER BY seq LIMIT $1`,
+        [outbox_batch_max, channelOf(this.settings.schema)],
       );
       if (rows.length === 0) return 0;
       // Publishes from one connection reach the stream in order; await them together.
@@ -129,6 +131,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      // Cleared before looking: a commit notified from here on makes the next look start at once.
+      this.woken = false;
       let published = 0;
       try {
         published = await this.relayOnce();
@@ -139,21 +143,29 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
     }
   }
 
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Until woken or the poll interval; not at all if a notification came while the relay was publishing (it would otherwise wait for the poll). */
   private sleep(timeout_ms: number): Promise<void> {
+    if (this.woken || this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeout_ms);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUp = undefined;
         resolve();
-      }
-      this.wake = done;
+      };
+      const timer = setTimeout(done, timeout_ms);
+      this.wakeUp = done;
     });
   }
 
   /** LISTEN makes the relay publish right after commit; the poll is only a fallback. */
   private async listen(): Promise<void> {
     const client = new pg.Client({ connectionString: this.settings.database_url });
-    client.on('notification', () => this.wake?.());
+    client.on('notification', () => this.wake());
     client.on('error', (error) => {
       this.logger.warn({ err: error }, 'outbox listener lost; polling until it is back');
       this.listener = undefined;

@@ -35,10 +35,11 @@ export class WebhookListener {
       });
       request.on('end', () => {
         const heard_ms = performance.now();
+        const wall_ms = Date.now();
         response.writeHead(200).end();
         try {
-          const intent = succeededIntent(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          if (intent !== undefined) clock.hear(intent, heard_ms);
+          const succeeded = succeededIntent(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          if (succeeded !== undefined) clock.hear(succeeded, heard_ms, wall_ms);
         } catch {
           // Not an event: nothing to time.
         }
@@ -77,10 +78,11 @@ export async function openStream(push_url: string, token: string, clock: Deliver
   });
   socket.on('message', (data: Buffer) => {
     const heard_ms = performance.now();
+    const wall_ms = Date.now();
     try {
       const frame = JSON.parse(data.toString('utf8')) as { type?: string; event?: unknown };
-      const intent = frame.type === 'event' ? succeededIntent(frame.event) : undefined;
-      if (intent !== undefined) clock.hear(intent, heard_ms);
+      const succeeded = frame.type === 'event' ? succeededIntent(frame.event) : undefined;
+      if (succeeded !== undefined) clock.hear(succeeded, heard_ms, wall_ms);
     } catch {
       // Not JSON: nothing to time.
     }

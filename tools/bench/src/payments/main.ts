@@ -6,7 +6,7 @@
  * NATS messages, CPU and memory; the figures written to docs/BENCHMARKS.md.
  * Everything it starts is removed when it ends.
  */
-import { buildStackEnv, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, serviceNames, startService, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceNames, type ServiceName } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,14 +16,25 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
 import { openStream, WebhookListener } from './listeners.js';
 import { hot_share, parsePaymentsOptions, usage, type PaymentsBenchOptions } from './options.js';
-import { enableStatements, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, summariseStatements } from './probes.js';
-import { payments_intro, payments_results_begin, payments_results_end, renderFlowResults, renderFlowTables, service_keys, type FlowPhase, type FlowRun, type ServiceKey } from './report.js';
+import { enableStatements, intentCommitTimes, readStatements, resetStatements, sampleDatabase, sampleNats, sampleService, type ServiceSample, summariseStatements } from './probes.js';
+import {
+  payments_intro,
+  payments_results_begin,
+  payments_results_end,
+  renderFlowResults,
+  renderFlowTables,
+  service_keys,
+  type FlowPhase,
+  type FlowRun,
+  type RssSample,
+  type ServiceKey,
+} from './report.js';
 
 const progress_interval_ms = 5_000;
 // Four Nest services booting and migrating at once on a busy 2-core machine.
@@ -49,7 +60,7 @@ async function main(): Promise<void> {
   if (options.help) return say(usage);
   lifecycle.handleSignals();
   const load_average = loadAverage();
-  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'], nats_monitor: true });
+  const infra = await startInfra({ postgres_settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'track_commit_timestamp=on'], nats_monitor: true });
   const pgbench = await pgbenchFirst(infra, options);
   const statements = await enableStatements(infra.postgres.url);
   if (!statements) say('pg_stat_statements is not loaded: statements per payment will read n/a (transactions still counted)');
@@ -67,6 +78,16 @@ async function main(): Promise<void> {
     rate_per_s: Math.max(half_rate, 1),
   });
   const single = await flowPhase(context, { name: 'one client', shape: '1 client, closed loop, merchants at random', clients: 1, hot: false });
+  const soak =
+    options.soak_s > 0
+      ? await flowPhase(context, {
+          name: 'soak',
+          shape: `${options.concurrency} clients, closed loop, merchants at random, for ${options.soak_s} s; each service's RSS sampled every ${progress_interval_ms / 1000} s`,
+          clients: options.concurrency,
+          hot: false,
+          duration_s: options.soak_s,
+        })
+      : undefined;
   const ledger = await verifyLedger(bench.clients, platform.admin_token);
   const run: FlowRun = {
     date: new Date(),
@@ -77,6 +98,7 @@ async function main(): Promise<void> {
     hot,
     half,
     single,
+    soak,
     ledger,
   };
   await report(run);
@@ -90,22 +112,15 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const database_url = await ownDatabase(infra.postgres.url, name);
   const ports = await distinctPorts();
   const admin_token = generateAdminToken();
-  const env = buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true });
+  const env = {
+    ...buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true }),
+    // The bench measures throughput from one address with a few principals, far above API.md's budgets (bench:flood measures those).
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
+  };
   say('platform: starting accounts, merchants, payments and push from dist (migrations run as they start) ...');
   const urls = {} as Record<ServiceName, string>;
-  await Promise.all(
-    serviceNames.map(async (service) => {
-      const handle = startService({ name: service, entry: serviceEntry(root, service), env, port: ports[service], logFile: join(infra.folder, 'logs', `${service}.log`), cwd: root, detached: true });
-      lifecycle.defer(`stop ${service}`, () => handle.stop());
-      watchService(service, handle);
-      try {
-        await handle.waitReady(service_ready_timeout_ms);
-      } catch (error) {
-        throw new Error(`${service}: ${errorMessage(error)}\n${tail(handle)}`);
-      }
-      urls[service] = handle.url;
-    }),
-  );
+  await Promise.all(serviceNames.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
   say(`platform: ready (${serviceNames.map((service) => `${service} ${urls[service]}`).join(', ')})`);
   return { urls, admin_token, database: { server_url: infra.postgres.url, name } };
 }
@@ -176,6 +191,8 @@ interface PhaseShape {
   clients: number;
   hot: boolean;
   rate_per_s?: number;
+  /** Instead of the options' phase length. */
+  duration_s?: number;
 }
 
 function pickMerchant(merchants: readonly BenchMerchant[], hot: boolean): BenchMerchant {
@@ -187,7 +204,8 @@ function pickMerchant(merchants: readonly BenchMerchant[], hot: boolean): BenchM
 async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<FlowPhase> {
   const { clients, merchants, holders, options, platform, infra } = context;
   if (platform.database) await checkpoint(platform.database.server_url);
-  say(`${phase.name}: ${options.warmup_s} s warm-up, then ${options.duration_s} s measured (${phase.shape})`);
+  const duration_s = phase.duration_s ?? options.duration_s;
+  say(`${phase.name}: ${options.warmup_s} s warm-up, then ${duration_s} s measured (${phase.shape})`);
   const before = await sampleAll(context);
   const rss = new RssWatch(platform.urls);
   const cpu = cpuMeter({
@@ -204,7 +222,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     name: phase.name,
     unit: 'payments',
     warmup_ms: options.warmup_s * 1000,
-    duration_ms: options.duration_s * 1000,
+    duration_ms: duration_s * 1000,
     concurrency: phase.clients,
     rate_per_s: phase.rate_per_s,
     signal: lifecycle.abort.signal,
@@ -225,6 +243,8 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
   await rss.sample();
   const after = await sampleAll(context);
   await drain(context);
+  const heard = [...new Set([...context.stream_clock.heardIntents(), ...context.webhook_clock.heardIntents()])];
+  const commits = platform.database && heard.length > 0 ? await intentCommitTimes(platform.database.server_url, platform.database.name, heard) : undefined;
   const figures = perPayment(before, after, load, phase_cpu, wall_s);
   const result: FlowPhase = {
     name: phase.name,
@@ -233,8 +253,10 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
     payments: load.total.ok,
     per_payment: figures,
     rss_mb_max: rss.max(),
-    stream: context.stream_clock.take(),
-    webhook: context.webhook_clock.take(),
+    rss_timeline: rss.timeline(),
+    stream: context.stream_clock.take(commits),
+    webhook: context.webhook_clock.take(commits),
+    fanout_lag_ms_mean: fanoutLagMean(before.services.push, after.services.push),
     top_statements: after.statements.top.map((statement) => ({ query: statement.query, calls: statement.calls / Math.max(1, load.total.ok) })),
   };
   sayPhase(result);
@@ -242,7 +264,7 @@ async function flowPhase(context: PhaseContext, phase: PhaseShape): Promise<Flow
 }
 
 interface Sample {
-  services: Record<ServiceKey, { cpu_s: number | undefined; rss_bytes: number | undefined }>;
+  services: Record<ServiceKey, ServiceSample>;
   nats: { in_msgs: number; out_msgs: number } | undefined;
   database: { transactions: number; tuples_written: number } | undefined;
   statements: { statements: number | undefined; top: { query: string; calls: number }[] };
@@ -279,23 +301,41 @@ function perPayment(before: Sample, after: Sample, load: LoadResult, cpu: Record
   };
 }
 
+/** The mean of push's JetStream-to-frame histogram over the phase, in ms. */
+function fanoutLagMean(before: ServiceSample, after: ServiceSample): number | undefined {
+  if (before.fanout_lag === undefined || after.fanout_lag === undefined) return undefined;
+  const count = after.fanout_lag.count - before.fanout_lag.count;
+  return count > 0 ? ((after.fanout_lag.sum_s - before.fanout_lag.sum_s) / count) * 1_000 : undefined;
+}
+
 function mul(value: number | undefined, factor: number): number | undefined {
   return value === undefined ? undefined : value * factor;
 }
 
-/** The largest RSS each service reported while the phase ran. */
+/** The RSS each service reported while the phase ran: the largest, and every sample with its time. */
 class RssWatch {
   private readonly largest: Partial<Record<ServiceKey, number>> = {};
+  private readonly samples: RssSample[] = [];
+  private readonly started_ms = performance.now();
 
   constructor(private readonly urls: Record<ServiceName, string>) {}
 
   async sample(): Promise<void> {
-    await Promise.all(
-      service_keys.map(async (service) => {
-        const { rss_bytes } = await sampleService(this.urls[service]);
-        if (rss_bytes !== undefined) this.largest[service] = Math.max(this.largest[service] ?? 0, rss_bytes / one_mb);
-      }),
-    );
+    const at_s = (performance.now() - this.started_ms) / 1000;
+    const mb = Object.fromEntries(
+      await Promise.all(
+        service_keys.map(async (service) => {
+          const { rss_bytes } = await sampleService(this.urls[service]);
+          if (rss_bytes !== undefined) this.largest[service] = Math.max(this.largest[service] ?? 0, rss_bytes / one_mb);
+          return [service, rss_bytes === undefined ? undefined : rss_bytes / one_mb] as const;
+        }),
+      ),
+    ) as RssSample['mb'];
+    this.samples.push({ at_s, mb });
+  }
+
+  timeline(): RssSample[] {
+    return [...this.samples];
   }
 
   max(): Record<ServiceKey, number | undefined> {
@@ -331,7 +371,7 @@ async function report(run: FlowRun): Promise<void> {
   say('');
   for (const line of renderFlowTables(run)) say(line);
   say('');
-  const errors = [run.uniform, run.hot, run.half, run.single].reduce((sum, phase) => sum + phase.load.total.failed, 0);
+  const errors = [run.uniform, run.hot, run.half, run.single, ...(run.soak ? [run.soak] : [])].reduce((sum, phase) => sum + phase.load.total.failed, 0);
   say(`ledger verify: ${run.ledger.ok ? 'ok' : 'FAILED'}; ${run.ledger.note}`);
   if (!run.ledger.ok || errors > 0) {
     say(`error: the run is not sound (${errors} failed payments, ledger ${run.ledger.ok ? 'ok' : 'not ok'}): docs/BENCHMARKS.md left as it was`);

@@ -10,6 +10,8 @@ export interface PaymentsBenchOptions {
   concurrency: number;
   merchants: number;
   holders: number;
+  /** A last saturated phase this long (0: none), the services' memory sampled all along: is it flat? */
+  soak_s: number;
   quick: boolean;
   help: boolean;
 }
@@ -26,14 +28,16 @@ const duration_s_max = 3_600;
 const concurrency_max = 512;
 const merchants_max = 1_000;
 const holders_max = 10_000;
+const soak_s_max = 7_200;
 
 export const usage = [
-  'usage: npm run bench -- [--duration <s>] [--concurrency <n>] [--merchants <n>] [--holders <n>] [--quick]',
+  'usage: npm run bench -- [--duration <s>] [--concurrency <n>] [--merchants <n>] [--holders <n>] [--soak <s>] [--quick]',
   '',
   `  --duration <s>     length of each measured phase, 1..${duration_s_max} (default ${default_duration_s})`,
   `  --concurrency <n>  clients at the saturation point, 1..${concurrency_max} (default ${default_concurrency})`,
   `  --merchants <n>    merchants, 2..${merchants_max} (default ${default_merchants})`,
   `  --holders <n>      funded wallets that pay, 1..${holders_max} (default ${default_holders})`,
+  `  --soak <s>         then a saturated run this long, 0..${soak_s_max}, each service's memory sampled every 5 s (default 0: none; 600 for the issue's 10 minutes)`,
   `  --quick            ${quick_duration_s} s phases, ${quick_warmup_s} s warm-ups, ${quick_holders} holders: a smoke run, not figures to publish`,
   '',
   'DATABASE_URL / NATS_URL (NATS_MONITOR_URL for its /varz): use that PostgreSQL / NATS instead of throwaway ones.',
@@ -55,6 +59,7 @@ export function parsePaymentsOptions(argv: readonly string[]): PaymentsBenchOpti
     concurrency: integerOption('--concurrency', values.concurrency, default_concurrency, 1, concurrency_max),
     merchants: integerOption('--merchants', values.merchants, default_merchants, 2, merchants_max),
     holders: integerOption('--holders', values.holders, quick ? quick_holders : default_holders, 1, holders_max),
+    soak_s: integerOption('--soak', values.soak, 0, 0, soak_s_max),
     quick,
     help: values.help ?? false,
   };
@@ -70,6 +75,7 @@ function parseCommandLine(argv: readonly string[]) {
       concurrency: { type: 'string' },
       merchants: { type: 'string' },
       holders: { type: 'string' },
+      soak: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

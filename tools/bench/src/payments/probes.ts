@@ -27,6 +27,8 @@ export function prometheusValue(text: string, name: string): number | undefined 
 export interface ServiceSample {
   cpu_s: number | undefined;
   rss_bytes: number | undefined;
+  /** push's histogram of JetStream-to-frame: its sum (s) and count. */
+  fanout_lag: { sum_s: number; count: number } | undefined;
 }
 
 async function fetchText(url: string): Promise<string | undefined> {
@@ -40,8 +42,14 @@ async function fetchText(url: string): Promise<string | undefined> {
 
 export async function sampleService(service_url: string): Promise<ServiceSample> {
   const text = await fetchText(`${service_url}/metrics`);
-  if (text === undefined) return { cpu_s: undefined, rss_bytes: undefined };
-  return { cpu_s: prometheusValue(text, 'paynet_process_cpu_seconds_total'), rss_bytes: prometheusValue(text, 'paynet_process_resident_memory_bytes') };
+  if (text === undefined) return { cpu_s: undefined, rss_bytes: undefined, fanout_lag: undefined };
+  const sum_s = prometheusValue(text, 'paynet_stream_fanout_lag_seconds_sum');
+  const count = prometheusValue(text, 'paynet_stream_fanout_lag_seconds_count');
+  return {
+    cpu_s: prometheusValue(text, 'paynet_process_cpu_seconds_total'),
+    rss_bytes: prometheusValue(text, 'paynet_process_resident_memory_bytes'),
+    fanout_lag: sum_s === undefined || count === undefined ? undefined : { sum_s, count },
+  };
 }
 
 export interface NatsSample {
@@ -128,3 +136,34 @@ function oneLine(query: string): string {
   const line = query.replace(/\s+/g, ' ').trim();
   return line.length > statement_text_max ? `${line.slice(0, statement_text_max - 3)}...` : line;
 }
+
+/**
+ * When each intent's last change committed (Unix ms): PostgreSQL's commit
+ * timestamp of its row's current version. In the bench nothing changes a
+ * paid intent after the transaction that made it `succeeded` and wrote its
+ * event to the outbox (whose own row the relay updates later, so it cannot
+ * tell). Undefined when the server does not keep commit timestamps
+ * (track_commit_timestamp off).
+ */
+export async function intentCommitTimes(server_url: string, database: string, intent_ids: readonly string[]): Promise<Map<string, number> | undefined> {
+  try {
+    const url = new URL(server_url);
+    url.pathname = `/${database}`;
+    return await withClient(url.toString(), async (client) => {
+      const found = new Map<string, number>();
+      for (let start = 0; start < intent_ids.length; start += commit_lookup_batch) {
+        const result = await client.query<{ id: string; commit_ms: string | null }>(
+          `SELECT id, extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 AS commit_ms
+             FROM payments.payment_intents WHERE id = ANY($1::text[])`,
+          [intent_ids.slice(start, start + commit_lookup_batch)],
+        );
+        for (const row of result.rows) if (row.commit_ms !== null) found.set(row.id, Number(row.commit_ms));
+      }
+      return found;
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+const commit_lookup_batch = 10_000;

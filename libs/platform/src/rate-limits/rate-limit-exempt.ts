@@ -1,0 +1,10 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const RATE_LIMIT_EXEMPT = 'paynet:rate-limit-exempt';
+
+/**
+ * A public route the rate limits leave alone: health probes and metrics
+ * scrapes, which a load balancer or Prometheus sends from one address and
+ * which must not be refused when that address is busy.
+ */
+export const RateLimitExempt = () => SetMetadata(RATE_LIMIT_EXEMPT, true);

@@ -1,0 +1,208 @@
+/**
+ * `npm run bench:flood`: does one principal's flood slow another down?
+ * accounts, merchants and payments from dist with API.md's default budgets
+ * (100 a second per principal, 20 per address); one merchant reads its
+ * payment intent at a steady rate, alone, then while another merchant floods
+ * payments from its own address as fast as it can. Target (issue 15.3): the
+ * steady merchant's p99 under the flood within 2x of its p99 alone. The
+ * figures go to docs/BENCHMARKS.md; everything started is removed at the end.
+ */
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, type ServiceName } from '@paynet/devstack';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAverage, processorCount } from './machine.js';
+import { UsageError } from './options.js';
+import { bench_currency, signedHeaders, type BenchMerchant } from './payments/actors.js';
+import { HttpClient } from './payments/http.js';
+import { formatMs, formatRate, replaceResults } from './report.js';
+import { lifecycle, ownDatabase, root, run_id, runMain, say, startBenchService, startInfra } from './run.js';
+import { LatencyRecorder, type LatencySummary } from './stats.js';
+
+export const flood_results_begin = '<!-- bench:flood results begin: written by `npm run bench:flood`, replaced on each run -->';
+export const flood_results_end = '<!-- bench:flood results end -->';
+const usage = `usage: npm run bench:flood -- [--duration SECONDS] [--quick]
+  --duration  seconds of each phase (default 20)
+  --quick     5 s phases: a smoke run, not written to docs/BENCHMARKS.md`;
+
+/** The steady merchant's reads a second: well inside its budget of 100. */
+const steady_per_second = 20;
+/** The flooding merchant's requests in flight at once. */
+const flood_concurrency = 32;
+/** Target of issue 15.3. */
+const p99_ratio_max = 2;
+const duration_s_default = 20;
+const duration_s_quick = 5;
+// Three Nest services booting and migrating on a busy 2-core machine.
+const service_ready_timeout_ms = 120_000;
+const services = ['accounts', 'merchants', 'payments'] as const satisfies readonly ServiceName[];
+/** Client addresses (RFC 5737 documentation range) given by X-Forwarded-For from the trusted loopback proxy. */
+const steady_address = '198.51.100.1';
+const flood_address = '198.51.100.2';
+
+interface Phase {
+  latency: LatencySummary;
+  /** The steady merchant's answers other than 200 (a 429 here would be a failure of isolation). */
+  steady_failures: Record<string, number>;
+  /** The flood's answers by status, and its rate. */
+  flood: Record<string, number>;
+  flood_per_s: number;
+}
+
+function parseArguments(argv: readonly string[]): { duration_s: number; quick: boolean } {
+  let duration_s = duration_s_default;
+  let quick = false;
+  for (let index = 0; index < argv.length; index++) {
+    const argument = argv[index];
+    if (argument === '--quick') quick = true;
+    else if (argument === '--duration') duration_s = Number(argv[++index]);
+    else throw new UsageError(`unknown argument ${argument}`);
+  }
+  if (!Number.isInteger(duration_s) || duration_s < 1 || duration_s > 600) throw new UsageError('--duration must be 1 to 600 seconds');
+  return { duration_s: quick ? duration_s_quick : duration_s, quick };
+}
+
+async function main(): Promise<void> {
+  const { duration_s, quick } = parseArguments(process.argv.slice(2));
+  lifecycle.handleSignals();
+  const load_before = loadAverage();
+  const infra = await startInfra();
+  const { urls, admin_token } = await startPlatform(infra);
+  const merchants = new HttpClient(urls.merchants, 4);
+  const steady_client = new HttpClient(urls.payments, 4);
+  const flood_client = new HttpClient(urls.payments, flood_concurrency);
+  lifecycle.defer('close the HTTP clients', async () => {
+    for (const client of [merchants, steady_client, flood_client]) client.close();
+  });
+  const [steady, flooder] = [await createMerchant(merchants, admin_token, 'steady'), await createMerchant(merchants, admin_token, 'flood')];
+  const intent = await createIntent(steady_client, steady);
+  const read_path = `/v1/payment-intents/${intent}`;
+
+  say(`alone: the steady merchant reads its intent ${steady_per_second} times a second for ${duration_s} s`);
+  const alone = await measure({ steady, steady_client, read_path, duration_s });
+  say(`alone: p50 ${formatMs(alone.latency.p50_ms)}, p99 ${formatMs(alone.latency.p99_ms)}`);
+  say(`flooded: the same, while another merchant floods payments with ${flood_concurrency} requests in flight`);
+  const flooded = await measure({ steady, steady_client, read_path, duration_s, flood: { merchant: flooder, client: flood_client } });
+  say(`flooded: p50 ${formatMs(flooded.latency.p50_ms)}, p99 ${formatMs(flooded.latency.p99_ms)}; flood ${formatRate(flooded.flood_per_s)}/s ${JSON.stringify(flooded.flood)}`);
+  const load_after = loadAverage();
+  say(`load average before ${load_before}, after ${load_after}`);
+  if (quick) {
+    say('a --quick run: docs/BENCHMARKS.md left as it is');
+    return;
+  }
+  const file = join(root, 'docs', 'BENCHMARKS.md');
+  const results = renderFlood({ date: new Date(), duration_s, load_before, load_after, alone, flooded });
+  writeFileSync(file, replaceResults(readFileSync(file, 'utf8'), '', results, { begin: flood_results_begin, end: flood_results_end }));
+  say(`docs/BENCHMARKS.md: flood results written`);
+}
+
+/** accounts (merchants make their ledger accounts there), merchants and payments, with the default budgets. */
+async function startPlatform(infra: Awaited<ReturnType<typeof startInfra>>): Promise<{ urls: Record<(typeof services)[number], string>; admin_token: string }> {
+  const database_url = await ownDatabase(infra.postgres.url, `bench_flood_${run_id}`);
+  const ports = { accounts: await findFreePort(), merchants: await findFreePort(), payments: await findFreePort(), push: await findFreePort() };
+  const admin_token = generateAdminToken();
+  const env = {
+    ...buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true }),
+    TRUST_PROXY: 'loopback',
+  };
+  say('platform: starting accounts, merchants and payments from dist, default rate limits ...');
+  const urls = {} as Record<(typeof services)[number], string>;
+  await Promise.all(services.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
+  return { urls, admin_token };
+}
+
+async function createMerchant(client: HttpClient, admin_token: string, name: string): Promise<BenchMerchant> {
+  const headers = { authorization: `Bearer ${admin_token}` };
+  return client.json<BenchMerchant>('POST', '/v1/merchants', headers, { name: `Flood bench ${name}`, currency: bench_currency }, 201);
+}
+
+async function createIntent(client: HttpClient, merchant: BenchMerchant): Promise<string> {
+  const path = '/v1/payment-intents';
+  const body = JSON.stringify({ amount: 100, currency: bench_currency, reference: `flood-${run_id}` });
+  const headers = () => ({ ...signedHeaders(merchant, 'POST', path, body), 'idempotency-key': `flood-${run_id}`, 'x-forwarded-for': steady_address });
+  const answer = await client.send('POST', path, headers, body);
+  if (answer.status !== 201) throw new Error(`creating the intent answered ${answer.status}: ${answer.text.slice(0, 300)}`);
+  return (JSON.parse(answer.text) as { id: string }).id;
+}
+
+interface MeasureSettings {
+  steady: BenchMerchant;
+  steady_client: HttpClient;
+  read_path: string;
+  duration_s: number;
+  flood?: { merchant: BenchMerchant; client: HttpClient };
+}
+
+/** The steady merchant's reads, open loop (each sent when due, whatever the others are doing), with or without the flood. */
+async function measure(settings: MeasureSettings): Promise<Phase> {
+  const { steady, steady_client, read_path, duration_s } = settings;
+  const recorder = new LatencyRecorder(steady_per_second * duration_s + 1);
+  const steady_failures: Record<string, number> = {};
+  const flood: Record<string, number> = {};
+  let flooding = settings.flood !== undefined;
+  const flood_started_ms = performance.now();
+  const flood_workers = settings.flood
+    ? Array.from({ length: flood_concurrency }, async () => {
+        const { merchant, client } = settings.flood as NonNullable<MeasureSettings['flood']>;
+        const path = '/v1/payment-intents?limit=1';
+        while (flooding && !lifecycle.abort.signal.aborted) {
+          const answer = await client.send('GET', path, () => ({ ...signedHeaders(merchant, 'GET', path, undefined), 'x-forwarded-for': flood_address })).catch(() => ({ status: 0 }));
+          flood[answer.status] = (flood[answer.status] ?? 0) + 1;
+        }
+      })
+    : [];
+  const started_ms = performance.now();
+  const reads: Promise<void>[] = [];
+  for (let index = 0; index < steady_per_second * duration_s && !lifecycle.abort.signal.aborted; index++) {
+    const due_ms = started_ms + (index * 1_000) / steady_per_second;
+    const wait_ms = due_ms - performance.now();
+    if (wait_ms > 0) await new Promise((resolve) => setTimeout(resolve, wait_ms));
+    reads.push(
+      (async () => {
+        const sent_ms = performance.now();
+        const answer = await steady_client.send('GET', read_path, () => ({ ...signedHeaders(steady, 'GET', read_path, undefined), 'x-forwarded-for': steady_address })).catch(() => ({ status: 0 }));
+        recorder.record(performance.now() - sent_ms);
+        if (answer.status !== 200) steady_failures[answer.status] = (steady_failures[answer.status] ?? 0) + 1;
+      })(),
+    );
+  }
+  await Promise.all(reads);
+  flooding = false;
+  const flood_elapsed_s = (performance.now() - flood_started_ms) / 1_000;
+  await Promise.all(flood_workers);
+  const flood_total = Object.values(flood).reduce((sum, count) => sum + count, 0);
+  return { latency: recorder.summary(), steady_failures, flood, flood_per_s: flood_total / flood_elapsed_s };
+}
+
+interface FloodRun {
+  date: Date;
+  duration_s: number;
+  load_before: string;
+  load_after: string;
+  alone: Phase;
+  flooded: Phase;
+}
+
+/** Pure: the results block of docs/BENCHMARKS.md. */
+export function renderFlood(run: FloodRun): string {
+  const { alone, flooded } = run;
+  const ratio = alone.latency.p99_ms && flooded.latency.p99_ms ? flooded.latency.p99_ms / alone.latency.p99_ms : undefined;
+  const failures = (phase: Phase) => (Object.keys(phase.steady_failures).length === 0 ? 'none' : JSON.stringify(phase.steady_failures));
+  const flood = (phase: Phase) =>
+    Object.keys(phase.flood).length === 0 ? '-' : `${formatRate(phase.flood_per_s)}/s (${Object.entries(phase.flood).map(([status, count]) => `${count} x ${status}`).join(', ')})`;
+  const row = (name: string, phase: Phase) =>
+    `| ${name} | ${phase.latency.count} | ${formatMs(phase.latency.p50_ms)} | ${formatMs(phase.latency.p99_ms)} | ${failures(phase)} | ${flood(phase)} |`;
+  return [
+    '### Results of the last run',
+    '',
+    `${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC; ${processorCount()} CPUs, load average (1, 5, 15 min) ${run.load_before} at the start and ${run.load_after} at the end (a shared machine: others' work is in these figures); ${run.duration_s} s per phase, the steady merchant at ${steady_per_second} reads/s, the flood with ${flood_concurrency} requests in flight.`,
+    '',
+    '| phase | steady reads | p50 | p99 | steady reads not 200 | flood (answers) |',
+    '|---|---|---|---|---|---|',
+    row('alone', alone),
+    row('flooded', flooded),
+    '',
+    `p99 flooded / alone: ${ratio === undefined ? 'n/a' : ratio.toFixed(2)} (target <= ${p99_ratio_max}: ${ratio !== undefined && ratio <= p99_ratio_max ? 'met' : 'not met'}).`,
+  ].join('\n');
+}
+
+runMain(main, usage);
