@@ -85,10 +85,21 @@ describe('the NATS permissions table', () => {
   });
 
   it('keeps push away from the ledger and from balances', () => {
-    for (const pattern of Object.values(Subjects.accounts).filter((subject) => subject !== Subjects.accounts.tokensVerify)) {
+    const token_checks: string[] = [Subjects.accounts.tokensVerify, Subjects.accounts.streamTokensVerify];
+    for (const pattern of Object.values(Subjects.accounts).filter((subject) => !token_checks.includes(subject))) {
       expect(may(permissions.push.publish, names.request(pattern))).toBe(false);
     }
     expect(may(permissions.push.publish, names.request(Subjects.merchants.webhooksSign))).toBe(true);
+  });
+
+  it('lets only the owner of a credential announce its revocation, and every push replica hear it', () => {
+    const revocations = { merchants: Broadcasts.merchantCredentialsRevoked, accounts: Broadcasts.accountCredentialsRevoked } as const;
+    for (const [owner, subject] of Object.entries(revocations)) {
+      for (const service of services) {
+        expect(may(permissions[service].publish, names.request(subject))).toBe(service === owner);
+        expect(may(permissions[service].subscribe, names.request(subject))).toBe(service === 'push');
+      }
+    }
   });
 
   it("gives each service its own inbox to read, never another's, and nothing outside the prefix", () => {

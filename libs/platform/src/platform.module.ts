@@ -7,8 +7,9 @@ import { LoggerModule } from 'nestjs-pino';
 import { ADMIN_TOKEN, AuthGuard } from './auth/auth.guard.js';
 import { NatsHolderAuthenticator, NatsMerchantAuthenticator } from './auth/nats-authenticators.js';
 import { HOLDER_AUTHENTICATOR, MERCHANT_AUTHENTICATOR } from './auth/principal.js';
+import { RevocationAnnouncer } from './auth/revocations.js';
 import { type BaseConfig, CONFIG } from './config/config.js';
-import { SECRET_BOX, SecretBox } from './crypto/secret-box.js';
+import { SECRET_BOX, secretBoxOf } from './crypto/secret-box.js';
 import { dataSourceOptions, type ServiceDatabaseSettings } from './database/database.js';
 import { MIGRATED_AS_OWNER, MigrationRunner } from './database/migration-runner.js';
 import { migrateAsOwner, type OwnerMigrationSettings } from './database/roles.js';
@@ -68,7 +69,7 @@ export class PlatformModule {
     const transport = { url: config.NATS_URL, prefix: config.NATS_PREFIX, queue: service, name: `${service}-client`, access };
     const providers: Provider[] = [
       { provide: CONFIG, useValue: config },
-      { provide: SECRET_BOX, useValue: new SecretBox(config.SECRETS_KEY) },
+      { provide: SECRET_BOX, useValue: secretBoxOf(config) },
       { provide: ADMIN_TOKEN, useValue: config.ADMIN_TOKEN },
       { provide: NATS_NAMES, useValue: natsNames(config.NATS_PREFIX) },
       { provide: NATS_CONNECTION, useFactory: () => connectNats(config.NATS_URL, service, access) },
@@ -84,6 +85,7 @@ export class PlatformModule {
       ReplicaCensus,
       RateLimits,
       RpcClient,
+      RevocationAnnouncer,
       NatsConnectionCloser,
       IdempotencyStore,
       // Every service has an idempotency_keys table (see idempotency_table_sql in its first migration).

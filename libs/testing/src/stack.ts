@@ -74,8 +74,12 @@ export interface Stack {
   logTail(name: ServiceName, count?: number): string[];
   /** Stops the services, drops the database, stops the stack's nats-server (or deletes its streams on a shared one). */
   stop(): Promise<void>;
-  /** Stops the service (if running) and starts it again with the same settings; waits until ready. */
-  restart(name: ServiceName): Promise<void>;
+  /**
+   * Stops the service (if running) and starts it again with the same
+   * settings, plus `env` when given (kept for later restarts; a variable set
+   * to undefined is removed); waits until ready.
+   */
+  restart(name: ServiceName, env?: Record<string, string | undefined>): Promise<void>;
   /** SIGKILL: a crash. Start it again with restart(). */
   kill(name: ServiceName): Promise<void>;
   /** SIGSTOP: the service hangs with its connections open; resume() continues it. */
@@ -159,6 +163,8 @@ interface RunnerSettings {
 /** Owns the service processes of one stack. */
 class StackRunner {
   private readonly handles = new Map<ServiceName, ServiceHandle>();
+  /** What restart(name, env) added to a service's environment. */
+  private readonly extra_env = new Map<ServiceName, Record<string, string | undefined>>();
   private stopped = false;
 
   constructor(private readonly settings: RunnerSettings) {}
@@ -175,7 +181,7 @@ class StackRunner {
       name,
       entry: options.entries?.[name] ?? serviceEntry(root, name),
       // Each service logs in to NATS and PostgreSQL as itself.
-      env: { ...env, ...nats.serviceEnv(name), ...this.databaseEnv(name), ...options.serviceEnv?.[name] },
+      env: withoutUnset({ ...env, ...nats.serviceEnv(name), ...this.databaseEnv(name), ...options.serviceEnv?.[name], ...this.extra_env.get(name) }),
       port: ports[name],
       logFile: join(logDir, `${name}.log`),
       cwd: root,
@@ -195,7 +201,11 @@ class StackRunner {
     return roles ? serviceDatabaseEnv(database.url, roles, name) : {};
   }
 
-  async restart(name: ServiceName): Promise<void> {
+  async restart(name: ServiceName, env?: Record<string, string | undefined>): Promise<void> {
+    if (env !== undefined) {
+      const merged: Record<string, string | undefined> = { ...this.extra_env.get(name), ...env };
+      this.extra_env.set(name, merged);
+    }
     await this.handles.get(name)?.stop();
     await this.start(name);
   }
@@ -225,7 +235,7 @@ class StackRunner {
       services: options.services ?? serviceNames,
       isRunning: (name) => this.handles.get(name)?.running ?? false,
       logTail: (name, count = log_tail_lines) => this.handles.get(name)?.tail(count) ?? [],
-      restart: (name) => this.restart(name),
+      restart: (name, env) => this.restart(name, env),
       kill: (name) => this.kill(name),
       pause: (name) => this.handles.get(name)?.pause(),
       resume: (name) => this.handles.get(name)?.resume(),
@@ -237,4 +247,8 @@ class StackRunner {
       },
     };
   }
+}
+
+function withoutUnset(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }

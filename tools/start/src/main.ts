@@ -49,7 +49,7 @@ const progress_interval_ms = 5_000;
 const database_name = 'paynet';
 const default_nats_prefix = 'paynet';
 // Settings a developer may set for the services; they win over our defaults.
-const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL'] as const;
+const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL', 'SECRETS_KEY_PREVIOUS'] as const;
 // With NATS_URL, how the services log in to that server is the developer's to say.
 const nats_access_settings = ['NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const;
 

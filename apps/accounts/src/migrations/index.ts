@@ -5,6 +5,7 @@ import { RefusedCommands1734100000000 } from './1734100000000-refused-commands.j
 import { RefusedCommandsNoTruncate1734100100000 } from './1734100100000-refused-commands-no-truncate.js';
 import { JournalDefendsItself1734600000000 } from './1734600000000-journal-defends-itself.js';
 import { Outbox1735000000000 } from './1735000000000-outbox.js';
+import { HolderTokenRotation1735400000000 } from './1735400000000-holder-token-rotation.js';
 
 /** Every migration of this service, in order. */
 export const migrations = [
@@ -15,6 +16,7 @@ export const migrations = [
   RefusedCommandsNoTruncate1734100100000,
   JournalDefendsItself1734600000000,
   Outbox1735000000000,
+  HolderTokenRotation1735400000000,
 ];
 
 /**

@@ -48,6 +48,16 @@ export const base_config_schema = z.object({
   SECRETS_KEY: z
     .string()
     .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64 encoded'),
+  /**
+   * The key(s) SECRETS_KEY replaced, comma separated: what they sealed still
+   * opens, new seals use SECRETS_KEY; `npm run secrets:reseal` moves every
+   * stored secret to SECRETS_KEY, after which this can be unset (docs/SECURITY.md).
+   */
+  SECRETS_KEY_PREVIOUS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((key) => key.trim()).filter((key) => key !== ''))
+    .refine((keys) => keys.every((key) => Buffer.from(key, 'base64').length === 32), 'must be 32-byte keys, base64 encoded, comma separated'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HTTP_BODY_LIMIT: z.string().default('64kb'),
   /** How long Idempotency-Key answers are kept: API.md promises at least 24 h. */
