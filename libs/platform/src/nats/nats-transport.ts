@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { ConnectionOptions } from '@nats-io/transport-node';
 import { ClientNats, ServerNats, type NatsOptions } from '@nestjs/microservices';
 import { Headers, natsNames, type NatsNames } from '@paynet/contracts';
@@ -34,6 +35,7 @@ export function natsConnectionOptions(settings: NatsTransportSettings): NatsOpti
  */
 export class PrefixedServerNats extends ServerNats {
   private readonly names: NatsNames;
+  private stopping = false;
 
   constructor(private readonly settings: NatsTransportSettings) {
     super(natsConnectionOptions(settings) as NonNullable<NatsOptions['options']>);
@@ -49,6 +51,19 @@ export class PrefixedServerNats extends ServerNats {
       // Nest's close() unsubscribes these first on graceful shutdown; the list is private to it.
       (this as unknown as { subscriptions: unknown[] }).subscriptions.push(subscription);
     }
+    // The connection reconnects forever, so it only closes when told to, or on an error the client
+    // treats as fatal. A service whose request handlers lost NATS would still answer HTTP and look
+    // healthy while every call to it fails: crash, so that whatever supervises it starts it again.
+    void client.closed().then((error: unknown) => {
+      if (this.stopping) return;
+      new Logger('Nats').fatal({ err: error }, 'the NATS connection of the request handlers closed; exiting so that the service is restarted');
+      process.exit(1);
+    });
+  }
+
+  override async close(): Promise<void> {
+    this.stopping = true;
+    await super.close();
   }
 }
 
