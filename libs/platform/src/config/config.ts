@@ -13,7 +13,7 @@ const idempotency_retention_seconds_max = 30 * 24 * 3600;
 export const idempotency_lease_seconds_default = 30;
 
 /** Sized by measurement: docs/BENCHMARKS.md, "Flood". */
-export const max_concurrent_requests_default = 16;
+export const max_concurrent_requests_default = 8;
 export const max_pending_requests_per_principal_default = 64;
 
 const port_error = { error: 'must be a port number, 1 to 65535' };
