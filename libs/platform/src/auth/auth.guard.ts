@@ -93,9 +93,12 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  /** The client went away while its request waited for a slot: nothing runs for it, and nobody reads the answer. */
+  /**
+   * The client went away while its request waited for a slot: nothing runs
+   * for it, and nobody reads the answer (a 4xx, so not logged as a failure).
+   */
   private admitted(held: boolean): true {
-    if (!held) throw ApiError.unavailable('The client closed the connection before the request was served.');
+    if (!held) throw ApiError.rateLimited('The client closed the connection before the request was admitted.', 1);
     return true;
   }
 
