@@ -3,7 +3,7 @@ import { PlatformModule } from '@paynet/platform';
 import { AccountsModule } from './accounts/accounts.module.js';
 import type { AccountsConfig } from './config.js';
 import { HoldsModule } from './holds/holds.module.js';
-import { migrations } from './migrations/index.js';
+import { append_only_tables, migrations } from './migrations/index.js';
 
 @Module({})
 export class AppModule {
@@ -16,7 +16,8 @@ export class AppModule {
           config,
           entities: [],
           migrations,
-          outbox: false,
+          append_only_tables,
+          outbox: true,
           local_authenticators: ['holder'],
         }),
         AccountsModule,

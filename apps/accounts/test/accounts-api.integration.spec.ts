@@ -105,7 +105,7 @@ describe('accounts API', () => {
       available: '0',
     });
     const account = await wallet('CNY');
-    expect(await stack.rpc.request('accounts.tokens.verify', { token: account.token })).toEqual({ account_id: account.id, currency: 'CNY' });
+    expect(await stack.rpc.request('accounts.tokens.verify', { token: account.token })).toEqual({ account_id: account.id, currency: 'CNY', credential: expect.stringMatching(/^tok_/) });
     await expect(stack.rpc.request('accounts.tokens.verify', { token: 'at_wrong' })).rejects.toMatchObject({ status: 401 });
     await expect(stack.rpc.request('accounts.transfers.post', { transfer_id: 'x', currency: 'USD', lines: [] })).rejects.toMatchObject({ status: 400 });
   });

@@ -16,9 +16,8 @@ import { adminFetch, type InProcessStack, jsonFetch, startInProcess, waitFor } f
 import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
 import { accounts_config_schema } from '../src/config.js';
-import { fundedWallet, transferCommand } from './support.js';
+import { fundedWallet, holdCommand, transferCommand } from './support.js';
 
-const hour_seconds = 3_600;
 /** Short, so the sweeper test waits a fraction of a second past expiry, not the default 2 s. */
 const sweep_interval_ms = 200;
 const concurrent_sends = 16;
@@ -69,19 +68,7 @@ describe('holds over real PostgreSQL and NATS', () => {
     return Math.floor(Date.now() / 1000);
   }
 
-  function hold(hold_id: string, from: string, to: string, amount: number, overrides: Partial<PlaceHoldCommand> = {}): PlaceHoldCommand {
-    return {
-      hold_id,
-      currency: 'USD',
-      debit_account: from,
-      credit_account: to,
-      amount_minor: String(amount),
-      expires_at: nowSeconds() + hour_seconds,
-      description: 'Payment to Shop (order 1)',
-      payment_intent: 'pi_test',
-      ...overrides,
-    };
-  }
+  const hold = holdCommand;
 
   function place(command: PlaceHoldCommand): Promise<PlaceHoldReply> {
     return rpc.request<PlaceHoldReply>('accounts.holds.place', command);

@@ -1,4 +1,4 @@
-import type { AccountObject, PostTransferCommand } from '@paynet/contracts';
+import type { AccountObject, PlaceHoldCommand, PostTransferCommand } from '@paynet/contracts';
 import { adminFetch, type InProcessStack } from '@paynet/testing';
 
 /** Shared by the accounts integration tests. */
@@ -26,3 +26,20 @@ export function transferCommand(id: string, from: string, to: string, amount: nu
     ],
   };
 }
+
+/** A USD hold command as payments would send it, expiring in an hour unless `overrides` say otherwise. */
+export function holdCommand(hold_id: string, from: string, to: string, amount: number, overrides: Partial<PlaceHoldCommand> = {}): PlaceHoldCommand {
+  return {
+    hold_id,
+    currency: 'USD',
+    debit_account: from,
+    credit_account: to,
+    amount_minor: String(amount),
+    expires_at: Math.floor(Date.now() / 1000) + hour_seconds,
+    description: 'Payment to Shop (order 1)',
+    payment_intent: 'pi_test',
+    ...overrides,
+  };
+}
+
+const hour_seconds = 3_600;

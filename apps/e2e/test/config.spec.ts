@@ -1,4 +1,4 @@
-import { serviceEntry, serviceNames } from '@paynet/devstack';
+import { dropDatabaseRoles, serviceEntry, serviceNames } from '@paynet/devstack';
 import { createTestDatabase, ensureBuilt, testInfra, workspaceRoot } from '@paynet/testing';
 import pg from 'pg';
 import { spawnSync } from 'node:child_process';
@@ -54,6 +54,46 @@ describe('migrations', () => {
       expect(tables.rows.map((row: { table_name: string }) => row.table_name)).toContain('migrations');
     } finally {
       await database.drop();
+    }
+  });
+
+  it('`accounts migrate` with DATABASE_OWNER_URL migrates as the owner and grants DATABASE_URL\'s role, created for it, DML alone', async () => {
+    const database = await createTestDatabase();
+    const role = `${database.name}_accounts`;
+    const runtime = new URL(database.url);
+    runtime.username = role;
+    runtime.password = 'not-sent-in-clear';
+    try {
+      const { natsUrl } = await testInfra();
+      const result = spawnSync(process.execPath, [serviceEntry(workspaceRoot(), 'accounts'), 'migrate'], {
+        env: { PATH: process.env['PATH'] ?? '', ...complete_env, DATABASE_URL: runtime.toString(), DATABASE_OWNER_URL: database.url, NATS_URL: natsUrl, LOG_LEVEL: 'warn' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(result.status).toBe(0);
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        const privileges = await client.query<{ table: string; select: boolean; insert: boolean; update: boolean; delete: boolean; truncate: boolean; owner: string }>(
+          `SELECT c.relname AS table, pg_get_userbyid(c.relowner) AS owner,
+                  has_table_privilege($1, c.oid, 'SELECT') AS select, has_table_privilege($1, c.oid, 'INSERT') AS insert,
+                  has_table_privilege($1, c.oid, 'UPDATE') AS update, has_table_privilege($1, c.oid, 'DELETE') AS delete,
+                  has_table_privilege($1, c.oid, 'TRUNCATE') AS truncate
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'accounts' AND c.relkind = 'r' ORDER BY c.relname`,
+          [role],
+        );
+        const by_table = Object.fromEntries(privileges.rows.map(({ table, ...rest }) => [table, rest]));
+        const owner = new URL(database.url).username;
+        for (const row of privileges.rows) expect([row.owner, row.select, row.truncate]).toEqual([owner, true, false]);
+        for (const table of ['journal_entries', 'postings', 'refused_commands']) expect(by_table[table]).toMatchObject({ insert: true, update: false, delete: false });
+        expect(by_table['migrations']).toMatchObject({ insert: false, update: false, delete: false });
+        expect(by_table['balances']).toMatchObject({ insert: true, update: true, delete: true });
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await database.drop();
+      await dropDatabaseRoles(database.adminUrl, { accounts: { user: role, password: '' } });
     }
   });
 });

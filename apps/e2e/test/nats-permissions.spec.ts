@@ -89,6 +89,27 @@ describe('the NATS bus lets each service do only its own part', () => {
     await expect(call(push, Subjects.accounts.balancesGet, { account_id: 'acct_any' })).rejects.toThrow(/permissions violation for publish/i);
   });
 
+  it("lets each service publish only its own events: payments' credentials no balance update, accounts' no payment", async () => {
+    const names = natsNames(world.stack.natsPrefix);
+    const forgeries = [
+      { user: 'payments', event: { id: `evt_${randomUUID()}`, type: 'account.balance_updated' } },
+      { user: 'accounts', event: { id: `evt_${randomUUID()}`, type: 'payment_intent.succeeded' } },
+      { user: 'accounts', event: { id: `evt_${randomUUID()}`, type: 'refund.succeeded' } },
+    ] as const;
+    for (const { user, event } of forgeries) {
+      const connection = await connectAs(user);
+      await expect(jetstream(connection).publish(names.eventSubject(event.type), JSON.stringify(event), { msgID: event.id, timeout: request_timeout_ms })).rejects.toThrow();
+    }
+    const operator = await connectAs('operator');
+    const stream = await (await jetstreamManager(operator)).streams.get(names.events_stream);
+    const { state } = await stream.info();
+    const published: string[] = [];
+    for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+      published.push((await stream.getMessage({ seq }))?.json<{ id: string }>().id ?? '');
+    }
+    for (const { event } of forgeries) expect(published).not.toContain(event.id);
+  });
+
   it('lets no one but merchants answer signing requests', async () => {
     const subject = natsNames(world.stack.natsPrefix).request(Subjects.merchants.webhooksSign);
     for (const user of ['payments', 'push', 'accounts'] as const) {

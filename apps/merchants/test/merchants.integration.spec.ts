@@ -193,7 +193,7 @@ describe('merchants: onboarding and signed requests', () => {
       );
       await database.query(
         `INSERT INTO merchants.request_nonces (api_key_id, nonce, expires_at)
-         SELECT $1, 'fresh-' || n, now() + make_interval(secs => n) FROM generate_series(1, 50) AS n`,
+         SELECT $1, 'fresh-' || n, now() + interval '10 minutes' + make_interval(secs => n) FROM generate_series(1, 50) AS n`,
         [key],
       );
       const sweeper = stack.apps['merchants']?.get(NonceSweeper) as NonceSweeper;

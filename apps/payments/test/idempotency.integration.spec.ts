@@ -1,9 +1,23 @@
 import type { PaymentIntentObject } from '@paynet/contracts';
 import { IdempotencySweeper } from '@paynet/platform';
-import { adminFetch, createHolder, createMerchant, type FetchResult, holderBalance, type InProcessStack, startInProcess, type TestHolder, type TestMerchant, waitFor } from '@paynet/testing';
+import {
+  adminFetch,
+  createHolder,
+  createMerchant,
+  type FetchResult,
+  holderBalance,
+  holdRowLocks,
+  type InProcessStack,
+  startInProcess,
+  type TestHolder,
+  type TestMerchant,
+} from '@paynet/testing';
+import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../src/app.module.js';
 import { payments_config_schema } from '../src/config.js';
+import { attemptCommand } from '../src/payment-intents/attempts.js';
+import { intent_columns, type PaymentIntentRow } from '../src/payment-intents/payment-intent.js';
 
 const retention_seconds = 86_400;
 
@@ -40,6 +54,11 @@ describe('Idempotency-Key on payments', () => {
       replayed: 'true',
       body: first.body,
     });
+  }
+
+  async function keyStates(key: string): Promise<string[]> {
+    const rows: { state: string }[] = await database.query('SELECT state FROM idempotency_keys WHERE key = $1', [key]);
+    return rows.map((row) => row.state);
   }
 
   async function intentCount(shop: TestMerchant): Promise<number> {
@@ -123,27 +142,46 @@ describe('Idempotency-Key on payments', () => {
       const shop = await createMerchant(stack);
       const payer = await createHolder(stack, { amount: 1_000 });
       const intent = await shop.client.createPaymentIntent(intent_body);
-      // Hold the intent's row lock: the first pay claims its key, then waits on the row.
-      const blocker = database.createQueryRunner();
-      await blocker.connect();
-      await blocker.startTransaction();
+      // Hold the payer's balance in accounts: the first pay claims its key and starts its attempt, then waits for the ledger.
+      const ledger = await holdRowLocks(stack.databaseUrl, 'SELECT 1 FROM accounts.balances WHERE account_id = $1 FOR UPDATE', [payer.id]);
       let first: Promise<FetchResult<PaymentIntentObject>>;
       try {
-        await blocker.query('SELECT id FROM payment_intents WHERE id = $1 FOR UPDATE', [intent.id]);
         first = pay(payer, intent.id, 'slow-1');
-        await waitFor(async () => ((await database.query(`SELECT 1 FROM idempotency_keys WHERE key = 'slow-1' AND state = 'in_progress'`)) as unknown[]).length === 1, {
-          description: 'the first pay to claim its key',
-        });
+        await ledger.untilSomeoneWaits();
+        expect(await keyStates('slow-1')).toEqual(['in_progress']);
         const during = await pay(payer, intent.id, 'slow-1');
         expect(during).toMatchObject({ status: 409, body: { error: { type: 'idempotency_error', code: 'idempotency_request_in_progress' } } });
       } finally {
-        await blocker.commitTransaction();
-        await blocker.release();
+        await ledger.release();
       }
       const finished = await first;
       expect(finished).toMatchObject({ status: 200, body: { status: 'succeeded' } });
       expectReplayOf(await pay(payer, intent.id, 'slow-1'), finished);
       expect(await holderBalance(payer)).toMatchObject({ available: 700 });
+    });
+
+    it('makes an identical pay that arrives while the first starts wait for it, then answer 409 or the replay; the intent row is charged once', async () => {
+      const shop = await createMerchant(stack);
+      const payer = await createHolder(stack, { amount: 1_000 });
+      const intent = await shop.client.createPaymentIntent(intent_body);
+      // The first pay's statement (claim and start together) waits on the intent's row; the second waits on the first's key.
+      const row = await holdRowLocks(stack.databaseUrl, 'SELECT 1 FROM payments.payment_intents WHERE id = $1 FOR UPDATE', [intent.id]);
+      let answers: Promise<FetchResult<PaymentIntentObject>[]>;
+      try {
+        const first = pay(payer, intent.id, 'queued-1');
+        await row.untilSomeoneWaits();
+        answers = Promise.all([first, pay(payer, intent.id, 'queued-1')]);
+        await row.untilWaiting(2);
+        expect(await keyStates('queued-1')).toEqual([]);
+      } finally {
+        await row.release();
+      }
+      const [first_answer, second_answer] = await answers;
+      expect(first_answer).toMatchObject({ status: 200, body: { status: 'succeeded' } });
+      expect(first_answer.headers.get('idempotent-replayed')).toBeNull();
+      if (second_answer.status === 200) expectReplayOf(second_answer, first_answer);
+      else expect(second_answer).toMatchObject({ status: 409, body: { error: { code: 'idempotency_request_in_progress' } } });
+      expect(await holderBalance(payer)).toMatchObject({ available: 700, pending: 0 });
     });
 
     it('debits exactly once when 8 identical pays with one key arrive at once', async () => {
@@ -158,6 +196,72 @@ describe('Idempotency-Key on payments', () => {
       for (const answer of answers.filter((candidate) => candidate.status !== 200)) {
         expect(answer).toMatchObject({ status: 409, body: { error: { code: 'idempotency_request_in_progress' } } });
       }
+      expect(await holderBalance(payer)).toMatchObject({ available: 700, pending: 0 });
+      expect(await shop.client.getMerchantBalance(shop.id)).toMatchObject({ posted: 300 });
+    });
+  });
+
+  describe('the same request sent again at once', () => {
+    it('creates one intent when 8 identical creations with one key arrive at once, and answers each with it', async () => {
+      const shop = await createMerchant(stack);
+      const answers = await Promise.all(Array.from({ length: 8 }, () => create(shop, 'burst-create')));
+      const first = answers.filter((answer) => answer.headers.get('idempotent-replayed') !== 'true');
+      expect(first).toHaveLength(1);
+      for (const answer of answers) expect({ status: answer.status, body: answer.body }).toEqual({ status: 201, body: first[0]?.body });
+      expect(await intentCount(shop)).toBe(1);
+      expect(await keyStates('burst-create')).toEqual(['done']);
+    });
+
+    it('gives a creation the intent as it is stored: the answer, a later read and the replay agree', async () => {
+      const shop = await createMerchant(stack);
+      const made = await create(shop, 'as-stored', { ...intent_body, expires_in: 600, description: 'two cups' });
+      expect(made.status).toBe(201);
+      expect(made.body.expires_at - made.body.created).toBe(600);
+      expect(await shop.client.retrievePaymentIntent(made.body.id)).toEqual(made.body);
+      expectReplayOf(await create(shop, 'as-stored', { ...intent_body, expires_in: 600, description: 'two cups' }), made);
+    });
+  });
+
+  describe('a pay whose request died between its two transactions', () => {
+    /** What pay's first transaction leaves: the key leased (the lease run out since) and the intent processing with attempt 1. */
+    async function diedAfterStart(payer: TestHolder, intent_id: string, key: string): Promise<void> {
+      const body = JSON.stringify({ account: payer.id });
+      const fingerprint = createHash('sha256').update(`POST\n/v1/payment-intents/${intent_id}/pay\n`).update(body).digest('hex');
+      await database.query(
+        `INSERT INTO idempotency_keys (scope, key, fingerprint, state, claim_id, locked_until)
+         VALUES ($1, $2, $3, 'in_progress', gen_random_uuid(), now() - interval '1 second')`,
+        [`holder:${payer.id}`, key, fingerprint],
+      );
+      await database.query(
+        `UPDATE payment_intents SET status = 'processing', attempt = 1, payer_account = $2, attempt_sent_at = now() WHERE id = $1`,
+        [intent_id, payer.id],
+      );
+    }
+
+    it('finishes the started attempt when the same key is sent again after its lease ran out, charging once', async () => {
+      const shop = await createMerchant(stack);
+      const payer = await createHolder(stack, { amount: 1_000 });
+      const intent = await shop.client.createPaymentIntent(intent_body);
+      await diedAfterStart(payer, intent.id, 'died-1');
+      const retried = await pay(payer, intent.id, 'died-1');
+      expect(retried).toMatchObject({ status: 200, body: { id: intent.id, status: 'succeeded', payer_account: payer.id, amount_received: 300 } });
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      expectReplayOf(await pay(payer, intent.id, 'died-1'), retried);
+      expect(await holderBalance(payer)).toMatchObject({ available: 700, pending: 0 });
+    });
+
+    it('does not charge again when the transfer had been applied before the request died', async () => {
+      const shop = await createMerchant(stack);
+      const payer = await createHolder(stack, { amount: 1_000 });
+      const intent = await shop.client.createPaymentIntent(intent_body);
+      await diedAfterStart(payer, intent.id, 'died-2');
+      const [row] = (await database.query(`SELECT ${intent_columns} FROM payment_intents WHERE id = $1`, [intent.id])) as PaymentIntentRow[];
+      const attempt = attemptCommand(row as PaymentIntentRow);
+      await stack.rpc.request(attempt.subject, attempt.command);
+      expect(await holderBalance(payer)).toMatchObject({ available: 700 });
+      const retried = await pay(payer, intent.id, 'died-2');
+      expect(retried).toMatchObject({ status: 200, body: { status: 'succeeded', amount_received: 300 } });
+      expectReplayOf(await pay(payer, intent.id, 'died-2'), retried);
       expect(await holderBalance(payer)).toMatchObject({ available: 700, pending: 0 });
       expect(await shop.client.getMerchantBalance(shop.id)).toMatchObject({ posted: 300 });
     });

@@ -212,6 +212,27 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     await expectChargedOnce(payer, shop, intent.id, 300, 1_000);
   });
 
+  it('leaves a refused attempt alone: nothing is outstanding, so no pass claims it again', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(100)];
+    const intents = [
+      await shop.createPaymentIntent({ amount: 300, currency: 'USD', reference: 'poor-auto' }),
+      await shop.createPaymentIntent({ amount: 300, currency: 'USD', reference: 'poor-manual', capture_method: 'manual' }),
+    ];
+    const payments = stack.apps.payments?.get(DataSource) as DataSource;
+    for (const intent of intents) {
+      expect((await pay(intent.id, payer, `poor-${intent.id}`)).status).toBe(402);
+      // Long past RECONCILE_AFTER_MS: a claim would move attempt_sent_at to now.
+      await payments.query(`UPDATE payment_intents SET attempt_sent_at = now() - interval '1 hour' WHERE id = $1`, [intent.id]);
+    }
+    await (stack.apps.payments?.get(Reconciler) as Reconciler).sweepOnce();
+    const rows: { id: string; status: string; stale: boolean }[] = await payments.query(
+      `SELECT id, status, attempt_sent_at < now() - interval '30 minutes' AS stale FROM payment_intents WHERE id = ANY($1::text[])`,
+      [intents.map((intent) => intent.id)],
+    );
+    const by_id = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+    expect(rows.sort(by_id)).toEqual(intents.map((intent) => ({ id: intent.id, status: 'requires_payment', stale: true })).sort(by_id));
+  });
+
   it('records the failure once when the transfer is refused: the funds went to another payment meanwhile', async () => {
     const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
     const rent = await shop.createPaymentIntent({ amount: 1_000, currency: 'USD', reference: 'rent' });

@@ -32,6 +32,32 @@ export interface VerifyAccountTokenRequest {
 export interface VerifyAccountTokenReply {
   account_id: string;
   currency: Currency;
+  /**
+   * The id of the account token (not secret, never shown publicly): what a
+   * rotation revokes (CredentialsRevoked). For a holder stream token, the
+   * account token it was issued under.
+   */
+  credential: string;
+}
+
+/** A holder stream token checked for push (accounts.stream-tokens.verify); never a bearer for the HTTP API. */
+export interface VerifyHolderStreamTokenRequest {
+  token: string;
+}
+export interface VerifyHolderStreamTokenReply extends VerifyAccountTokenReply {
+  expires_at: number;
+}
+
+/**
+ * Broadcast after a credential stopped working (committed): every push
+ * replica closes the streams opened under any of `credentials` (API key ids
+ * for merchants, account token ids for holders) and refuses them from then
+ * on; with `expires_at` (a rotation's grace), they close then.
+ */
+export interface CredentialsRevoked {
+  credentials: string[];
+  /** When they stop, Unix seconds; absent: they stopped already. */
+  expires_at?: number;
 }
 
 export interface GetBalanceRequest {
@@ -213,7 +239,12 @@ export interface AuthenticateRequest {
   /** The raw body bytes, base64. */
   body_base64: string;
 }
-export type AuthenticateReply = MerchantPrincipal;
+/** The key a request was signed with: `expires_at` is set while it is in a rotation's grace period (it may read, not manage credentials). */
+export interface SigningKey {
+  id: string;
+  expires_at: number | null;
+}
+export type AuthenticateReply = MerchantPrincipal & { api_key: SigningKey };
 
 export interface GetMerchantRequest {
   merchant_id: string;
@@ -225,7 +256,10 @@ export interface VerifyStreamTokenRequest {
 }
 export interface VerifyStreamTokenReply {
   merchant_id: string;
+  /** The earlier of the token's expiry and that of the API key it was issued under. */
   expires_at: number;
+  /** The API key the token was issued under: the stream closes when that key stops. */
+  credential: string;
 }
 
 /**

@@ -12,6 +12,7 @@ export const Subjects = {
   accounts: {
     accountsCreate: 'accounts.accounts.create',
     tokensVerify: 'accounts.tokens.verify',
+    streamTokensVerify: 'accounts.stream-tokens.verify',
     balancesGet: 'accounts.balances.get',
     transfersPost: 'accounts.transfers.post',
     transfersGet: 'accounts.transfers.get',
@@ -32,12 +33,18 @@ export const Subjects = {
 } as const;
 
 /**
- * Subjects every replica of a service hears (no queue group, no reply), without
- * the prefix: `merchants.merchants.changed` drops a changed merchant (or its
- * webhook endpoints) from every merchants replica's cache and push's endpoint cache.
+ * Subjects every replica of the services that listen hears (no queue group,
+ * no reply), without the prefix: `merchants.merchants.changed` drops a
+ * changed merchant (or its webhook endpoints) from every merchants replica's
+ * cache and push's endpoint cache; the two `*.credentials.revoked` reach
+ * every push replica.
  */
 export const Broadcasts = {
   merchantsChanged: 'merchants.merchants.changed',
+  /** An API key stopped (a rotation with grace 0, or the end of earlier graces): push closes its streams. */
+  merchantCredentialsRevoked: 'merchants.credentials.revoked',
+  /** An account token was rotated: push closes the streams opened under the old one. */
+  accountCredentialsRevoked: 'accounts.credentials.revoked',
 } as const;
 
 /**

@@ -22,6 +22,16 @@ export interface BalanceObject<Integer extends JsonInteger = number> {
   available: Integer;
 }
 
+/** The data object of `account.balance_updated`: the wallet's balance with its id (API.md, Events). */
+export interface BalanceEventObject<Integer extends JsonInteger = number> {
+  object: 'balance';
+  account: string;
+  currency: Currency;
+  posted: Integer;
+  pending: Integer;
+  available: Integer;
+}
+
 export interface AccountObject<Integer extends JsonInteger = number> {
   id: string;
   object: 'account';

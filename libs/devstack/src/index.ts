@@ -47,3 +47,14 @@ export {
   type NatsUserName,
   type NatsUsers,
 } from './nats-users.js';
+export {
+  databasePasswordVariable,
+  database_owner_password_variable,
+  databaseRoleName,
+  dropDatabaseRoles,
+  generateDatabaseRoles,
+  roleDatabaseUrl,
+  serviceDatabaseEnv,
+  type DatabaseRole,
+  type DatabaseRoles,
+} from './database-roles.js';

@@ -20,12 +20,28 @@ const may = (list: string[], subject: string) => list.some((pattern) => matches(
 const services = ['accounts', 'merchants', 'payments', 'push'] as const;
 
 describe('the NATS permissions table', () => {
-  it('lets only payments send ledger commands and publish events', () => {
+  it('lets only payments send ledger commands and publish payment events', () => {
     const ledger = [Subjects.accounts.transfersPost, Subjects.accounts.holdsPlace, Subjects.accounts.holdsPost, Subjects.accounts.holdsVoid].map(names.request);
+    const payment_events = ['payment_intent.succeeded', 'refund.succeeded'].map(names.eventSubject);
     for (const service of services) {
-      for (const subject of [...ledger, names.eventSubject('payment_intent.succeeded')]) {
+      for (const subject of [...ledger, ...payment_events]) {
         expect({ service, subject, may: may(permissions[service].publish, subject) }).toEqual({ service, subject, may: service === 'payments' });
       }
+    }
+  });
+
+  it("lets each publisher publish its own events only: nobody but accounts a wallet's balance", () => {
+    const owners: Record<string, (typeof services)[number]> = {
+      'account.balance_updated': 'accounts',
+      'payment_intent.created': 'payments',
+      'refund.succeeded': 'payments',
+      'webhook_endpoint.disabled': 'merchants',
+    };
+    for (const service of services) {
+      for (const [type, owner] of Object.entries(owners)) {
+        expect({ service, type, may: may(permissions[service].publish, names.eventSubject(type)) }).toEqual({ service, type, may: service === owner });
+      }
+      expect(may(permissions[service].publish, names.events_filter)).toBe(false);
     }
   });
 
@@ -69,10 +85,21 @@ describe('the NATS permissions table', () => {
   });
 
   it('keeps push away from the ledger and from balances', () => {
-    for (const pattern of Object.values(Subjects.accounts).filter((subject) => subject !== Subjects.accounts.tokensVerify)) {
+    const token_checks: string[] = [Subjects.accounts.tokensVerify, Subjects.accounts.streamTokensVerify];
+    for (const pattern of Object.values(Subjects.accounts).filter((subject) => !token_checks.includes(subject))) {
       expect(may(permissions.push.publish, names.request(pattern))).toBe(false);
     }
     expect(may(permissions.push.publish, names.request(Subjects.merchants.webhooksSign))).toBe(true);
+  });
+
+  it('lets only the owner of a credential announce its revocation, and every push replica hear it', () => {
+    const revocations = { merchants: Broadcasts.merchantCredentialsRevoked, accounts: Broadcasts.accountCredentialsRevoked } as const;
+    for (const [owner, subject] of Object.entries(revocations)) {
+      for (const service of services) {
+        expect(may(permissions[service].publish, names.request(subject))).toBe(service === owner);
+        expect(may(permissions[service].subscribe, names.request(subject))).toBe(service === 'push');
+      }
+    }
   });
 
   it("gives each service its own inbox to read, never another's, and nothing outside the prefix", () => {
@@ -86,11 +113,11 @@ describe('the NATS permissions table', () => {
     }
   });
 
-  it('scopes JetStream to the events stream: payments and push may create it, nobody may delete or purge it', () => {
+  it('scopes JetStream to the events stream: its publishers and push may create it, nobody may delete or purge it', () => {
     const stream = names.events_stream;
     for (const service of services) {
       const publish = permissions[service].publish;
-      expect(may(publish, `$JS.API.STREAM.CREATE.${stream}`)).toBe(service !== 'accounts');
+      expect(may(publish, `$JS.API.STREAM.CREATE.${stream}`)).toBe(true);
       expect(may(publish, `$JS.API.STREAM.DELETE.${stream}`)).toBe(false);
       expect(may(publish, `$JS.API.STREAM.PURGE.${stream}`)).toBe(false);
       expect(may(publish, `$JS.API.STREAM.CREATE.other_events`)).toBe(false);

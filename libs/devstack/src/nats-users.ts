@@ -19,12 +19,15 @@ interface ServiceBus {
   calls: readonly string[];
   /** Subjects every replica of it both publishes and hears (cache invalidation, the replica census of the rate limits). */
   broadcasts?: readonly string[];
-  /** Another service's broadcasts it only hears (its own cache of that service's data). */
+  /** Broadcasts it publishes for other services to hear (credential revocations). */
+  announces?: readonly string[];
+  /** Another service's broadcasts it only hears (its own cache of that service's data, credential revocations). */
   hears?: readonly string[];
   /**
-   * Its part in the events stream: payments publishes every event (outbox
-   * relay), merchants only its endpoints' events (`webhook_endpoint.disabled`);
-   * push reads (durable and live consumers).
+   * Its part in the events stream: each publisher its own events only, from
+   * its outbox relay (payments its intents' and refunds', accounts the
+   * balance updates of wallets, merchants its endpoints'); push reads
+   * (durable and live consumers).
    */
   events: 'publishes' | 'consumes' | 'none';
   /** Event types a publisher may publish (subject tokens after `events.`); every type when absent. */
@@ -38,11 +41,19 @@ const authenticate_merchant = m.requestsAuthenticate;
 const authenticate_holder = a.tokensVerify;
 
 export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
-  accounts: { serves: Object.values(a), calls: [authenticate_merchant], broadcasts: [replicaCensusSubject('accounts')], events: 'none' },
+  accounts: {
+    serves: Object.values(a),
+    calls: [authenticate_merchant],
+    broadcasts: [replicaCensusSubject('accounts')],
+    announces: [Broadcasts.accountCredentialsRevoked],
+    events: 'publishes',
+    event_types: ['account.*'],
+  },
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
     broadcasts: [Broadcasts.merchantsChanged, replicaCensusSubject('merchants')],
+    announces: [Broadcasts.merchantCredentialsRevoked],
     events: 'publishes',
     event_types: ['webhook_endpoint.*'],
   },
@@ -51,6 +62,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
     calls: [a.transfersPost, a.transfersGet, a.holdsPlace, a.holdsPost, a.holdsVoid, a.holdsGet, authenticate_holder, authenticate_merchant],
     broadcasts: [replicaCensusSubject('payments')],
     events: 'publishes',
+    event_types: ['payment_intent.*', 'refund.*'],
   },
   push: {
     serves: [],
@@ -61,12 +73,13 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
       m.webhookEndpointsEnabled,
       m.webhookEndpointsStates,
       m.webhookEndpointsDisable,
+      a.streamTokensVerify,
       authenticate_holder,
       authenticate_merchant,
     ],
     broadcasts: [replicaCensusSubject('push')],
-    // Its cache of merchants' endpoint lists is dropped by merchants' change broadcast.
-    hears: [Broadcasts.merchantsChanged],
+    // Its cache of merchants' endpoint lists is dropped by merchants' change broadcast; revocations close streams.
+    hears: [Broadcasts.merchantsChanged, Broadcasts.merchantCredentialsRevoked, Broadcasts.accountCredentialsRevoked],
     events: 'consumes',
   },
 };
@@ -85,7 +98,7 @@ export function natsPermissions(prefix: string): Record<NatsUserName, NatsPermis
   for (const service of serviceNames) {
     const bus = nats_bus[service];
     permissions[service] = {
-      publish: [...bus.calls.map(names.request), ...(bus.broadcasts ?? []).map(names.request), ...jetStreamPublish(prefix, bus)],
+      publish: [...bus.calls.map(names.request), ...[...(bus.broadcasts ?? []), ...(bus.announces ?? [])].map(names.request), ...jetStreamPublish(prefix, bus)],
       subscribe: [
         ...bus.serves.map(names.request),
         ...[...(bus.broadcasts ?? []), ...(bus.hears ?? [])].map(names.request),

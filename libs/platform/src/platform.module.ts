@@ -7,10 +7,12 @@ import { LoggerModule } from 'nestjs-pino';
 import { ADMIN_TOKEN, AuthGuard } from './auth/auth.guard.js';
 import { NatsHolderAuthenticator, NatsMerchantAuthenticator } from './auth/nats-authenticators.js';
 import { HOLDER_AUTHENTICATOR, MERCHANT_AUTHENTICATOR } from './auth/principal.js';
+import { RevocationAnnouncer } from './auth/revocations.js';
 import { type BaseConfig, CONFIG } from './config/config.js';
-import { SECRET_BOX, SecretBox } from './crypto/secret-box.js';
+import { SECRET_BOX, secretBoxOf } from './crypto/secret-box.js';
 import { dataSourceOptions, type ServiceDatabaseSettings } from './database/database.js';
-import { MigrationRunner } from './database/migration-runner.js';
+import { MIGRATED_AS_OWNER, MigrationRunner } from './database/migration-runner.js';
+import { migrateAsOwner, type OwnerMigrationSettings } from './database/roles.js';
 import { ApiExceptionFilter } from './errors/api-exception.filter.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyStore } from './idempotency/idempotency.store.js';
@@ -23,7 +25,7 @@ import { RpcContextInterceptor } from './nats/rpc-context.interceptor.js';
 import { HealthController, ShutdownState } from './observability/health.js';
 import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
-import { OUTBOX_SETTINGS, OutboxRelay, OutboxWriter } from './outbox/outbox.js';
+import { OUTBOX_SETTINGS, OutboxRelay, OutboxStatement, OutboxWriter } from './outbox/outbox.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
 import { AdmissionInterceptor, RequestAdmission } from './rate-limits/request-admission.js';
 import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
@@ -37,6 +39,8 @@ export interface PlatformOptions {
   migrations: ServiceDatabaseSettings['migrations'];
   /** Does this service write events (outbox + relay)? */
   outbox: boolean;
+  /** Tables whose rows are never updated or deleted: the runtime role may only read and insert (docs/SECURITY.md). */
+  append_only_tables?: readonly string[];
   /**
    * Credentials this service checks itself: it then provides MERCHANT_AUTHENTICATOR
    * or HOLDER_AUTHENTICATOR in its own module; the others are asked over NATS.
@@ -66,7 +70,7 @@ export class PlatformModule {
     const transport = { url: config.NATS_URL, prefix: config.NATS_PREFIX, queue: service, name: `${service}-client`, access };
     const providers: Provider[] = [
       { provide: CONFIG, useValue: config },
-      { provide: SECRET_BOX, useValue: new SecretBox(config.SECRETS_KEY) },
+      { provide: SECRET_BOX, useValue: secretBoxOf(config) },
       { provide: ADMIN_TOKEN, useValue: config.ADMIN_TOKEN },
       { provide: NATS_NAMES, useValue: natsNames(config.NATS_PREFIX) },
       { provide: NATS_CONNECTION, useFactory: () => connectNats(config.NATS_URL, service, access) },
@@ -76,16 +80,20 @@ export class PlatformModule {
       },
       { provide: OUTBOX_SETTINGS, useValue: { schema: service, database_url: config.DATABASE_URL } },
       { provide: 'SERVICE_SCHEMA', useValue: service },
+      // Migrated by the data source's factory when there is an owner URL.
+      { provide: MIGRATED_AS_OWNER, useValue: config.DATABASE_OWNER_URL !== undefined },
       { provide: REPLICA_CENSUS_SERVICE, useValue: service },
       ReplicaCensus,
       RateLimits,
       RequestAdmission,
       RpcClient,
+      RevocationAnnouncer,
       NatsConnectionCloser,
       IdempotencyStore,
       // Every service has an idempotency_keys table (see idempotency_table_sql in its first migration).
       IdempotencySweeper,
       OutboxWriter,
+      OutboxStatement,
       MigrationRunner,
       ShutdownState,
       ...(options.local_authenticators?.includes('merchant') ? [] : [{ provide: MERCHANT_AUTHENTICATOR, useClass: NatsMerchantAuthenticator }]),
@@ -101,7 +109,13 @@ export class PlatformModule {
       module: PlatformModule,
       imports: [
         LoggerModule.forRoot(loggerParams(service, config.LOG_LEVEL)),
-        TypeOrmModule.forRoot(dataSourceOptions(database)),
+        TypeOrmModule.forRootAsync({
+          // With an owner URL the owner migrates and grants first: the runtime role may not exist before.
+          useFactory: async () => {
+            if (config.DATABASE_OWNER_URL) await migrateAsOwner(ownerMigration(options, config.DATABASE_OWNER_URL));
+            return dataSourceOptions(database);
+          },
+        }),
         TerminusModule,
       ],
       controllers: [HealthController, MetricsController],
@@ -109,4 +123,19 @@ export class PlatformModule {
       exports: providers.filter((provider) => typeof provider === 'function' || !String((provider as { provide: unknown }).provide).startsWith('APP_')),
     };
   }
+}
+
+/** The owner's migration run of a service: its migrations, then its runtime role's grants. */
+export function ownerMigration(
+  options: Pick<PlatformOptions, 'service' | 'config' | 'migrations' | 'append_only_tables'>,
+  owner_url: string,
+): OwnerMigrationSettings {
+  return {
+    owner_url,
+    runtime_url: options.config.DATABASE_URL,
+    schema: options.service,
+    migrations: options.migrations,
+    append_only_tables: options.append_only_tables ?? [],
+    application_name: `paynet-${options.service}`,
+  };
 }

@@ -1,6 +1,15 @@
 import type { DynamicModule } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { findFreePort, type ServiceHandle, type ServiceName, serviceEntry, startService } from '@paynet/devstack';
+import {
+  dropDatabaseRoles,
+  findFreePort,
+  generateDatabaseRoles,
+  serviceDatabaseEnv,
+  type ServiceHandle,
+  type ServiceName,
+  serviceEntry,
+  startService,
+} from '@paynet/devstack';
 import { join } from 'node:path';
 import { ensureBuilt } from './build.js';
 import { makeRunLogDir } from './test-logs.js';
@@ -26,7 +35,10 @@ export interface InProcessStack {
   urls: Record<string, string>;
   adminToken: string;
   natsPrefix: string;
+  /** The database as its owner (tables, triggers, grants: what a test inspects or tampers with). */
   databaseUrl: string;
+  /** The database as `name`'s runtime role, as the service connects (the owner's URL when databaseRoles is false). */
+  serviceDatabaseUrl(name: ServiceName): string;
   /** The stack's NATS: its users' credentials when permissions are on (startStackNats). */
   nats: StackNats;
   apps: Record<string, NestExpressApplication>;
@@ -66,6 +78,12 @@ export interface InProcessOptions {
    * database and NATS prefix (an app may not import another app).
    */
   neighbours?: readonly ServiceName[];
+  /**
+   * Each service runs as its own database role with DML only, the database's
+   * owner migrating (default true, docs/SECURITY.md); false: one URL, the
+   * owner's, for everything (what a user who sets only DATABASE_URL gets).
+   */
+  databaseRoles?: boolean;
 }
 
 /**
@@ -97,19 +115,22 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     client: new PrefixedClientNats({ url: natsUrl, prefix: common.NATS_PREFIX, queue: 'test', name: 'test-client', access: nats.access('operator') }),
     default_timeout_ms: rpc_timeout_ms,
   });
-  const neighbours = new NeighbourProcesses(common, nats);
+  const roles = (options.databaseRoles ?? true) ? generateDatabaseRoles(database.name) : undefined;
+  const databaseEnv = (name: ServiceName): Record<string, string> => (roles ? serviceDatabaseEnv(database.url, roles, name) : {});
+  const neighbours = new NeighbourProcesses(common, nats, databaseEnv);
   const replicas: NestExpressApplication[] = [];
   const stop = async () => {
     await rpc.onApplicationShutdown();
     for (const app of [...Object.values(apps), ...replicas].reverse()) await app.close();
     await neighbours.stopAll();
     await database.drop();
+    if (roles) await dropDatabaseRoles(database.adminUrl, roles);
     await nats.stop();
   };
   try {
     for (const name of options.neighbours ?? []) urls[name] = await neighbours.start(name, await findFreePort());
     for (const definition of definitions) {
-      const started = await startApp(definition, common, nats);
+      const started = await startApp(definition, { ...common, ...databaseEnv(definition.service) }, nats);
       apps[definition.service] = started.app;
       urls[definition.service] = started.url;
     }
@@ -118,11 +139,12 @@ export async function startInProcess(definitions: readonly ServiceDefinitionForT
     throw error;
   }
   const startReplica = async (definition: ServiceDefinitionForTest) => {
-    const started = await startApp(definition, common, nats);
+    const started = await startApp(definition, { ...common, ...databaseEnv(definition.service) }, nats);
     replicas.push(started.app);
     return started;
   };
-  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, nats, apps, rpc, startReplica, neighbours, stop };
+  const serviceDatabaseUrl = (name: ServiceName) => databaseEnv(name)['DATABASE_URL'] ?? database.url;
+  return { urls, adminToken: common.ADMIN_TOKEN, natsPrefix: common.NATS_PREFIX, databaseUrl: database.url, serviceDatabaseUrl, nats, apps, rpc, startReplica, neighbours, stop };
 }
 
 async function startApp(
@@ -149,6 +171,7 @@ class NeighbourProcesses implements Neighbours {
   constructor(
     private readonly env: Record<string, string>,
     private readonly nats: StackNats,
+    private readonly databaseEnv: (name: ServiceName) => Record<string, string>,
   ) {}
 
   /** Starts `name` as a process on `port`; answers its URL once it is ready. */
@@ -157,7 +180,7 @@ class NeighbourProcesses implements Neighbours {
     await ensureBuilt(root, (line) => process.stderr.write(`${line}\n`));
     this.log_dir ??= makeRunLogDir(join(root, 'tmp', 'test-logs'), `in-process-${this.env['NATS_PREFIX']}`);
     const log_dir = this.log_dir;
-    const env = { ...this.env, ...this.nats.serviceEnv(name) };
+    const env = { ...this.env, ...this.nats.serviceEnv(name), ...this.databaseEnv(name) };
     const neighbour = startService({ name, entry: serviceEntry(root, name), env, port, logFile: join(log_dir, `${name}.log`), cwd: root });
     this.handles.set(name, neighbour);
     await neighbour.waitReady(neighbour_ready_timeout_ms);

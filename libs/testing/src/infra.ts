@@ -85,6 +85,8 @@ function pruneDeadRuns(runs: string): void {
 export interface TestDatabase {
   name: string;
   url: string;
+  /** The server's admin URL (it created the database; it may create and drop roles). */
+  adminUrl: string;
   /** Drops it, ending any sessions still open. */
   drop(): Promise<void>;
 }
@@ -94,5 +96,5 @@ export async function createTestDatabase(prefix = 'paynet_test', infra?: TestInf
   const { adminDatabaseUrl } = infra ?? (await testInfra());
   const name = uniqueDatabaseName(prefix);
   const url = await createDatabase(adminDatabaseUrl, name);
-  return { name, url, drop: () => dropDatabase(adminDatabaseUrl, name) };
+  return { name, url, adminUrl: adminDatabaseUrl, drop: () => dropDatabase(adminDatabaseUrl, name) };
 }

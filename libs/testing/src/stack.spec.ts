@@ -60,7 +60,9 @@ describe('startStack', () => {
         expect(new Set(Object.values(stack.urls)).size).toBe(4);
         const { body: env } = await jsonFetch<Record<string, string>>(`${stack.urls.accounts}/env`);
         expect(env).toMatchObject({
-          DATABASE_URL: stack.databaseUrl,
+          // Each service on its own database role; the owner's URL only to migrate.
+          DATABASE_URL: stack.serviceDatabaseUrl('accounts'),
+          DATABASE_OWNER_URL: stack.databaseUrl,
           NATS_URL: stack.natsUrl,
           NATS_PREFIX: stack.natsPrefix,
           ADMIN_TOKEN: stack.adminToken,
@@ -74,6 +76,8 @@ describe('startStack', () => {
         // Each service logs in to the stack's NATS as itself.
         expect(env['NATS_USER']).toBe(stack.nats.users?.accounts.user);
         expect(env['NATS_PASSWORD']).toBe(stack.nats.users?.accounts.password);
+        expect(new URL(stack.serviceDatabaseUrl('accounts')).username).not.toBe(new URL(stack.databaseUrl).username);
+        expect(new URL(stack.serviceDatabaseUrl('accounts')).username).not.toBe(new URL(stack.serviceDatabaseUrl('merchants')).username);
         expect(env['ONLY_HERE']).toBeUndefined();
         expect((await jsonFetch<Record<string, string>>(`${stack.urls.merchants}/env`)).body['ONLY_HERE']).toBe('yes');
         expect(stack.isRunning('payments')).toBe(false);

@@ -1,9 +1,13 @@
 import {
   buildStackEnv,
+  type DatabaseRoles,
+  dropDatabaseRoles,
   errorMessage,
+  generateDatabaseRoles,
   findFreePort,
   generateAdminToken,
   generateSecretsKey,
+  serviceDatabaseEnv,
   serviceEntry,
   serviceNames,
   startService,
@@ -46,6 +50,12 @@ export interface StartStackOptions {
   ready_timeout_ms?: number;
   /** PostgreSQL and NATS servers to use instead of the shared test ones (a chaos run owns and crashes its own). */
   infra?: TestInfra;
+  /**
+   * Each service runs as its own database role with DML only, the database's
+   * owner migrating (default true, docs/SECURITY.md); false: one URL, the
+   * owner's, for everything (what a user who sets only DATABASE_URL gets).
+   */
+  databaseRoles?: boolean;
 }
 
 export interface Stack {
@@ -55,7 +65,10 @@ export interface Stack {
   natsUrl: string;
   /** The stack's NATS: its users' credentials when permissions are on (startStackNats). */
   nats: StackNats;
+  /** The database as its owner (tables, triggers, grants: what a test inspects or tampers with). */
   databaseUrl: string;
+  /** The database as `name`'s runtime role, as the service connects (the owner's URL when databaseRoles is false). */
+  serviceDatabaseUrl(name: ServiceName): string;
   /** Where each service's output goes: <logDir>/<service>.log */
   logDir: string;
   services: readonly ServiceName[];
@@ -64,8 +77,12 @@ export interface Stack {
   logTail(name: ServiceName, count?: number): string[];
   /** Stops the services, drops the database, stops the stack's nats-server (or deletes its streams on a shared one). */
   stop(): Promise<void>;
-  /** Stops the service (if running) and starts it again with the same settings; waits until ready. */
-  restart(name: ServiceName): Promise<void>;
+  /**
+   * Stops the service (if running) and starts it again with the same
+   * settings, plus `env` when given (kept for later restarts; a variable set
+   * to undefined is removed); waits until ready.
+   */
+  restart(name: ServiceName, env?: Record<string, string | undefined>): Promise<void>;
   /** SIGKILL: a crash. Start it again with restart(). */
   kill(name: ServiceName): Promise<void>;
   /** SIGSTOP: the service hangs with its connections open; resume() continues it. */
@@ -111,8 +128,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     ...options.env,
   };
   const logDir = makeRunLogDir(join(root, 'tmp', 'test-logs'), natsPrefix);
-  const runner = new StackRunner({ root, env, ports, logDir, options, nats });
-  const stack = runner.describe({ natsPrefix, adminToken, database });
+  const roles = (options.databaseRoles ?? true) ? generateDatabaseRoles(database.name) : undefined;
+  const runner = new StackRunner({ root, env, ports, logDir, options, nats, roles, database });
+  const stack = runner.describe({ natsPrefix, adminToken });
   try {
     await runner.startAll(options.services ?? serviceNames);
   } catch (error) {
@@ -140,11 +158,16 @@ interface RunnerSettings {
   logDir: string;
   options: StartStackOptions;
   nats: StackNats;
+  /** Each service's own database role, or none: the owner's URL for all. */
+  roles: DatabaseRoles | undefined;
+  database: TestDatabase;
 }
 
 /** Owns the service processes of one stack. */
 class StackRunner {
   private readonly handles = new Map<ServiceName, ServiceHandle>();
+  /** What restart(name, env) added to a service's environment. */
+  private readonly extra_env = new Map<ServiceName, Record<string, string | undefined>>();
   private stopped = false;
 
   constructor(private readonly settings: RunnerSettings) {}
@@ -160,8 +183,8 @@ class StackRunner {
     const handle = startService({
       name,
       entry: options.entries?.[name] ?? serviceEntry(root, name),
-      // Each service logs in to NATS as itself.
-      env: { ...env, ...nats.serviceEnv(name), ...options.serviceEnv?.[name] },
+      // Each service logs in to NATS and PostgreSQL as itself.
+      env: withoutUnset({ ...env, ...nats.serviceEnv(name), ...this.databaseEnv(name), ...options.serviceEnv?.[name], ...this.extra_env.get(name) }),
       port: ports[name],
       logFile: join(logDir, `${name}.log`),
       cwd: root,
@@ -176,7 +199,16 @@ class StackRunner {
     }
   }
 
-  async restart(name: ServiceName): Promise<void> {
+  private databaseEnv(name: ServiceName): Record<string, string> {
+    const { roles, database } = this.settings;
+    return roles ? serviceDatabaseEnv(database.url, roles, name) : {};
+  }
+
+  async restart(name: ServiceName, env?: Record<string, string | undefined>): Promise<void> {
+    if (env !== undefined) {
+      const merged: Record<string, string | undefined> = { ...this.extra_env.get(name), ...env };
+      this.extra_env.set(name, merged);
+    }
     await this.handles.get(name)?.stop();
     await this.start(name);
   }
@@ -191,8 +223,8 @@ class StackRunner {
     await Promise.all([...this.handles.values()].map((handle) => handle.stop()));
   }
 
-  describe(run: { natsPrefix: string; adminToken: string; database: TestDatabase }): Stack {
-    const { ports, logDir, options, nats } = this.settings;
+  describe(run: { natsPrefix: string; adminToken: string }): Stack {
+    const { ports, logDir, options, nats, database, roles } = this.settings;
     const urls = Object.fromEntries(serviceNames.map((name) => [name, `http://127.0.0.1:${ports[name]}`])) as Record<ServiceName, string>;
     return {
       urls,
@@ -200,20 +232,26 @@ class StackRunner {
       natsPrefix: run.natsPrefix,
       natsUrl: nats.url,
       nats,
-      databaseUrl: run.database.url,
+      databaseUrl: database.url,
+      serviceDatabaseUrl: (name) => this.databaseEnv(name)['DATABASE_URL'] ?? database.url,
       logDir,
       services: options.services ?? serviceNames,
       isRunning: (name) => this.handles.get(name)?.running ?? false,
       logTail: (name, count = log_tail_lines) => this.handles.get(name)?.tail(count) ?? [],
-      restart: (name) => this.restart(name),
+      restart: (name, env) => this.restart(name, env),
       kill: (name) => this.kill(name),
       pause: (name) => this.handles.get(name)?.pause(),
       resume: (name) => this.handles.get(name)?.resume(),
       stop: async () => {
         await this.stopAll();
-        await run.database.drop();
+        await database.drop();
+        if (roles) await dropDatabaseRoles(database.adminUrl, roles);
         await nats.stop();
       },
     };
   }
+}
+
+function withoutUnset(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }

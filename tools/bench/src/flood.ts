@@ -7,7 +7,7 @@
  * steady merchant's p99 under the flood within 2x of its p99 alone. The
  * figures go to docs/BENCHMARKS.md; everything started is removed at the end.
  */
-import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceDatabaseEnv, type ServiceName } from '@paynet/devstack';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAverage, processorCount } from './machine.js';
@@ -15,7 +15,7 @@ import { UsageError } from './options.js';
 import { bench_currency, signedHeaders, type BenchMerchant } from './payments/actors.js';
 import { HttpClient } from './payments/http.js';
 import { formatMs, formatRate, replaceResults } from './report.js';
-import { lifecycle, ownDatabase, root, run_id, runMain, say, startBenchService, startInfra } from './run.js';
+import { lifecycle, ownDatabase, ownServiceRoles, root, run_id, runMain, say, startBenchService, startInfra } from './run.js';
 import { LatencyRecorder, type LatencySummary } from './stats.js';
 
 export const flood_results_begin = '<!-- bench:flood results begin: written by `npm run bench:flood`, replaced on each run -->';
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
 
 /** accounts (merchants make their ledger accounts there), merchants and payments, with the default budgets. */
 async function startPlatform(infra: Awaited<ReturnType<typeof startInfra>>): Promise<{ urls: Record<(typeof services)[number], string>; admin_token: string }> {
+  const roles = ownServiceRoles(infra.postgres.url, `bench_flood_${run_id}`);
   const database_url = await ownDatabase(infra.postgres.url, `bench_flood_${run_id}`);
   const ports = { accounts: await findFreePort(), merchants: await findFreePort(), payments: await findFreePort(), push: await findFreePort() };
   const admin_token = generateAdminToken();
@@ -113,7 +114,10 @@ async function startPlatform(infra: Awaited<ReturnType<typeof startInfra>>): Pro
   };
   say('platform: starting accounts, merchants and payments from dist, default rate limits ...');
   const urls = {} as Record<(typeof services)[number], string>;
-  await Promise.all(services.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
+  // Each service on its own database role, the owner migrating (as deployed).
+  await Promise.all(
+    services.map(async (service) => (urls[service] = await startBenchService(infra, service, { ...env, ...serviceDatabaseEnv(database_url, roles, service) }, ports[service], service_ready_timeout_ms))),
+  );
   return { urls, admin_token };
 }
 

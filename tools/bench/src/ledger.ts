@@ -5,7 +5,7 @@
  * p50/p99 latency; the ledger verified afterwards; the figures written to
  * docs/BENCHMARKS.md. Everything it starts is removed when it ends.
  */
-import { buildStackEnv, default_service_ports, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceEntry, startService } from '@paynet/devstack';
+import { buildStackEnv, type DatabaseRoles, default_service_ports, errorMessage, findFreePort, generateAdminToken, generateSecretsKey, serviceDatabaseEnv, serviceEntry, startService } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createBenchAccounts, verifyLedger, type AccountsApi } from './accounts-api.js';
@@ -16,7 +16,7 @@ import { parseOptions, usage, type BenchOptions } from './options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from './pgbench.js';
 import { benchmarks_intro, renderResults, renderTables, replaceResults, type BenchRun, type LedgerCheck, type PhaseCpu } from './report.js';
 import type { PhaseBatches } from './batches.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from './run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from './run.js';
 import { TransferClient } from './transfers.js';
 import { pickPair, randomAmount, transfer_amount_minor_max, transferCommand, type BenchAccounts, type Shape } from './workload.js';
 
@@ -59,9 +59,10 @@ interface LedgerFigures {
 }
 
 async function ledgerPhases(infra: Infra, options: BenchOptions): Promise<LedgerFigures> {
+  const roles = ownServiceRoles(infra.postgres.url, `bench_ledger_${run_id}`);
   const database_url = await ownDatabase(infra.postgres.url, `bench_ledger_${run_id}`);
   const nats_prefix = `bench_${run_id}`;
-  const { api, pid } = await startAccounts(infra, database_url, nats_prefix);
+  const { api, pid } = await startAccounts(infra, database_url, roles, nats_prefix);
   say(`ledger: creating ${options.wallets} funded wallets and ${options.credit_accounts} credit accounts through the API ...`);
   const accounts = await createBenchAccounts(api, options, run_id);
   const client = await TransferClient.connect(infra.nats.url, nats_prefix);
@@ -82,7 +83,7 @@ async function ledgerPhases(infra: Infra, options: BenchOptions): Promise<Ledger
 }
 
 /** accounts from dist, with its own database, NATS prefix and secrets; ready to serve. */
-async function startAccounts(infra: Infra, database_url: string, nats_prefix: string): Promise<{ api: AccountsApi; pid: number | undefined }> {
+async function startAccounts(infra: Infra, database_url: string, roles: DatabaseRoles, nats_prefix: string): Promise<{ api: AccountsApi; pid: number | undefined }> {
   const port = await findFreePort();
   const admin_token = generateAdminToken();
   const env = buildStackEnv({
@@ -94,6 +95,7 @@ async function startAccounts(infra: Infra, database_url: string, nats_prefix: st
     ports: { ...default_service_ports, accounts: port },
     logLevel: 'warn',
   });
+  Object.assign(env, serviceDatabaseEnv(database_url, roles, 'accounts')); // its own role, the owner migrating
   const log_file = join(infra.folder, 'logs', 'accounts.log');
   say('accounts: starting from dist (migrations run as it starts) ...');
   const service = startService({ name: 'accounts', entry: serviceEntry(root, 'accounts'), env, port, logFile: log_file, cwd: root, detached: true, sourceMaps: false });

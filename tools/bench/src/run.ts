@@ -5,7 +5,10 @@
  */
 import {
   createDatabase,
+  type DatabaseRoles,
   dropDatabase,
+  dropDatabaseRoles,
+  generateDatabaseRoles,
   ensureNats,
   ensurePostgres,
   findFreePort,
@@ -120,6 +123,17 @@ function readFirstLine(file: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * A database role per service for the services of database `name` (DML on
+ * their schema only, as deployed: docs/SECURITY.md), dropped when the run
+ * ends, after the database (call before ownDatabase: undo runs in reverse).
+ */
+export function ownServiceRoles(server_url: string, name: string): DatabaseRoles {
+  const roles = generateDatabaseRoles(name);
+  lifecycle.defer(`drop the service roles of ${name}`, () => dropDatabaseRoles(server_url, roles));
+  return roles;
 }
 
 /** A database of its own on `server_url`, dropped when the run ends (whatever else drops it earlier). */

@@ -8,18 +8,21 @@
  */
 import {
   buildStackEnv,
+  type DatabaseRoles,
   ensureDatabase,
   ensureNats,
   ensurePostgres,
   errorMessage,
   findWorkspaceRoot,
   generateAdminToken,
+  generateDatabaseRoles,
   generateNatsUsers,
   generateSecretsKey,
   isPortFree,
   isValidAdminToken,
   isValidSecretsKey,
   redactUrl,
+  serviceDatabaseEnv,
   serviceEntry,
   serviceNames,
   servicePortsFromEnv,
@@ -46,7 +49,7 @@ const progress_interval_ms = 5_000;
 const database_name = 'paynet';
 const default_nats_prefix = 'paynet';
 // Settings a developer may set for the services; they win over our defaults.
-const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL'] as const;
+const passed_through = ['WEBHOOK_RETRY_SCALE', 'WEBHOOK_ALLOW_PRIVATE', 'LOG_LEVEL', 'SECRETS_KEY_PREVIOUS'] as const;
 // With NATS_URL, how the services log in to that server is the developer's to say.
 const nats_access_settings = ['NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS', 'NATS_TLS_CA', 'NATS_TLS_CERT', 'NATS_TLS_KEY'] as const;
 
@@ -61,6 +64,7 @@ const paths = {
   adminToken: join(data, 'admin-token'),
   secretsKey: join(data, 'secrets-key'),
   natsOperator: join(data, 'nats-operator.json'),
+  databaseRoles: join(data, 'database-roles.json'),
   demo: join(data, 'demo.json'),
 };
 
@@ -80,11 +84,13 @@ async function main(): Promise<void> {
   await stopLeftoverServices();
   await assertPortsFree(ports);
   const natsPrefix = process.env['NATS_PREFIX'] || default_nats_prefix;
-  const { databaseUrl, natsUrl, natsUsers } = await startInfrastructure(natsPrefix);
+  const { databaseUrl, databaseRoles, natsUrl, natsUsers } = await startInfrastructure(natsPrefix);
   const adminToken = loadAdminToken();
   const env = buildStackEnv({ databaseUrl, natsUrl, natsPrefix, adminToken, secretsKey: loadSecretsKey(), ports });
   for (const name of passed_through) if (process.env[name]) env[name] = process.env[name];
-  const services = serviceNames.map((name) => startOne(name, { ...env, ...natsAccessEnv(natsUsers, name) }, ports[name]));
+  const services = serviceNames.map((name) =>
+    startOne(name, { ...env, ...natsAccessEnv(natsUsers, name), ...(databaseRoles ? serviceDatabaseEnv(databaseUrl, databaseRoles, name) : {}) }, ports[name]),
+  );
   await waitForServices(services);
   const urls = Object.fromEntries(services.map((service) => [service.name, service.url])) as Record<ServiceName, string>;
   const demo = await makeDemoData(urls, adminToken);
@@ -119,7 +125,9 @@ async function assertPortsFree(ports: Record<ServiceName, number>): Promise<void
   }
 }
 
-async function startInfrastructure(natsPrefix: string): Promise<{ databaseUrl: string; natsUrl: string; natsUsers: NatsUsers | undefined }> {
+async function startInfrastructure(
+  natsPrefix: string,
+): Promise<{ databaseUrl: string; databaseRoles: DatabaseRoles | undefined; natsUrl: string; natsUsers: NatsUsers | undefined }> {
   // Never the machine's own 5432 / 4222: those belong to someone else.
   const postgres = await ensurePostgres({ dataDir: paths.postgres, preferExisting: false, log: say, logFile: join(paths.logs, 'postgres.log'), detached: true });
   supervisor.addInfra(postgres);
@@ -139,7 +147,10 @@ async function startInfrastructure(natsPrefix: string): Promise<{ databaseUrl: s
   if (nats.started) saveOperatorCredentials(nats.url, users);
   // DATABASE_URL names the services' database itself; our own server gets one made for them.
   const databaseUrl = postgres.started ? await ensureDatabase(postgres.url, database_name) : postgres.url;
-  return { databaseUrl, natsUrl: nats.url, natsUsers: nats.started ? users : undefined };
+  // Our own server: each service its own role with DML only, the owner migrating. A given DATABASE_URL: that one URL for everything.
+  const databaseRoles = postgres.started ? loadDatabaseRoles() : undefined;
+  if (databaseRoles) say(`PostgreSQL: each service connects as its own role (${Object.values(databaseRoles).map((role) => role.user).join(', ')}); migrations run as the owner`);
+  return { databaseUrl, databaseRoles, natsUrl: nats.url, natsUsers: nats.started ? users : undefined };
 }
 
 /** The operator's NATS login of this run, for a developer's own tools (`nats --user operator --password ...`). */
@@ -152,6 +163,28 @@ function saveOperatorCredentials(url: string, users: NatsUsers): void {
 function natsAccessEnv(users: NatsUsers | undefined, name: ServiceName): Record<string, string> {
   if (users) return serviceNatsEnv(users, name);
   return Object.fromEntries(nats_access_settings.flatMap((variable) => (process.env[variable] ? [[variable, process.env[variable]]] : [])));
+}
+
+/** The services' database roles and passwords, made once and kept (the roles are created with them). */
+function loadDatabaseRoles(): DatabaseRoles {
+  const stored = readOrCreateSecret({
+    name: 'the database roles',
+    fromEnv: undefined,
+    file: paths.databaseRoles,
+    generate: () => JSON.stringify(generateDatabaseRoles(database_name)),
+    isValid: isDatabaseRoles,
+    consequence: 'the roles keep their old passwords: delete .data/postgres too',
+  });
+  return JSON.parse(stored.value) as DatabaseRoles;
+}
+
+function isDatabaseRoles(text: string): boolean {
+  try {
+    const roles = JSON.parse(text) as Partial<Record<ServiceName, { user?: unknown; password?: unknown }>>;
+    return serviceNames.every((name) => typeof roles[name]?.user === 'string' && typeof roles[name]?.password === 'string');
+  } catch {
+    return false;
+  }
 }
 
 function loadAdminToken(): string {

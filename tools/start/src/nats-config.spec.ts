@@ -1,8 +1,15 @@
-import { findWorkspaceRoot, nats_user_names, natsPasswordVariable, serviceNames } from '@paynet/devstack';
+import {
+  database_owner_password_variable,
+  databasePasswordVariable,
+  findWorkspaceRoot,
+  nats_user_names,
+  natsPasswordVariable,
+  serviceNames,
+} from '@paynet/devstack';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { composeNatsConfig, freshPasswordLines } from './nats-config.js';
+import { composeNatsConfig, freshDatabasePasswordLines, freshPasswordLines } from './nats-config.js';
 
 const docker = join(findWorkspaceRoot(dirname(fileURLToPath(import.meta.url))), 'docker');
 
@@ -15,7 +22,7 @@ describe('the NATS users of docker/compose.yaml', () => {
     const compose = readFileSync(join(docker, 'compose.yaml'), 'utf8');
     expect(compose).toContain('-c", "/etc/nats/nats-server.conf"');
     for (const name of nats_user_names) expect(compose).toContain(`${natsPasswordVariable(name)}: \${${natsPasswordVariable(name)}:?`);
-    for (const name of serviceNames) expect(compose).toMatch(new RegExp(`NATS_USER: ${name}, NATS_PASSWORD: "\\$\\{${natsPasswordVariable(name)}:\\?`));
+    for (const name of serviceNames) expect(compose).toMatch(new RegExp(`NATS_USER: ${name}[,\\s]+NATS_PASSWORD: "\\$\\{${natsPasswordVariable(name)}:\\?`));
   });
 
   it('prints fresh, distinct passwords for every user', () => {
@@ -24,5 +31,38 @@ describe('the NATS users of docker/compose.yaml', () => {
     const passwords = lines.map((line) => line.split('=')[1]);
     expect(new Set(passwords).size).toBe(nats_user_names.length);
     expect(freshPasswordLines()).not.toBe(freshPasswordLines());
+  });
+});
+
+/** The `<name>:` block of docker/compose.yaml's services, up to the next one. */
+function composeBlock(compose: string, name: string): string {
+  const start = compose.indexOf(`\n  ${name}:\n`);
+  expect(start).toBeGreaterThan(0);
+  const next = compose.slice(start + 1).search(/\n {2}[a-z-]+:\n/);
+  return next < 0 ? compose.slice(start) : compose.slice(start, start + 1 + next);
+}
+
+describe('the database roles of docker/compose.yaml', () => {
+  const compose = readFileSync(join(docker, 'compose.yaml'), 'utf8');
+
+  it('runs each service as its own role, without the owner URL, after a one-shot migration as the owner', () => {
+    for (const name of serviceNames) {
+      const runtime = `DATABASE_URL: postgres://paynet_${name}:\${${databasePasswordVariable(name)}:?`;
+      const service = composeBlock(compose, name);
+      expect(service).toContain(runtime);
+      expect(service).not.toContain('DATABASE_OWNER_URL');
+      expect(service).toContain(`${name}-migrate: { condition: service_completed_successfully }`);
+      const migrate = composeBlock(compose, `${name}-migrate`);
+      expect(migrate).toContain(`command: ["node", "dist/apps/${name}/src/main.js", "migrate"]`);
+      expect(migrate).toContain(`DATABASE_OWNER_URL: postgres://paynet:\${${database_owner_password_variable}:?`);
+      expect(migrate).toContain(runtime);
+    }
+  });
+
+  it('prints fresh passwords for the owner and every service role', () => {
+    const lines = freshDatabasePasswordLines().trim().split('\n');
+    expect(lines.map((line) => line.split('=')[0])).toEqual([database_owner_password_variable, ...serviceNames.map(databasePasswordVariable)]);
+    expect(new Set(lines.map((line) => line.split('=')[1])).size).toBe(serviceNames.length + 1);
+    for (const line of lines) expect(line.split('=')[1]).toMatch(/^[A-Za-z0-9_-]{32}$/);
   });
 });

@@ -1,13 +1,17 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import type { AccountObject, BalanceObject, JsonInteger, ListResponse, StatementLineObject } from '@paynet/contracts';
-import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, list_query, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
+import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import type { AccountObject, BalanceObject, JsonInteger, ListResponse, StatementLineObject, StreamTokenObject } from '@paynet/contracts';
+import { ApiErrors, Auth, CONFIG, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, list_query, type Principal, ValidBody, ValidQuery } from '@paynet/platform';
 import type { z } from 'zod';
-import { create_account_body, deposit_body } from './accounts.dto.js';
+import type { AccountsConfig } from '../config.js';
+import { create_account_body, deposit_body, empty_body } from './accounts.dto.js';
 import { AccountsService } from './accounts.service.js';
 
 @Controller('v1/accounts')
 export class AccountsController {
-  constructor(private readonly accounts: AccountsService) {}
+  constructor(
+    private readonly accounts: AccountsService,
+    @Inject(CONFIG) private readonly config: AccountsConfig,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -54,5 +58,21 @@ export class AccountsController {
     @IdempotencyKey() claim?: IdempotencyClaim,
   ): Promise<StatementLineObject<JsonInteger>> {
     return this.accounts.deposit(principal, id, body.amount, claim);
+  }
+
+  @Post(':id/token/rotate')
+  @HttpCode(200)
+  @Auth('operator', 'holder')
+  @ApiErrors(404)
+  rotateToken(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @ValidBody(empty_body) _body: z.infer<typeof empty_body>): Promise<{ token: string }> {
+    return this.accounts.rotateToken(principal, id);
+  }
+
+  @Post(':id/stream-tokens')
+  @HttpCode(201)
+  @Auth('holder')
+  @ApiErrors(404)
+  streamToken(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @ValidBody(empty_body) _body: z.infer<typeof empty_body>): Promise<StreamTokenObject> {
+    return this.accounts.issueStreamToken(principal, id, this.config.STREAM_TOKEN_TTL_SECONDS);
   }
 }

@@ -9,3 +9,6 @@ export const create_account_body = z.strictObject({
 export const deposit_body = z.strictObject({ amount: amount_minor });
 
 export const account_id_param = z.string().regex(/^acct_[0-9A-Za-z]{8,64}$/);
+
+/** Routes that take no fields: an empty body or `{}`, anything else is an unknown parameter. */
+export const empty_body = z.strictObject({});

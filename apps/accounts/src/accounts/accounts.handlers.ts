@@ -8,6 +8,8 @@ import {
   Subjects,
   type VerifyAccountTokenReply,
   type VerifyAccountTokenRequest,
+  type VerifyHolderStreamTokenReply,
+  type VerifyHolderStreamTokenRequest,
 } from '@paynet/contracts';
 import { currency, parseInput } from '@paynet/platform';
 import { z } from 'zod';
@@ -34,6 +36,12 @@ export class AccountsHandlers {
   @MessagePattern(Subjects.accounts.tokensVerify)
   verifyToken(@Payload() message: VerifyAccountTokenRequest): Promise<VerifyAccountTokenReply> {
     return this.accounts.verifyToken(parseInput(token_message, message).token);
+  }
+
+  /** push only: a holder stream token is good for the stream, never as a bearer token (tokens.verify refuses it). */
+  @MessagePattern(Subjects.accounts.streamTokensVerify)
+  verifyStreamToken(@Payload() message: VerifyHolderStreamTokenRequest): Promise<VerifyHolderStreamTokenReply> {
+    return this.accounts.verifyStreamToken(parseInput(token_message, message).token);
   }
 
   @MessagePattern(Subjects.accounts.balancesGet)

@@ -5,11 +5,12 @@ import { AccountsController } from './accounts.controller.js';
 import { AccountsHandlers } from './accounts.handlers.js';
 import { AccountsService } from './accounts.service.js';
 import { LocalHolderAuthenticator } from './local-holder.authenticator.js';
+import { HolderStreamTokenSweeper } from './stream-token.sweeper.js';
 
 @Module({
   imports: [LedgerModule],
   controllers: [AccountsController, AccountsHandlers],
-  providers: [AccountsService, { provide: HOLDER_AUTHENTICATOR, useClass: LocalHolderAuthenticator }],
+  providers: [AccountsService, HolderStreamTokenSweeper, { provide: HOLDER_AUTHENTICATOR, useClass: LocalHolderAuthenticator }],
   exports: [AccountsService],
 })
 export class AccountsModule {}

@@ -16,10 +16,12 @@ import {
   randomToken,
   type StatementLineObject,
   type VerifyAccountTokenReply,
+  type VerifyHolderStreamTokenReply,
   type JsonInteger,
+  Broadcasts,
 } from '@paynet/contracts';
 import { accountOfKind } from '@paynet/ledger';
-import { type IdempotencyClaim, type Principal, holder_token_prefix, withTransaction } from '@paynet/platform';
+import { type IdempotencyClaim, type Principal, holder_stream_token_prefix, holder_token_prefix, RevocationAnnouncer, updateReturning, withTransaction } from '@paynet/platform';
 import { hashToken } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LedgerService } from '../ledger/ledger.service.js';
@@ -37,19 +39,26 @@ export interface ListInput {
 
 const token_random_length = 40;
 
+/** A new account token, its hash (all we keep) and its id (what push closes streams by). */
+function newAccountToken(): { token: string; token_hash: string; token_id: string } {
+  const token = `${holder_token_prefix}${randomToken(token_random_length)}`;
+  return { token, token_hash: hashToken(token), token_id: `tok_${randomToken(24)}` };
+}
+
 @Injectable()
 export class AccountsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly ledger: LedgerService,
+    private readonly revocations: RevocationAnnouncer,
   ) {}
 
   /** A wallet with its bearer token, shown only in this answer; we keep a hash. */
   async createWallet(input: CreateAccountInput, claim: IdempotencyClaim | undefined): Promise<AccountObject<JsonInteger>> {
     const id = newId(IdPrefix.account);
-    const token = `${holder_token_prefix}${randomToken(token_random_length)}`;
+    const { token, token_hash, token_id } = newAccountToken();
     return withTransaction(this.dataSource, async (manager) => {
-      const row = await this.insertAccount(manager, { id, kind: 'wallet', currency: input.currency, owner_name: input.owner_name, token_hash: hashToken(token) });
+      const row = await this.insertAccount(manager, { id, kind: 'wallet', currency: input.currency, owner_name: input.owner_name, token_hash, token_id });
       const body: AccountObject<JsonInteger> = { ...mapAccount(row), token, balance: await this.ledger.balanceOf(toLedgerAccount(row), manager) };
       await claim?.complete(manager, 201, body);
       return body;
@@ -66,19 +75,81 @@ export class AccountsService {
         }
         return { account_id: existing.id, created: false };
       }
-      await this.insertAccount(manager, { id: command.account_id, kind: 'merchant', currency: command.currency, owner_name: command.owner_name, token_hash: null });
+      await this.insertAccount(manager, { id: command.account_id, kind: 'merchant', currency: command.currency, owner_name: command.owner_name, token_hash: null, token_id: null });
       return { account_id: command.account_id, created: true };
     });
   }
 
   async verifyToken(token: string): Promise<VerifyAccountTokenReply> {
-    const rows: { id: string; currency: string }[] = await this.dataSource.query(
-      `SELECT id, currency FROM ledger_accounts WHERE token_hash = $1 AND kind = 'wallet'`,
+    const rows: { id: string; currency: string; token_id: string }[] = await this.dataSource.query(
+      `SELECT id, currency, token_id FROM ledger_accounts WHERE token_hash = $1 AND kind = 'wallet'`,
       [hashToken(token)],
     );
     const row = rows[0];
     if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid account token.');
-    return { account_id: row.id, currency: row.currency.trim() as Currency };
+    return { account_id: row.id, currency: row.currency.trim() as Currency, credential: row.token_id };
+  }
+
+  /**
+   * A new account token; the old one, and the holder stream tokens issued
+   * under it, stop in the same commit (verification reads the row), and push
+   * is told to close their streams before this answers.
+   */
+  async rotateToken(principal: Principal, id: string): Promise<{ token: string }> {
+    const account = await this.visibleAccount(principal, id);
+    if (account.kind !== 'wallet') throw ApiError.notFound('account', id);
+    const { token, token_hash, token_id } = newAccountToken();
+    const revoked = await withTransaction(this.dataSource, async (manager) => {
+      const rows = await updateReturning<{ old_token_id: string }>(
+        manager,
+        `WITH old AS (SELECT id, token_id FROM ledger_accounts WHERE id = $1 AND kind = 'wallet' FOR UPDATE)
+         UPDATE ledger_accounts a SET token_hash = $2, token_id = $3 FROM old WHERE a.id = old.id
+         RETURNING old.token_id AS old_token_id`,
+        [id, token_hash, token_id],
+      );
+      const old_token_id = rows[0]?.old_token_id;
+      if (old_token_id === undefined) throw ApiError.notFound('account', id);
+      await manager.query('DELETE FROM holder_stream_tokens WHERE account_id = $1 AND token_id <> $2', [id, token_id]);
+      return old_token_id;
+    });
+    await this.revocations.announce(Broadcasts.accountCredentialsRevoked, { credentials: [revoked] });
+    return { token };
+  }
+
+  /** A short-lived token for push's stream, under the account token that asked for it. */
+  async issueStreamToken(principal: Principal, id: string, ttl_seconds: number): Promise<{ object: 'stream_token'; token: string; expires_at: number }> {
+    const account = await this.visibleAccount(principal, id);
+    if (principal.kind !== 'holder' || account.kind !== 'wallet') throw ApiError.notFound('account', id);
+    const token = `${holder_stream_token_prefix}${randomToken(token_random_length)}`;
+    const rows: { expires_at: string }[] = await this.dataSource.query(
+      `INSERT INTO holder_stream_tokens (token_hash, account_id, token_id, expires_at) VALUES ($1, $2, $3, date_trunc('second', now()) + make_interval(secs => $4))
+       RETURNING floor(extract(epoch FROM expires_at))::bigint AS expires_at`,
+      [hashToken(token), id, principal.credential, ttl_seconds],
+    );
+    return { object: 'stream_token', token, expires_at: Number(rows[0]?.expires_at) };
+  }
+
+  /** A holder stream token that has not expired and whose account token is still the account's current one. */
+  async verifyStreamToken(token: string): Promise<VerifyHolderStreamTokenReply> {
+    const rows: { id: string; currency: string; token_id: string; expires_at: string }[] = await this.dataSource.query(
+      `SELECT a.id, a.currency, a.token_id, floor(extract(epoch FROM s.expires_at))::bigint AS expires_at
+       FROM holder_stream_tokens s JOIN ledger_accounts a ON a.id = s.account_id AND a.token_id = s.token_id
+       WHERE s.token_hash = $1 AND s.expires_at > now()`,
+      [hashToken(token)],
+    );
+    const row = rows[0];
+    if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid or expired stream token, or its account token was rotated.');
+    return { account_id: row.id, currency: row.currency.trim() as Currency, credential: row.token_id, expires_at: Number(row.expires_at) };
+  }
+
+  /** Holder stream tokens that expired a day ago; answers how many went. */
+  async deleteExpiredStreamTokens(limit: number): Promise<number> {
+    const [, count] = (await this.dataSource.query(
+      `DELETE FROM holder_stream_tokens WHERE token_hash IN (
+         SELECT token_hash FROM holder_stream_tokens WHERE expires_at < now() - interval '1 day' LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+      [limit],
+    )) as [unknown, number];
+    return count;
   }
 
   async retrieve(principal: Principal, id: string): Promise<AccountObject<JsonInteger>> {
@@ -150,14 +221,14 @@ export class AccountsService {
 
   private async insertAccount(
     manager: EntityManager,
-    input: { id: string; kind: 'wallet' | 'merchant'; currency: Currency; owner_name: string; token_hash: string | null },
+    input: { id: string; kind: 'wallet' | 'merchant'; currency: Currency; owner_name: string; token_hash: string | null; token_id: string | null },
   ): Promise<AccountRow> {
     const account = accountOfKind(input.kind, input.id, input.currency);
     const rows: AccountRow[] = await manager.query(
-      `INSERT INTO ledger_accounts (id, kind, currency, owner_name, normal_side, debits_must_not_exceed_credits, credits_must_not_exceed_debits, token_hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO ledger_accounts (id, kind, currency, owner_name, normal_side, debits_must_not_exceed_credits, credits_must_not_exceed_debits, token_hash, token_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        RETURNING id, kind, currency, owner_name, normal_side, debits_must_not_exceed_credits, credits_must_not_exceed_debits, created_at`,
-      [account.id, input.kind, account.currency, input.owner_name, account.normal_side, account.flags.debits_must_not_exceed_credits, account.flags.credits_must_not_exceed_debits, input.token_hash],
+      [account.id, input.kind, account.currency, input.owner_name, account.normal_side, account.flags.debits_must_not_exceed_credits, account.flags.credits_must_not_exceed_debits, input.token_hash, input.token_id],
     );
     await manager.query('INSERT INTO balances (account_id, debits_limited) VALUES ($1, $2)', [account.id, account.flags.debits_must_not_exceed_credits]);
     return { ...(rows[0] as AccountRow), currency: input.currency };

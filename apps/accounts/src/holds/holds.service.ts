@@ -26,17 +26,10 @@ import {
   type PostHoldError,
   voidHold,
 } from '@paynet/ledger';
-import { withTransaction } from '@paynet/platform';
+import { OutboxStatement, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
-import {
-  type EntryToAppend,
-  findAccounts,
-  findPlatformAccountId,
-  lockBalances,
-  toLedgerAccount,
-  writeBalances,
-  writeBatch,
-} from '../ledger/ledger.repository.js';
+import { type EntryToAppend, findPlatformAccountId, lockAccounts, writeBalances, writeBatch } from '../ledger/ledger.repository.js';
+import { walletEvents } from '../ledger/balance-events.js';
 import type { PlaceHoldInput, PostHoldInput } from './holds.messages.js';
 import { holds_commands_total, holds_expired_total } from './holds.metrics.js';
 import {
@@ -63,15 +56,20 @@ const race_attempts_max = 3;
  * Two-phase holds over @paynet/ledger, each command one PostgreSQL
  * transaction and idempotent by the caller's hold id. Lock order, everywhere:
  * the hold row first (post, void, sweep), then balance rows in account-id
- * order (`lockBalances`). Place locks only balance rows (the hold row it
+ * order (`lockAccounts`). Place locks only balance rows (the hold row it
  * inserts is new, and a re-send only reads it), and transfers lock only
  * balance rows, so no two transactions ever wait on each other in a cycle.
+ * Each change of a wallet's balance writes its `account.balance_updated`
+ * event in the statement that writes the balance (balance-events.ts).
  */
 @Injectable()
 export class HoldsService {
   private readonly fee_account_ids = new Map<string, string>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: OutboxStatement,
+  ) {}
 
   place(input: PlaceHoldInput): Promise<PlaceHoldReply> {
     return this.run('place', (manager) => this.placeIn(manager, input));
@@ -99,15 +97,19 @@ export class HoldsService {
       const rows = await lockExpiredHolds(manager, limit);
       if (rows.length === 0) return 0;
       const holds = rows.map(toHold);
-      const balances = await lockBalances(manager, holds.flatMap((hold) => [hold.debit_account_id, hold.credit_account_id]));
+      const locked = await lockAccounts(manager, holds.flatMap((hold) => [hold.debit_account_id, hold.credit_account_id]));
+      const { balances } = locked;
+      const events = [];
       for (const hold of holds) {
         const result = voidHold(hold, balances);
         // Selected as pending under lock: anything else is a bug.
         if (!result.ok) throw new Error(`expired hold ${hold.id} could not be voided: ${result.error}`);
+        // One event per hold released, with the balance it left (a wallet may have several expire at once).
+        events.push(...walletEvents(locked, result.balances));
         for (const [account_id, balance] of result.balances) balances.set(account_id, balance);
       }
       await markVoided(manager, holds.map((hold) => hold.id), 'expired');
-      await writeBalances(manager, balances);
+      await writeBalances(manager, balances, { outbox: this.outbox, events });
       return rows.length;
     });
     holds_expired_total.inc(voided);
@@ -126,18 +128,17 @@ export class HoldsService {
     };
     const account_ids = [request.debit_account_id, request.credit_account_id];
     // Locked first, so a concurrent place of the same id over the same accounts has committed by now and is seen.
-    const balances = await lockBalances(manager, account_ids);
+    const locked = await lockAccounts(manager, account_ids);
     const existing = await findHold(manager, request.id);
     if (existing) return mapPlaceReply(assertSameHold(existing, request, input), 'already_applied');
     const { taken, refusal } = await takenOrRefused(manager, request.id, [request.id, feeEntryId(request.id)]);
     if (refusal) throw answerToCopy(refusal, holdFingerprint(input), 'hold');
     if (taken.length > 0) throw ApiError.conflict(ErrorCode.hold_exists_with_different_fields, `A transfer with id ${taken[0]} exists; a hold needs an id of its own.`);
-    const accounts = await ledgerAccounts(manager, account_ids);
-    const placed = applyHold(request, await databaseNowSeconds(manager), accounts, balances);
+    const placed = applyHold(request, await databaseNowSeconds(manager), locked.accounts, locked.balances);
     if (!placed.ok) return refusePlace(manager, input, placed.error);
     const row = await insertHold(manager, { hold: placed.hold, description: input.description, payment_intent: input.payment_intent ?? null });
     if (!row) throw new HoldRaced();
-    await writeBalances(manager, placed.balances);
+    await writeBalances(manager, placed.balances, { outbox: this.outbox, events: walletEvents(locked, placed.balances) });
     return mapPlaceReply(row, 'applied');
   }
 
@@ -150,14 +151,20 @@ export class HoldsService {
     const hold = toHold(row);
     const fee_account_id = fee_minor > 0n ? await this.feeAccountId(manager, row) : undefined;
     const account_ids = [hold.debit_account_id, hold.credit_account_id, ...(fee_account_id ? [fee_account_id] : [])];
-    const balances = await lockBalances(manager, account_ids);
-    const accounts = await ledgerAccounts(manager, account_ids);
+    const locked = await lockAccounts(manager, account_ids);
+    const { accounts, balances } = locked;
     const posted = postHold(hold, input.amount_minor, await databaseNowSeconds(manager), accounts, balances);
     if (!posted.ok) throw postRejection(posted.error, row);
+    const events = walletEvents(locked, posted.balances);
     const next = new Map([...balances, ...posted.balances]);
     const entries: EntryToAppend[] = [journalItem(posted.entry, posted.lines, row.description, row)];
-    if (fee_account_id) entries.push(feeItem(row, fee_minor, fee_account_id, accounts, next));
-    const created = await writeBatch(manager, entries, next);
+    if (fee_account_id) {
+      const fee = feeItem(row, fee_minor, fee_account_id, accounts, next);
+      // The fee is a second change (of the credit account, a merchant's as payments uses holds): its own events, if any.
+      events.push(...walletEvents({ ...locked, balances: new Map([...balances, ...posted.balances]) }, fee.changed));
+      entries.push(fee.item);
+    }
+    const created = await writeBatch(manager, entries, next, { outbox: this.outbox, events });
     if (created === undefined) throw ApiError.conflict(ErrorCode.hold_exists_with_different_fields, `A transfer took the journal id of hold ${row.id}.`);
     const updated = await markPosted(manager, hold.id, input.amount_minor, fee_minor);
     return mapPostReply(updated, 'applied', created, entries[0]?.line_ids ?? [], entries[1]?.line_ids ?? []);
@@ -169,12 +176,12 @@ export class HoldsService {
     if (row.state === 'voided') return mapVoidReply(row, 'already_applied');
     if (row.state === 'posted') throw ApiError.conflict(ErrorCode.hold_already_posted, `Hold ${row.id} is posted; it can no longer be voided.`);
     const hold = toHold(row);
-    const balances = await lockBalances(manager, [hold.debit_account_id, hold.credit_account_id]);
-    const voided = voidHold(hold, balances);
+    const locked = await lockAccounts(manager, [hold.debit_account_id, hold.credit_account_id]);
+    const voided = voidHold(hold, locked.balances);
     if (!voided.ok) throw postRejection(voided.error, row);
     const reason: HoldVoidReason = isHoldExpired(hold, await databaseNowSeconds(manager)) ? 'expired' : 'requested';
     const [updated] = await markVoided(manager, [hold.id], reason);
-    await writeBalances(manager, voided.balances);
+    await writeBalances(manager, voided.balances, { outbox: this.outbox, events: walletEvents(locked, voided.balances) });
     return mapVoidReply(updated as HoldRow, 'applied');
   }
 
@@ -228,11 +235,6 @@ function holdFingerprint(input: PlaceHoldInput): string {
   return JSON.stringify([currency, debit_account, credit_account, amount_minor.toString(), expires_at, description, payment_intent ?? null]);
 }
 
-async function ledgerAccounts(manager: EntityManager, ids: readonly string[]): Promise<Map<string, LedgerAccount>> {
-  const rows = await findAccounts(manager, ids);
-  return new Map([...rows.values()].map((row) => [row.id, toLedgerAccount(row)]));
-}
-
 function feeEntryId(hold_id: string): string {
   return `${hold_id}:fee`;
 }
@@ -241,14 +243,14 @@ function journalItem(entry: JournalEntry, lines: EntryToAppend['lines'], descrip
   return { entry, lines, line_ids: lines.map(() => newId(IdPrefix.transaction)), description, payment_intent: row.payment_intent };
 }
 
-/** The fee, out of what the credit account just received, to the platform fee account; updates `balances`. */
+/** The fee, out of what the credit account just received, to the platform fee account; updates `balances`, answers what it changed. */
 function feeItem(
   row: HoldRow,
   fee_minor: bigint,
   fee_account_id: string,
   accounts: ReadonlyMap<string, LedgerAccount>,
   balances: Map<string, AccountBalance>,
-): EntryToAppend {
+): { item: EntryToAppend; changed: Map<string, AccountBalance> } {
   const entry: JournalEntry = {
     id: feeEntryId(row.id),
     currency: row.currency,
@@ -261,7 +263,7 @@ function feeItem(
   // The fee is at most the amount just credited (checked at the edge), so a refusal here is a bug.
   if (!result.ok) throw new Error(`fee of hold ${row.id} refused: ${result.error}`);
   for (const [account_id, balance] of result.balances) balances.set(account_id, balance);
-  return journalItem(entry, result.lines, `Platform fee: ${row.description}`, row);
+  return { item: journalItem(entry, result.lines, `Platform fee: ${row.description}`, row), changed: result.balances };
 }
 
 const wire_fields: Record<HoldDifference, string> = {

@@ -1,5 +1,6 @@
-import type { Currency, ErrorEnvelope } from '@paynet/contracts';
+import type { Currency, ErrorEnvelope, PlatformEvent } from '@paynet/contracts';
 import { type AccountBalance, entry_lines_max, type AccountKind, type AppliedLine, type JournalEntry, type LedgerAccount, type Side } from '@paynet/ledger';
+import type { OutboxStatement } from '@paynet/platform';
 import type { EntityManager } from 'typeorm';
 import { fromRefusalRow, type Refusal, refusalColumns } from './refused-commands.js';
 
@@ -61,18 +62,37 @@ export async function findPlatformAccountId(manager: EntityManager, kind: 'fundi
   return rows[0]?.id;
 }
 
+/** Accounts as read under their balance locks: ledger rules, balances, and which are wallets (whose holders hear of changes). */
+export interface LockedAccounts {
+  accounts: Map<string, LedgerAccount>;
+  balances: Map<string, AccountBalance>;
+  wallets: Set<string>;
+}
+
 /**
- * Locks the balance rows in one fixed order (by account id), so two
- * transfers over the same accounts never wait on each other in a cycle.
+ * A WITH list's CTE `locked`: the balance rows of the accounts named by the
+ * text[] parameter `param`, locked in one fixed order (by account id), so two
+ * transactions over the same accounts never wait on each other in a cycle.
+ * Read with `locked_accounts_from` (each row with its account, one index probe each).
  */
-export async function lockBalances(manager: EntityManager, ids: readonly string[]): Promise<Map<string, AccountBalance>> {
-  const sorted = [...new Set(ids)].sort();
-  const rows: BalanceRow[] = await manager.query(
-    `SELECT account_id, debits_posted, credits_posted, debits_pending, credits_pending
-     FROM balances WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE`,
-    [sorted],
-  );
-  return new Map(rows.map((row) => [row.account_id, toBalance(row)]));
+function lockedCte(param: string): string {
+  return `locked AS MATERIALIZED (
+       SELECT account_id, debits_posted, credits_posted, debits_pending, credits_pending
+       FROM balances WHERE account_id = ANY(${param}::text[]) ORDER BY account_id FOR UPDATE
+     )`;
+}
+
+const locked_accounts_from = 'locked l CROSS JOIN LATERAL (SELECT * FROM ledger_accounts WHERE id = l.account_id LIMIT 1) a';
+
+const locked_account_columns = `a.id, a.currency, a.kind, a.normal_side, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits,
+       l.debits_posted, l.credits_posted, l.debits_pending, l.credits_pending`;
+
+/** Locks the balance rows of `ids` (see lockedCte) and reads them with their accounts, in one round trip. */
+export async function lockAccounts(manager: EntityManager, ids: readonly string[]): Promise<LockedAccounts> {
+  const rows: LockedBatchRow[] = await manager.query(`WITH ${lockedCte('$1')} SELECT ${locked_account_columns} FROM ${locked_accounts_from}`, [[...new Set(ids)]]);
+  const locked: LockedAccounts = { accounts: new Map(), balances: new Map(), wallets: new Set() };
+  for (const row of rows) readLockedAccount(locked, row);
+  return locked;
 }
 
 export async function readBalance(manager: EntityManager, id: string): Promise<AccountBalance | undefined> {
@@ -83,24 +103,38 @@ export async function readBalance(manager: EntityManager, id: string): Promise<A
   return rows[0] ? toBalance(rows[0]) : undefined;
 }
 
-/** Writes the new balances of many accounts in one statement. */
-export async function writeBalances(manager: EntityManager, balances: ReadonlyMap<string, AccountBalance>): Promise<void> {
+/** Events a write adds to the outbox in its own statement (OutboxStatement): no round trip of their own. */
+export interface OutboxEvents {
+  outbox: OutboxStatement;
+  events: readonly PlatformEvent[];
+}
+
+/** Writes the new balances of many accounts, and the events that report them, in one statement. */
+export async function writeBalances(manager: EntityManager, balances: ReadonlyMap<string, AccountBalance>, { outbox, events }: OutboxEvents): Promise<void> {
   if (balances.size === 0) return;
   const rows = [...balances];
-  await manager.query(
-    `UPDATE balances AS b SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
-       debits_pending = u.debits_pending, credits_pending = u.credits_pending
-     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-       AS u(account_id, debits_posted, credits_posted, debits_pending, credits_pending)
-     WHERE b.account_id = u.account_id`,
+  const [outcome]: { balances: string; outbox_rows: string }[] = await manager.query(
+    `WITH updated_balances AS (
+       UPDATE balances AS b SET debits_posted = u.debits_posted, credits_posted = u.credits_posted,
+         debits_pending = u.debits_pending, credits_pending = u.credits_pending
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+         AS u(account_id, debits_posted, credits_posted, debits_pending, credits_pending)
+       WHERE b.account_id = u.account_id
+       RETURNING 1
+     ), ${outbox.ctes(6)}
+     SELECT (SELECT count(*) FROM updated_balances) AS balances, ${outbox.columns}`,
     [
       rows.map(([id]) => id),
       rows.map(([, balance]) => balance.debits_posted.toString()),
       rows.map(([, balance]) => balance.credits_posted.toString()),
       rows.map(([, balance]) => balance.debits_pending.toString()),
       rows.map(([, balance]) => balance.credits_pending.toString()),
+      ...outbox.params(events),
     ],
   );
+  if (Number(outcome?.balances) !== rows.length || Number(outcome?.outbox_rows) !== events.length) {
+    throw new Error(`assertion failed: wrote ${outcome?.balances}/${rows.length} balances, ${outcome?.outbox_rows}/${events.length} events`);
+  }
 }
 
 export interface EntryToAppend {
@@ -112,9 +146,7 @@ export interface EntryToAppend {
 }
 
 /** What a transfer batch reads under its locks, in one round trip. */
-export interface LockedBatch {
-  accounts: Map<string, LedgerAccount>;
-  balances: Map<string, AccountBalance>;
+export interface LockedBatch extends LockedAccounts {
   /** Transfers already in the journal among the batch's ids, their lines in order. */
   existing: Map<string, StoredEntry>;
   /** Transfers already refused among the batch's ids (refused-commands.ts). */
@@ -131,6 +163,7 @@ interface LockedBatchRow {
   row_kind: 'account' | 'posting' | 'refusal';
   id: string;
   currency: string;
+  kind: AccountKind | null;
   normal_side: Side | null;
   debits_must_not_exceed_credits: boolean | null;
   credits_must_not_exceed_debits: boolean | null;
@@ -168,28 +201,24 @@ interface LockedBatchRow {
  */
 export async function lockBatch(manager: EntityManager, account_ids: readonly string[], entry_ids: readonly string[]): Promise<LockedBatch> {
   const rows: LockedBatchRow[] = await manager.query(
-    `WITH locked AS MATERIALIZED (
-       SELECT account_id, debits_posted, credits_posted, debits_pending, credits_pending
-       FROM balances WHERE account_id = ANY($1::text[]) ORDER BY account_id FOR UPDATE
-     )
-     SELECT 'account' AS row_kind, a.id, a.currency, a.normal_side, a.debits_must_not_exceed_credits, a.credits_must_not_exceed_debits,
-       l.debits_posted, l.credits_posted, l.debits_pending, l.credits_pending,
+    `WITH ${lockedCte('$1')}
+     SELECT 'account' AS row_kind, ${locked_account_columns},
        NULL::bigint AS created, NULL::text AS line_id, NULL::smallint AS line_index, NULL::text AS account_id, NULL::text AS direction, NULL::bigint AS amount,
        NULL::text AS fingerprint, NULL::jsonb AS answer
-     FROM locked l CROSS JOIN LATERAL (SELECT * FROM ledger_accounts WHERE id = l.account_id LIMIT 1) a
+     FROM ${locked_accounts_from}
      UNION ALL
-     SELECT 'posting', found.id, found.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+     SELECT 'posting', found.id, found.currency, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        found.created, found.line_id, found.line_index, found.account_id, found.direction, found.amount, NULL, NULL
      FROM ${storedLinesFrom('$2')}
      UNION ALL
-     SELECT 'refusal', r.id, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r.fingerprint, r.answer
+     SELECT 'refusal', r.id, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r.fingerprint, r.answer
      FROM unnest($2::text[]) AS wanted(id)
        CROSS JOIN LATERAL (SELECT * FROM refused_commands WHERE kind = 'transfer' AND id = wanted.id LIMIT 1) r`,
     // Each id once: a batch may carry the same transfer twice (a re-send), and a repeated id would repeat its lines.
     // (The lock order is the SQL ORDER BY; the ids need no sorting here.)
     [[...new Set(account_ids)], [...new Set(entry_ids)]],
   );
-  const batch: LockedBatch = { accounts: new Map(), balances: new Map(), existing: new Map(), refused: new Map() };
+  const batch: LockedBatch = { accounts: new Map(), balances: new Map(), wallets: new Set(), existing: new Map(), refused: new Map() };
   const lines: LockedBatchRow[] = [];
   for (const row of rows) {
     if (row.row_kind === 'posting') lines.push(row);
@@ -228,7 +257,8 @@ function readStoredLines(rows: LockedBatchRow[]): Map<string, StoredEntry> {
   return existing;
 }
 
-function readLockedAccount(batch: LockedBatch, row: LockedBatchRow): void {
+function readLockedAccount(batch: LockedAccounts, row: LockedBatchRow): void {
+  if (row.kind === 'wallet') batch.wallets.add(row.id);
   batch.accounts.set(row.id, {
     id: row.id,
     currency: row.currency.trim(),
@@ -271,7 +301,8 @@ const no_decisions: BatchDecisions = { refusals: [], decided_ids: [] };
 
 /**
  * One statement for the transfer batch's writes: its journal entries, their
- * postings, the new balances and its refusals. Runs after the batch's locks
+ * postings, the new balances, the events that report them (outbox rows, see
+ * balance-events.ts) and its refusals. Runs after the batch's locks
  * are held, so its snapshot sees every transaction that held them before:
  * if one of the ids decided here was applied or refused meanwhile (the
  * `guard`), or an entry id was taken first, nothing is written and it
@@ -282,11 +313,12 @@ export async function writeBatch(
   manager: EntityManager,
   entries: readonly EntryToAppend[],
   balances: ReadonlyMap<string, AccountBalance>,
+  { outbox, events }: OutboxEvents,
   decisions: BatchDecisions = no_decisions,
 ): Promise<number | undefined> {
   const postings = entries.flatMap((item) => item.lines.map((line, index) => ({ item, line, index })));
   const balance_rows = [...balances];
-  const rows: { complete: boolean; created: string | null; postings: string; balances: string }[] = await manager.query(
+  const rows: { complete: boolean; created: string | null; postings: string; balances: string; outbox_rows: string }[] = await manager.query(
     `WITH guard AS (
        -- One index probe per id (the LATERAL style of storedLinesFrom): applied ids are caught by ON CONFLICT below.
        SELECT NOT EXISTS (SELECT 1 FROM unnest($19::text[]) AS refused(id) WHERE EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = refused.id))
@@ -318,9 +350,9 @@ export async function writeBatch(
        SELECT 'transfer', u.* FROM unnest($21::text[], $22::text[], $23::jsonb[]) AS u(id, fingerprint, answer), outcome
        WHERE outcome.complete
        ON CONFLICT (kind, id) DO NOTHING
-     )
+     ), ${outbox.ctes(24, '(SELECT complete FROM outcome)')}
      SELECT outcome.complete, outcome.created,
-       (SELECT count(*) FROM inserted_postings) AS postings, (SELECT count(*) FROM updated_balances) AS balances
+       (SELECT count(*) FROM inserted_postings) AS postings, (SELECT count(*) FROM updated_balances) AS balances, ${outbox.columns}
      FROM outcome`,
     [
       entries.map((item) => item.entry.id),
@@ -344,13 +376,16 @@ export async function writeBatch(
       decisions.refusals.map((refusal) => refusal.id),
       decisions.decided_ids,
       ...refusalColumns(decisions.refusals),
+      ...outbox.params(events),
     ],
   );
   const outcome = rows[0];
   if (!outcome?.complete) return undefined;
   // Every row we meant to write was written, or the batch is not what we think it is.
-  if (Number(outcome.postings) !== postings.length || Number(outcome.balances) !== balance_rows.length) {
-    throw new Error(`assertion failed: batch wrote ${outcome.postings}/${postings.length} postings, ${outcome.balances}/${balance_rows.length} balances`);
+  if (Number(outcome.postings) !== postings.length || Number(outcome.balances) !== balance_rows.length || Number(outcome.outbox_rows) !== events.length) {
+    throw new Error(
+      `assertion failed: batch wrote ${outcome.postings}/${postings.length} postings, ${outcome.balances}/${balance_rows.length} balances, ${outcome.outbox_rows}/${events.length} events`,
+    );
   }
   return Number(outcome.created);
 }

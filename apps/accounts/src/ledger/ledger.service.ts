@@ -3,8 +3,6 @@ import {
   amountFromWire,
   ApiError,
   type BalanceObject,
-  balanceToJson,
-  type Currency,
   ErrorCode,
   newId,
   IdPrefix,
@@ -13,23 +11,14 @@ import {
   type TransferReply,
   type GetTransferReply,
   type JsonInteger,
+  type PlatformEvent,
 } from '@paynet/contracts';
-import {
-  applyEntry,
-  availableBalance,
-  compareEntries,
-  type AccountBalance,
-  type AppliedLine,
-  type ApplyEntryError,
-  type JournalEntry,
-  type LedgerAccount,
-  pendingBalance,
-  postedBalance,
-} from '@paynet/ledger';
-import { withTransaction } from '@paynet/platform';
+import { applyEntry, compareEntries, type AccountBalance, type AppliedLine, type ApplyEntryError, type JournalEntry, type LedgerAccount } from '@paynet/ledger';
+import { OutboxStatement, withTransaction } from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { findPlatformAccountId, findStoredEntries, lockBatch, type LockedBatch, readBalance, type StoredEntry, writeBatch } from './ledger.repository.js';
 import { accountRejectionError, assertUnreachable, isAccountRejection } from './account-rejection.js';
+import { balanceObject, walletEvents } from './balance-events.js';
 import { answerToCopy, findRefusals, type Refusal, transferFingerprint } from './refused-commands.js';
 
 /** The most transfers one database transaction applies (TigerBeetle batches 8,190; ours are bounded by statement size). */
@@ -58,14 +47,18 @@ interface AppliedTransfer {
  * duplicate touched the same rows, so it has committed and is visible);
  * apply each transfer in memory, in order, with the pure model, each
  * succeeding or failing on its own; append entries and postings and write
- * the balances in bulk. A transfer id is applied at most once, whoever
- * re-sends it and however often.
+ * the balances in bulk, with an `account.balance_updated` event per wallet
+ * per transfer applied (balance-events.ts) in the same statement. A transfer
+ * id is applied at most once, whoever re-sends it and however often.
  */
 @Injectable()
 export class LedgerService {
   private readonly platform_accounts = new Map<string, string>();
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: OutboxStatement,
+  ) {}
 
   /** One transfer, in the caller's transaction (deposits) or its own. */
   async postTransfer(command: PostTransferCommand, manager?: EntityManager): Promise<TransferReply> {
@@ -88,14 +81,7 @@ export class LedgerService {
   }
 
   async balanceOf(account: LedgerAccount, manager: EntityManager = this.dataSource.manager): Promise<BalanceObject<JsonInteger>> {
-    const balance = (await readBalance(manager, account.id)) as AccountBalance;
-    return {
-      object: 'balance',
-      currency: account.currency as Currency,
-      posted: balanceToJson(postedBalance(account, balance)),
-      pending: balanceToJson(pendingBalance(account, balance)),
-      available: balanceToJson(availableBalance(account, balance)),
-    };
+    return balanceObject(account, (await readBalance(manager, account.id)) as AccountBalance);
   }
 
   /**
@@ -107,7 +93,7 @@ export class LedgerService {
     const entries = await Promise.all(commands.map((command) => this.resolveEntry(manager, command)));
     const account_ids = entries.flatMap((entry) => (entry instanceof ApiError ? [] : entry.lines.map((line) => line.account_id)));
     const locked = await lockBatch(manager, account_ids, commands.map((command) => command.transfer_id));
-    const decided: BatchDecided = { applied: new Map(), refused: new Map(), touched: new Set() };
+    const decided: BatchDecided = { applied: new Map(), refused: new Map(), touched: new Set(), events: [] };
     const outcomes = commands.map((command, index) => decide(command, entries[index] as JournalEntry | ApiError, locked, decided));
     const { balances } = locked;
     const created = await this.write(manager, decided, new Map([...decided.touched].map((id) => [id, balances.get(id) as AccountBalance])));
@@ -120,7 +106,7 @@ export class LedgerService {
     });
   }
 
-  /** Writes entries, postings, balances and refusals in one statement; answers their creation time (the transaction's). */
+  /** Writes entries, postings, balances, events and refusals in one statement; answers their creation time (the transaction's). */
   private async write(manager: EntityManager, decided: BatchDecided, balances: ReadonlyMap<string, AccountBalance>): Promise<number> {
     const transfers = [...decided.applied.values()];
     if (transfers.length === 0 && decided.refused.size === 0) return Math.floor(Date.now() / 1000);
@@ -134,6 +120,7 @@ export class LedgerService {
         payment_intent: transfer.command.payment_intent ?? null,
       })),
       balances,
+      { outbox: this.outbox, events: decided.events },
       { refusals: [...decided.refused.values()], decided_ids: [...decided.applied.keys(), ...decided.refused.keys()] },
     );
     if (created === undefined) throw new TransferRaced();
@@ -170,11 +157,13 @@ function storedReply(stored: StoredEntry): TransferReply {
   return { transfer_id: stored.entry.id, result: 'already_applied', created: stored.created, line_ids: stored.line_ids };
 }
 
-/** What a batch has decided so far: transfers applied and refused now, accounts whose balance changed. */
+/** What a batch has decided so far: transfers applied and refused now, accounts whose balance changed, the events that say so. */
 interface BatchDecided {
   applied: Map<string, AppliedTransfer>;
   refused: Map<string, Refusal>;
   touched: Set<string>;
+  /** One per wallet per transfer applied, with the balance that transfer left, in the order applied. */
+  events: PlatformEvent[];
 }
 
 /**
@@ -196,6 +185,7 @@ function decide(command: PostTransferCommand, entry: JournalEntry | ApiError, lo
     if (isAccountRejection(result.error)) decided.refused.set(entry.id, { id: entry.id, fingerprint: transferFingerprint(entry), error });
     return { ok: false, error };
   }
+  decided.events.push(...walletEvents(locked, result.balances));
   for (const [account_id, balance] of result.balances) {
     locked.balances.set(account_id, balance);
     decided.touched.add(account_id);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken } from '@paynet/contracts';
-import { SECRET_BOX, SecretBox, stream_token_prefix } from '@paynet/platform';
+import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken, type SigningKey, type VerifyStreamTokenReply } from '@paynet/contracts';
+import { SECRET_BOX, SecretBox, stream_token_prefix, updateReturning } from '@paynet/platform';
 import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NonceBatcher, nonceKey, NonceQueueFullError, type NonceUse } from './nonce-batch.js';
@@ -14,6 +14,18 @@ export const rotation_grace_seconds_default = 3_600;
 export interface IssuedKey {
   api_key: string;
   api_secret: string;
+}
+
+/** The keys a rotation cut short, and when they stop (now, for `grace_seconds: 0`). */
+export interface ShortenedKeys {
+  ids: string[];
+  expires_at: number;
+}
+
+/** A signed request's merchant and the key that signed it. */
+export interface SignedBy {
+  merchant_id: string;
+  api_key: SigningKey;
 }
 
 /**
@@ -41,18 +53,27 @@ export class CredentialsService {
     return { api_key, api_secret };
   }
 
-  /** A new key; the merchant's other live keys stop working after the grace period. */
-  async rotateKey(manager: EntityManager, merchant_id: string, grace_seconds: number): Promise<IssuedKey> {
-    await manager.query(
-      `UPDATE api_keys SET expires_at = now() + make_interval(secs => $2)
-       WHERE merchant_id = $1 AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => $2))`,
+  /**
+   * A new key; the merchant's other live keys stop working after the grace
+   * period (0: at once), none later than they would have. Answers the keys
+   * it cut short, for push to close their streams.
+   */
+  async rotateKey(manager: EntityManager, merchant_id: string, grace_seconds: number): Promise<IssuedKey & { shortened: ShortenedKeys }> {
+    // Whole seconds: the end push is told (Unix seconds) is the end the key has.
+    const rows = await updateReturning<{ id: string; expires_at: string }>(
+      manager,
+      `UPDATE api_keys SET expires_at = date_trunc('second', now()) + make_interval(secs => $2)
+       WHERE merchant_id = $1 AND (expires_at IS NULL OR expires_at > date_trunc('second', now()) + make_interval(secs => $2))
+       RETURNING id, extract(epoch FROM expires_at)::bigint AS expires_at`,
       [merchant_id, grace_seconds],
     );
-    return this.issueKey(manager, merchant_id);
+    const key = await this.issueKey(manager, merchant_id);
+    const expires_at = rows[0] ? Number(rows[0].expires_at) : Math.floor(Date.now() / 1000) + grace_seconds;
+    return { ...key, shortened: { ids: rows.map((row) => row.id), expires_at } };
   }
 
-  /** Checks a signed request (API.md, Authentication) and answers the merchant id, or throws 401. */
-  async authenticate(request: AuthenticateRequest): Promise<string> {
+  /** Checks a signed request (API.md, Authentication) and answers the merchant id and the signing key, or throws 401. */
+  async authenticate(request: AuthenticateRequest): Promise<SignedBy> {
     const { api_key, timestamp, nonce, signature } = request;
     if (!api_key || !timestamp || !nonce || !signature) {
       throw ApiError.unauthorized(ErrorCode.authentication_required, 'Signed requests need X-Api-Key, X-Timestamp, X-Nonce and X-Signature.');
@@ -74,33 +95,37 @@ export class CredentialsService {
     });
     if (!result.ok) throw ApiError.unauthorized(ErrorCode[result.code], signatureMessage(result.code));
     await this.useNonce(api_key, nonce);
-    return key.merchant_id;
+    return { merchant_id: key.merchant_id, api_key: { id: api_key, expires_at: key.expires_at === null ? null : Number(key.expires_at) } };
   }
 
-  async issueStreamToken(merchant_id: string, ttl_seconds: number): Promise<{ token: string; expires_at: number }> {
+  /** A stream token under the key that asked for it: it stops when that key stops, or at its own expiry. */
+  async issueStreamToken(merchant_id: string, api_key_id: string, ttl_seconds: number): Promise<{ token: string; expires_at: number }> {
     const token = `${stream_token_prefix}${randomToken(40)}`;
     const rows: { expires_at: string }[] = await this.dataSource.query(
-      `INSERT INTO stream_tokens (token_hash, merchant_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))
+      `INSERT INTO stream_tokens (token_hash, merchant_id, api_key_id, expires_at) VALUES ($1, $2, $3, date_trunc('second', now()) + make_interval(secs => $4))
        RETURNING floor(extract(epoch FROM expires_at))::bigint AS expires_at`,
-      [hashToken(token), merchant_id, ttl_seconds],
+      [hashToken(token), merchant_id, api_key_id, ttl_seconds],
     );
     return { token, expires_at: Number(rows[0]?.expires_at) };
   }
 
-  async verifyStreamToken(token: string): Promise<{ merchant_id: string; expires_at: number }> {
-    const rows: { merchant_id: string; expires_at: string }[] = await this.dataSource.query(
-      `SELECT merchant_id, floor(extract(epoch FROM expires_at))::bigint AS expires_at FROM stream_tokens
-       WHERE token_hash = $1 AND expires_at > now()`,
+  /** A live token under a live key; `expires_at` is the earlier of the two ends. */
+  async verifyStreamToken(token: string): Promise<VerifyStreamTokenReply> {
+    const rows: { merchant_id: string; api_key_id: string; expires_at: string }[] = await this.dataSource.query(
+      `SELECT s.merchant_id, s.api_key_id, floor(extract(epoch FROM LEAST(s.expires_at, k.expires_at)))::bigint AS expires_at
+       FROM stream_tokens s JOIN api_keys k ON k.id = s.api_key_id
+       WHERE s.token_hash = $1 AND s.expires_at > now() AND (k.expires_at IS NULL OR k.expires_at > now())`,
       [hashToken(token)],
     );
     const row = rows[0];
-    if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid or expired stream token.');
-    return { merchant_id: row.merchant_id, expires_at: Number(row.expires_at) };
+    if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid or expired stream token, or its API key was revoked.');
+    return { merchant_id: row.merchant_id, expires_at: Number(row.expires_at), credential: row.api_key_id };
   }
 
-  private async liveKey(api_key: string): Promise<{ merchant_id: string; secret_sealed: string }> {
-    const rows: { merchant_id: string; secret_sealed: string }[] = await this.dataSource.query(
-      'SELECT merchant_id, secret_sealed FROM api_keys WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())',
+  private async liveKey(api_key: string): Promise<{ merchant_id: string; secret_sealed: string; expires_at: string | null }> {
+    const rows: { merchant_id: string; secret_sealed: string; expires_at: string | null }[] = await this.dataSource.query(
+      `SELECT merchant_id, secret_sealed, floor(extract(epoch FROM expires_at))::bigint AS expires_at
+       FROM api_keys WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())`,
       [api_key],
     );
     if (!rows[0]) throw ApiError.unauthorized(ErrorCode.invalid_api_key, 'Unknown, revoked or expired API key.');

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { MerchantPrincipal } from '@paynet/contracts';
+import type { AuthenticateReply } from '@paynet/contracts';
 import { type AuthenticatedRequest, type MerchantAuthenticator, signedRequestOf } from '@paynet/platform';
 import { MerchantsService } from '../merchants/merchants.service.js';
 import { CredentialsService } from './credentials.service.js';
@@ -12,7 +12,8 @@ export class LocalMerchantAuthenticator implements MerchantAuthenticator {
     private readonly merchants: MerchantsService,
   ) {}
 
-  async authenticate(request: AuthenticatedRequest): Promise<MerchantPrincipal> {
-    return this.merchants.principal(await this.credentials.authenticate(signedRequestOf(request)));
+  async authenticate(request: AuthenticatedRequest): Promise<AuthenticateReply> {
+    const signed = await this.credentials.authenticate(signedRequestOf(request));
+    return { ...(await this.merchants.principal(signed.merchant_id)), api_key: signed.api_key };
   }
 }

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { BalanceObject, JsonInteger, MerchantObject, StreamTokenObject } from '@paynet/contracts';
-import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, type Principal, ValidBody } from '@paynet/platform';
+import { ApiErrors, Auth, CurrentPrincipal, Idempotent, IdempotencyKey, type IdempotencyClaim, ManagesCredentials, type Principal, ValidBody } from '@paynet/platform';
 import type { z } from 'zod';
 import { create_merchant_body, type CreateMerchantBody, rotate_body, webhook_endpoint_body } from './merchants.dto.js';
 import { MerchantsService } from './merchants.service.js';
@@ -34,6 +34,7 @@ export class MerchantsController {
   @Post(':id/webhook-endpoint')
   @HttpCode(200)
   @Auth('merchant')
+  @ManagesCredentials()
   @ApiErrors(404)
   webhookEndpoint(
     @CurrentPrincipal() principal: Principal,
@@ -46,6 +47,7 @@ export class MerchantsController {
   @Post(':id/api-keys/rotate')
   @HttpCode(200)
   @Auth('merchant')
+  @ManagesCredentials()
   @ApiErrors(404)
   rotate(
     @CurrentPrincipal() principal: Principal,

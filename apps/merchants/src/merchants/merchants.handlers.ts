@@ -36,8 +36,8 @@ export class MerchantsHandlers {
 
   @MessagePattern(Subjects.merchants.requestsAuthenticate)
   async authenticate(@Payload() message: AuthenticateRequest): Promise<AuthenticateReply> {
-    const merchant_id = await this.credentials.authenticate(parseInput(authenticate_message, message));
-    return this.merchants.principal(merchant_id);
+    const signed = await this.credentials.authenticate(parseInput(authenticate_message, message));
+    return { ...(await this.merchants.principal(signed.merchant_id)), api_key: signed.api_key };
   }
 
   @MessagePattern(Subjects.merchants.merchantsGet)

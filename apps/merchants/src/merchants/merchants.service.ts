@@ -12,10 +12,11 @@ import {
   type MerchantPrincipal,
   newId,
   type StreamTokenObject,
+  Broadcasts,
   Subjects,
   type JsonInteger,
 } from '@paynet/contracts';
-import { CONFIG, type IdempotencyClaim, type Principal, RpcClient, SECRET_BOX, SecretBox, withTransaction } from '@paynet/platform';
+import { CONFIG, type IdempotencyClaim, type Principal, RevocationAnnouncer, RpcClient, SECRET_BOX, SecretBox, withTransaction } from '@paynet/platform';
 import { generateWebhookSecret } from '@paynet/signatures';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -54,6 +55,7 @@ export class MerchantsService {
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(CONFIG) private readonly config: MerchantsConfig,
     private readonly cache: MerchantCache<MerchantRow>,
+    private readonly revocations: RevocationAnnouncer,
   ) {}
 
   /**
@@ -119,15 +121,18 @@ export class MerchantsService {
 
   async rotateKey(principal: Principal, id: string, grace_seconds: number | undefined): Promise<MerchantObject> {
     const merchant = await this.visible(principal, id);
-    const key = await withTransaction(this.dataSource, (manager) =>
+    const { shortened, ...key } = await withTransaction(this.dataSource, (manager) =>
       this.credentials.rotateKey(manager, id, grace_seconds ?? rotation_grace_seconds_default),
     );
+    // Committed: push closes the streams under the old keys when they stop (now, or at the end of the grace).
+    await this.revocations.announce(Broadcasts.merchantCredentialsRevoked, { credentials: shortened.ids, expires_at: shortened.expires_at });
     return { ...mapMerchant(merchant), ...key };
   }
 
   async streamToken(principal: Principal, id: string): Promise<StreamTokenObject> {
     await this.visible(principal, id);
-    return { object: 'stream_token', ...(await this.credentials.issueStreamToken(id, this.config.STREAM_TOKEN_TTL_SECONDS)) };
+    if (principal.kind !== 'merchant') throw ApiError.notFound('merchant', id);
+    return { object: 'stream_token', ...(await this.credentials.issueStreamToken(id, principal.api_key.id, this.config.STREAM_TOKEN_TTL_SECONDS)) };
   }
 
   async principal(merchant_id: string): Promise<MerchantPrincipal> {

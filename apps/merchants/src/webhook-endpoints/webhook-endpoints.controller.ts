@@ -8,6 +8,7 @@ import {
   IdempotencyKey,
   Idempotent,
   list_query,
+  ManagesCredentials,
   type Principal,
   ValidBody,
   ValidQuery,
@@ -24,6 +25,7 @@ export class WebhookEndpointsController {
   @Post()
   @HttpCode(201)
   @Auth('merchant')
+  @ManagesCredentials()
   @Idempotent({ required: false })
   create(
     @CurrentPrincipal() principal: Principal,
@@ -49,6 +51,7 @@ export class WebhookEndpointsController {
   @Post(':id')
   @HttpCode(200)
   @Auth('merchant')
+  @ManagesCredentials()
   @ApiErrors(404)
   update(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @ValidBody(update_endpoint_body) body: UpdateEndpointBody): Promise<WebhookEndpointObject> {
     return this.endpoints.update(merchantIdOf(principal), id, body);
@@ -56,6 +59,7 @@ export class WebhookEndpointsController {
 
   @Delete(':id')
   @Auth('merchant')
+  @ManagesCredentials()
   @ApiErrors(404)
   remove(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<{ id: string; object: 'webhook_endpoint'; deleted: true }> {
     return this.endpoints.remove(merchantIdOf(principal), id);
@@ -64,6 +68,7 @@ export class WebhookEndpointsController {
   @Post(':id/rotate-secret')
   @HttpCode(200)
   @Auth('merchant')
+  @ManagesCredentials()
   @ApiErrors(404)
   rotateSecret(
     @CurrentPrincipal() principal: Principal,

@@ -26,7 +26,7 @@ export class PaymentIntentsController {
   @Post()
   @HttpCode(201)
   @Auth('merchant')
-  @Idempotent({ required: true })
+  @Idempotent({ required: true, in_request: true })
   create(
     @CurrentPrincipal() principal: Merchant,
     @ValidBody(create_payment_intent_body) body: CreatePaymentIntentBody,
@@ -54,7 +54,7 @@ export class PaymentIntentsController {
   @Post(':id/pay')
   @HttpCode(200)
   @Auth('holder')
-  @Idempotent({ required: true })
+  @Idempotent({ required: true, in_request: true })
   @ApiErrors(402, 404, 409)
   pay(
     @CurrentPrincipal() principal: Holder,

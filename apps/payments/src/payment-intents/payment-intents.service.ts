@@ -9,7 +9,17 @@ import {
   type PlaceHoldReply,
   type TransferReply,
 } from '@paynet/contracts';
-import { CONFIG, type IdempotencyClaim, OutboxWriter, type Principal, RpcClient, updateReturning, withTransaction } from '@paynet/platform';
+import {
+  CONFIG,
+  type IdempotencyClaim,
+  IdempotencyStore,
+  OutboxWriter,
+  type Principal,
+  RpcClient,
+  SqlParameters,
+  updateReturning,
+  withTransaction,
+} from '@paynet/platform';
 import { DataSource, type EntityManager } from 'typeorm';
 import { RiskDeclinedError } from '../risk/risk-declined.error.js';
 import { RiskService } from '../risk/risk.service.js';
@@ -45,6 +55,12 @@ class EarlierAttemptUnchecked extends Error {
   }
 }
 
+/** A new attempt's UPDATE up to its WHERE. The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at. */
+function startAttemptUpdate(p: SqlParameters, payer_account: string, hold_ttl_seconds: number): string {
+  return `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = ${p.add(payer_account)}, attempt_sent_at = now(),
+         hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + ${p.add(hold_ttl_seconds)}) END`;
+}
+
 /**
  * The payment flow. Money moves only in accounts; an intent records which
  * command it sent (`attemptCommand(row)`: the transfer `<intent>:pay:<attempt>`,
@@ -62,6 +78,7 @@ export class PaymentIntentsService {
     private readonly outbox: OutboxWriter,
     private readonly risk: RiskService,
     private readonly outcomes: PaymentOutcomes,
+    private readonly idempotency: IdempotencyStore,
     @Inject(CONFIG) private readonly config: PaymentsConfig,
   ) {}
 
@@ -69,6 +86,12 @@ export class PaymentIntentsService {
     const merchant = principal.merchant;
     if (body.currency !== merchant.currency) {
       throw ApiError.badRequest(ErrorCode.parameter_invalid, `currency must be the merchant's currency, ${merchant.currency}.`, 'currency');
+    }
+    if (claim && !claim.held) {
+      const created = await this.createInOneStatement(merchant, body, claim);
+      if (created) return created;
+      // The key is taken: replayed, 409 or 422 (thrown); or it was freed since, and is ours now.
+      await this.idempotency.claimAlone(claim);
     }
     return withTransaction(this.dataSource, async (manager) => {
       const rows: PaymentIntentRow[] = await manager.query(
@@ -84,6 +107,63 @@ export class PaymentIntentsService {
       await claim?.complete(manager, 201, intent);
       return intent;
     });
+  }
+
+  /**
+   * The whole creation in one statement, its own transaction: the key stored
+   * with its answer, the intent, its event. The answer is sealed before the
+   * statement runs, so the intent is made here in full, its `created` from
+   * this process's clock (as every event's is) rather than the database's.
+   * Answers undefined, having changed nothing, when the key is taken.
+   */
+  private async createInOneStatement(merchant: MerchantPrincipal['merchant'], body: CreatePaymentIntentBody, claim: IdempotencyClaim): Promise<PaymentIntentObject | undefined> {
+    const now_ms = Date.now();
+    const created = Math.floor(now_ms / 1000);
+    const row: PaymentIntentRow = {
+      id: newId(IdPrefix.payment_intent),
+      merchant_id: merchant.merchant_id,
+      merchant_name: merchant.name,
+      merchant_account_id: merchant.account_id,
+      fee_bps: merchant.fee_bps,
+      amount: body.amount.toString(),
+      currency: body.currency,
+      reference: body.reference,
+      description: body.description ?? null,
+      capture_method: body.capture_method,
+      status: 'requires_payment',
+      amount_received: '0',
+      amount_refunded: '0',
+      payer_account: null,
+      last_payment_error: null,
+      cancellation_reason: null,
+      attempt: 0,
+      created: String(created),
+      expires_at: String(created + body.expires_in),
+      hold_expires_at: null,
+      capture_amount: null,
+      void_reason: null,
+      amount_refund_reserved: '0',
+    };
+    const intent = mapPaymentIntent(row);
+    const p = new SqlParameters();
+    const created_at = `to_timestamp(${p.add(now_ms)}::bigint / 1000.0)`;
+    const rows: { created: number }[] = await this.dataSource.query(
+      `WITH answered AS (${this.idempotency.answeredCte(claim, p, { status: 201, body: intent })}),
+       created AS (
+         INSERT INTO payment_intents (id, merchant_id, merchant_name, merchant_account_id, fee_bps, amount, currency, reference,
+           description, capture_method, status, created_at, expires_at)
+         SELECT ${p.add(row.id)}::text, ${p.add(row.merchant_id)}::text, ${p.add(row.merchant_name)}::text, ${p.add(row.merchant_account_id)}::text,
+           ${p.add(row.fee_bps)}::int, ${p.add(row.amount)}::bigint, ${p.add(row.currency)}::text, ${p.add(row.reference)}::text,
+           ${p.add(row.description)}::text, ${p.add(row.capture_method)}::text, 'requires_payment',
+           ${created_at}, ${created_at} + make_interval(secs => ${p.add(body.expires_in)}::int)
+         FROM answered RETURNING id),
+       ${this.outbox.insertCte([intentEvent('payment_intent.created', intent, null)], p, 'EXISTS (SELECT 1 FROM created)')}
+       SELECT count(*)::int AS created FROM created`,
+      p.values,
+    );
+    if (rows[0]?.created !== 1) return undefined;
+    this.idempotency.answered(claim);
+    return intent;
   }
 
   async retrieve(principal: Principal, id: string): Promise<PaymentIntentObject> {
@@ -116,8 +196,14 @@ export class PaymentIntentsService {
    * the idempotent answer in one transaction.
    */
   async pay(principal: HolderPrincipal, id: string, account_id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
-    if (account_id !== principal.account_id) throw ApiError.notFound('account', account_id, 'account');
-    const started = await this.startChecked(principal, id).catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim));
+    if (account_id !== principal.account_id) {
+      // A 404 of a request that began work: stored as its answer, so the key must be ours first.
+      if (claim && !claim.held) await this.idempotency.claimAlone(claim);
+      throw ApiError.notFound('account', account_id, 'account');
+    }
+    const started =
+      (claim && !claim.held ? await this.startInOneStatement(principal, id, claim) : undefined) ??
+      (await this.startChecked(principal, id).catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim)));
     const attempt = attemptCommand(started);
     let reply: TransferReply | PlaceHoldReply;
     try {
@@ -126,12 +212,72 @@ export class PaymentIntentsService {
       return this.payFailed(started, error, claim);
     }
     this.logger.log({ payment_intent: id, subject: attempt.subject, result: reply.result }, 'payment attempt applied');
+    if (claim?.held) {
+      const intent = await this.outcomes.recordAppliedAnswered(started, claim, 200);
+      if (intent) return intent;
+    }
     return withTransaction(this.dataSource, async (manager) => {
       // Settled already by a concurrent re-drive of the same attempt, or the reconciler: answer what it recorded.
       const intent = (await this.outcomes.recordApplied(manager, started)) ?? mapPaymentIntent((await findIntent(manager, id, false)) as PaymentIntentRow);
       await claim?.complete(manager, 200, intent);
       return intent;
     });
+  }
+
+  /**
+   * The common start, with the key claimed in the same statement: an intent
+   * never paid, payable as it reads now (the transitions table's `pay` over
+   * its effective status), in the payer's currency, becomes `processing`
+   * with attempt 1, and the key is leased to this request, both or neither.
+   * Without I/O in the risk rules (RiskService.amountLimitAlone) that is the
+   * whole transaction; otherwise admit() runs in it after the statement, as
+   * in startAttempt, and a decline rolls both back, the decline then being
+   * recorded under a claim of its own.
+   *
+   * Answers undefined when it did not start the attempt, the key then held
+   * (claimed by the statement, or after it by claimAlone): startChecked
+   * tells why (404, 409, 402) or re-drives. Throws what claimAlone throws
+   * when another request has the key (replay, 409, 422).
+   */
+  private async startInOneStatement(principal: HolderPrincipal, id: string, claim: IdempotencyClaim): Promise<PaymentIntentRow | undefined> {
+    const limit = this.risk.amountLimitAlone();
+    const p = new SqlParameters();
+    const amount_max = limit ? p.add(limit.amount_minor_max?.toString() ?? null) : undefined;
+    const amount_guard = amount_max ? `AND (${amount_max}::bigint IS NULL OR amount <= ${amount_max}::bigint)` : '';
+    const statement = `WITH claim AS (${this.idempotency.claimCte(claim, p)}),
+       started AS (
+         ${startAttemptUpdate(p, principal.account_id, this.config.HOLD_TTL_SECONDS)}
+         WHERE id = ${p.add(id)} AND ${statusGuard('pay', `(${effective_status_sql})`)} AND attempt = 0
+           AND rtrim(currency) = ${p.add(principal.currency)} ${amount_guard} AND EXISTS (SELECT 1 FROM claim)
+         RETURNING ${intent_columns})
+       SELECT started.*, (SELECT count(*)::int FROM claim) AS claimed FROM (VALUES (1)) AS one (x) LEFT JOIN started ON true`;
+    type StartRow = PaymentIntentRow & { claimed: number };
+    let row: StartRow;
+    if (limit) {
+      row = ((await this.dataSource.query(statement, p.values)) as StartRow[])[0] as StartRow;
+    } else {
+      try {
+        row = await withTransaction(this.dataSource, async (manager) => {
+          const [one] = (await manager.query(statement, p.values)) as StartRow[];
+          if ((one as StartRow).id !== null) await this.risk.admit(manager, one as StartRow, principal.account_id);
+          return one as StartRow;
+        });
+      } catch (error) {
+        if (!(error instanceof RiskDeclinedError)) throw error;
+        // Rolled back, the key with it: claimed on its own, the decline is its stored answer.
+        await this.idempotency.claimAlone(claim);
+        return this.riskDeclined(id, principal.account_id, error, claim);
+      }
+    }
+    if (row.claimed === 0) {
+      await this.idempotency.claimAlone(claim);
+      return undefined;
+    }
+    this.idempotency.claimed(claim);
+    if (row.id === null) return undefined;
+    if (limit) this.risk.admittedAlone(row, principal.account_id);
+    const { claimed: _, ...started } = row;
+    return started;
   }
 
   /**
@@ -192,13 +338,11 @@ export class PaymentIntentsService {
     }
     if (row.attempt > 0 && row.attempt !== checked_attempt) throw new EarlierAttemptUnchecked(row);
     await this.risk.admit(manager, row, principal.account_id);
-    // The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at.
+    const p = new SqlParameters();
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = $2, attempt_sent_at = now(),
-         hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + $3) END
-       WHERE id = $1 AND ${statusGuard('pay')} RETURNING ${intent_columns}`,
-      [id, principal.account_id, this.config.HOLD_TTL_SECONDS],
+      `${startAttemptUpdate(p, principal.account_id, this.config.HOLD_TTL_SECONDS)} WHERE id = ${p.add(id)} AND ${statusGuard('pay')} RETURNING ${intent_columns}`,
+      p.values,
     );
     return rows[0] as PaymentIntentRow;
   }

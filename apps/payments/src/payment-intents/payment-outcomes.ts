@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError, ErrorCode, type PaymentErrorObject, type PaymentIntentObject } from '@paynet/contracts';
-import { OutboxWriter, updateReturning } from '@paynet/platform';
-import type { EntityManager } from 'typeorm';
+import { type IdempotencyClaim, IdempotencyStore, OutboxWriter, SqlParameters, updateReturning } from '@paynet/platform';
+import { DataSource, type EntityManager } from 'typeorm';
 import { attemptOutcome } from './attempts.js';
 import { statusGuard } from './transitions.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
@@ -15,7 +15,11 @@ import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } 
  */
 @Injectable()
 export class PaymentOutcomes {
-  constructor(private readonly outbox: OutboxWriter) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly outbox: OutboxWriter,
+    private readonly idempotency: IdempotencyStore,
+  ) {}
 
   /**
    * The attempt's command was applied: an automatic intent has succeeded
@@ -33,17 +37,48 @@ export class PaymentOutcomes {
    */
   async recordApplied(manager: EntityManager, attempt: PaymentIntentRow): Promise<PaymentIntentObject | undefined> {
     const outcome = attemptOutcome(attempt);
-    const rows = await updateReturning<PaymentIntentRow>(
-      manager,
-      `UPDATE payment_intents SET status = $3, last_payment_error = NULL, payer_account = $4, hold_expires_at = to_timestamp($5::bigint),
-         amount_received = CASE WHEN $3 = 'succeeded' THEN amount ELSE amount_received END
-       WHERE id = $1 AND attempt = $2 AND ${statusGuard(['transfer_applied', 'hold_placed'])} RETURNING ${intent_columns}`,
-      [attempt.id, attempt.attempt, outcome.status, attempt.payer_account, attempt.hold_expires_at],
-    );
+    const parameters = new SqlParameters();
+    const rows = await updateReturning<PaymentIntentRow>(manager, `${appliedUpdate(attempt, parameters)} RETURNING ${intent_columns}`, parameters.values);
     const row = rows[0];
     if (!row) return undefined;
     const intent = mapPaymentIntent(row);
     await this.outbox.add(manager, [intentEvent(outcome.event, intent, row.payer_account)]);
+    return intent;
+  }
+
+  /**
+   * recordApplied and pay's stored answer (`answer_status`, the intent) in
+   * one statement, its own transaction: the intent as it will read is known
+   * beforehand, since an attempt's row holds every column the outcome does
+   * not set (the attempt as started, as an unpaid intent still has them:
+   * nothing received, refunded, captured, voided or canceled). The statement
+   * changes nothing unless the row still is so and the claim is still ours
+   * (stillHeldCte); then it answers undefined, and the caller records the
+   * outcome the general way (recordApplied in a transaction, which also
+   * finds an attempt settled already, and a claim lost).
+   */
+  async recordAppliedAnswered(attempt: PaymentIntentRow, claim: IdempotencyClaim, answer_status: number): Promise<PaymentIntentObject | undefined> {
+    if (!unpaidAsCreated(attempt)) return undefined;
+    const outcome = attemptOutcome(attempt);
+    const intent = mapPaymentIntent({
+      ...attempt,
+      status: outcome.status,
+      last_payment_error: null,
+      amount_received: outcome.status === 'succeeded' ? attempt.amount : attempt.amount_received,
+    });
+    const parameters = new SqlParameters();
+    const rows: { applied: number; answered: number }[] = await this.dataSource.query(
+      `WITH held AS (${this.idempotency.stillHeldCte(claim, parameters)}),
+       applied AS (${appliedUpdate(attempt, parameters)} AND ${unpaid_as_created_sql} AND EXISTS (SELECT 1 FROM held) RETURNING id),
+       ${this.outbox.insertCte([intentEvent(outcome.event, intent, attempt.payer_account)], parameters, 'EXISTS (SELECT 1 FROM applied)')},
+       answered AS (${this.idempotency.completedCte(claim, parameters, { status: answer_status, body: intent }, 'EXISTS (SELECT 1 FROM applied)')})
+       SELECT (SELECT count(*)::int FROM applied) AS applied, (SELECT count(*)::int FROM answered) AS answered`,
+      parameters.values,
+    );
+    const counts = rows[0] as { applied: number; answered: number };
+    if (counts.applied !== counts.answered) throw new Error(`payment ${attempt.id}: outcome and answer recorded apart`);
+    if (counts.applied === 0) return undefined;
+    this.idempotency.answered(claim);
     return intent;
   }
 
@@ -79,6 +114,28 @@ export class PaymentOutcomes {
     await this.outbox.add(manager, [intentEvent('payment_intent.payment_failed', intent, account)]);
     return intent;
   }
+}
+
+/**
+ * The applied attempt's UPDATE (statement text up to its WHERE, which the
+ * caller may extend): status and event from attemptOutcome, the payer and
+ * hold expiry from `attempt` (a refusal recorded meanwhile cleared them).
+ */
+function appliedUpdate(attempt: PaymentIntentRow, parameters: SqlParameters): string {
+  const status = parameters.add(attemptOutcome(attempt).status);
+  return `UPDATE payment_intents SET status = ${status}, last_payment_error = NULL, payer_account = ${parameters.add(attempt.payer_account)},
+       hold_expires_at = to_timestamp(${parameters.add(attempt.hold_expires_at)}::bigint),
+       amount_received = CASE WHEN ${status}::text = 'succeeded' THEN amount ELSE amount_received END
+     WHERE id = ${parameters.add(attempt.id)} AND attempt = ${parameters.add(attempt.attempt)} AND ${statusGuard(['transfer_applied', 'hold_placed'])}`;
+}
+
+/** The columns an attempt's outcome does not set, as an intent has them before it is paid (unpaidAsCreated, in SQL). */
+const unpaid_as_created_sql = `amount_received = 0 AND amount_refunded = 0 AND amount_refund_reserved = 0
+       AND capture_amount IS NULL AND void_reason IS NULL AND cancellation_reason IS NULL`;
+
+function unpaidAsCreated(row: PaymentIntentRow): boolean {
+  return row.amount_received === '0' && row.amount_refunded === '0' && row.amount_refund_reserved === '0' &&
+    row.capture_amount === null && row.void_reason === null && row.cancellation_reason === null;
 }
 
 /**

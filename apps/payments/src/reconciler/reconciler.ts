@@ -68,7 +68,10 @@ export class Reconciler extends Sweeper {
    * lost), settles each; answers how many it claimed.
    */
   async sweepOnce(): Promise<number> {
-    const attempts = await this.claim(statusGuard(['transfer_applied', 'hold_placed', 'attempt_refused']));
+    // An attempt is outstanding while the intent is processing: the one status its refusal may arrive in. (An applied answer may
+    // also arrive over a refusal recorded for it, but that attempt was settled: claiming refused intents would re-ask about
+    // them every pass until they expire, and a refused manual attempt has no hold left to rebuild.)
+    const attempts = await this.claim(statusGuard('attempt_refused'));
     const hold_actions = await this.claim(`${statusGuard(['hold_posted', 'hold_voided'])} AND (capture_amount IS NOT NULL OR void_reason IS NOT NULL)`);
     const refunds = await this.pendingRefunds();
     await Promise.all([

@@ -64,6 +64,11 @@ export class RiskVerifier {
     this.breaker.onReset(() => this.logger.log('risk verifier circuit closed: calls resume'));
   }
 
+  /** Whether RISK_VERIFY_URL is set: verify() then makes a request. */
+  get configured(): boolean {
+    return this.url !== undefined;
+  }
+
   async verify(request: VerifierRequest): Promise<VerifierOutcome> {
     if (this.url === undefined) return { kind: 'not_configured' };
     const url = this.url;

@@ -66,6 +66,26 @@ export class RiskService {
     this.fail_mode = config.RISK_VERIFY_FAIL_MODE;
   }
 
+  /**
+   * When admitting needs no I/O (no velocity limit, no verifier), the only
+   * rule left is the amount limit, which the caller may check in the
+   * statement that starts the attempt (null: no limit); undefined when
+   * admit() must run in the attempt's transaction.
+   */
+  amountLimitAlone(): { amount_minor_max: bigint | null } | undefined {
+    if (velocityEnabled(this.limits) || this.verifier.configured) return undefined;
+    return { amount_minor_max: this.limits.amount_minor_max };
+  }
+
+  /** Records an admission made by the caller's statement under amountLimitAlone(): the same decision admit() takes, without its I/O. */
+  admittedAlone(subject: RiskSubject, account: string): void {
+    const outcome: VerifierOutcome = { kind: 'not_configured' };
+    const verdict = decideRisk(this.limits, BigInt(subject.amount), empty_window, outcome, this.fail_mode);
+    // The statement's guard is this very rule: a decline here is a bug, not a decision.
+    if (verdict.outcome === 'declined') throw new Error(`risk: ${subject.id} admitted by SQL but declined by rule ${verdict.rule}`);
+    this.record(verdict, outcome, subject.id, account);
+  }
+
   /** Admits the attempt (recording it for velocity) or throws RiskDeclinedError; `manager` is the caller's transaction. */
   async admit(manager: EntityManager, subject: RiskSubject, account: string): Promise<void> {
     const amount_minor = BigInt(subject.amount);

@@ -1,9 +1,9 @@
 import { ConnectionRegistry, mayReceive, type StreamPrincipal } from './connection-registry.js';
 
-const merchant_a: StreamPrincipal = { kind: 'merchant', merchant_id: 'mer_AAAAAAAA', expires_at: 2_000_000_000 };
-const merchant_b: StreamPrincipal = { kind: 'merchant', merchant_id: 'mer_BBBBBBBB', expires_at: 2_000_000_000 };
-const holder_x: StreamPrincipal = { kind: 'holder', account_id: 'acct_XXXXXXXX' };
-const holder_y: StreamPrincipal = { kind: 'holder', account_id: 'acct_YYYYYYYY' };
+const merchant_a: StreamPrincipal = { kind: 'merchant', merchant_id: 'mer_AAAAAAAA', expires_at: 2_000_000_000, credential: 'mk_1' };
+const merchant_b: StreamPrincipal = { kind: 'merchant', merchant_id: 'mer_BBBBBBBB', expires_at: 2_000_000_000, credential: 'mk_1' };
+const holder_x: StreamPrincipal = { kind: 'holder', account_id: 'acct_XXXXXXXX', expires_at: null, credential: 'tok_x' };
+const holder_y: StreamPrincipal = { kind: 'holder', account_id: 'acct_YYYYYYYY', expires_at: null, credential: 'tok_y' };
 
 const paid_by_x_at_a = { merchant: 'mer_AAAAAAAA', account: 'acct_XXXXXXXX' };
 const created_at_a = { merchant: 'mer_AAAAAAAA', account: null };

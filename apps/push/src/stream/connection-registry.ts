@@ -1,9 +1,14 @@
 import type { PlatformEvent } from '@paynet/contracts';
 
-/** Who is at the other end of a stream connection, as its token said. */
+/**
+ * Who is at the other end of a stream connection, as its token said:
+ * `credential` is what revoking it names (the API key a merchant stream token
+ * was issued under, the id of a holder's account token), `expires_at` when
+ * the token stops by itself (null for an account token).
+ */
 export type StreamPrincipal =
-  | { kind: 'merchant'; merchant_id: string; expires_at: number }
-  | { kind: 'holder'; account_id: string };
+  | { kind: 'merchant'; merchant_id: string; expires_at: number; credential: string }
+  | { kind: 'holder'; account_id: string; expires_at: number | null; credential: string };
 
 type Routable = Pick<PlatformEvent, 'merchant' | 'account'>;
 

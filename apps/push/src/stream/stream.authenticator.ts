@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { ApiError, ErrorCode, Subjects, type VerifyAccountTokenReply, type VerifyStreamTokenReply } from '@paynet/contracts';
-import { holder_token_prefix, RpcClient, stream_token_prefix } from '@paynet/platform';
+import { ApiError, ErrorCode, Subjects, type VerifyAccountTokenReply, type VerifyHolderStreamTokenReply, type VerifyStreamTokenReply } from '@paynet/contracts';
+import { holder_stream_token_prefix, holder_token_prefix, RpcClient, stream_token_prefix } from '@paynet/platform';
 import type { StreamPrincipal } from './connection-registry.js';
 
 export const stream_token_length_max = 200;
 
-/** A stream token is checked by merchants, a holder's account token by accounts: push keeps neither. */
+/** A merchant stream token is checked by merchants, a holder's stream or account token by accounts: push keeps none of them. */
 @Injectable()
 export class StreamAuthenticator {
   constructor(private readonly rpc: RpcClient) {}
@@ -18,11 +18,15 @@ export class StreamAuthenticator {
     if (token.length > stream_token_length_max) throw invalidToken();
     if (token.startsWith(stream_token_prefix)) {
       const reply = await this.rpc.request<VerifyStreamTokenReply>(Subjects.merchants.streamTokensVerify, { token });
-      return { kind: 'merchant', merchant_id: reply.merchant_id, expires_at: reply.expires_at };
+      return { kind: 'merchant', merchant_id: reply.merchant_id, expires_at: reply.expires_at, credential: reply.credential };
+    }
+    if (token.startsWith(holder_stream_token_prefix)) {
+      const reply = await this.rpc.request<VerifyHolderStreamTokenReply>(Subjects.accounts.streamTokensVerify, { token });
+      return { kind: 'holder', account_id: reply.account_id, expires_at: reply.expires_at, credential: reply.credential };
     }
     if (token.startsWith(holder_token_prefix)) {
       const reply = await this.rpc.request<VerifyAccountTokenReply>(Subjects.accounts.tokensVerify, { token });
-      return { kind: 'holder', account_id: reply.account_id };
+      return { kind: 'holder', account_id: reply.account_id, expires_at: null, credential: reply.credential };
     }
     throw invalidToken();
   }

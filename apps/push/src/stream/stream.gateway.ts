@@ -38,6 +38,16 @@ export const stream_close_grace_ms = 2_000;
 export const stream_resume_grace_ms = 250;
 /** Live frames held for one connection while its resume is being replayed; more closes it (1013). */
 export const stream_resume_buffer_max = 10_000;
+/** How often every open stream's token is checked again: the backstop for a revocation broadcast that was lost. */
+export const stream_recheck_interval_ms = 60_000;
+/** Token checks at once during a recheck. */
+const stream_recheck_concurrency = 8;
+/**
+ * How long a revocation is remembered: a token checked just before the
+ * revocation committed, whose connection is accepted after the broadcast
+ * arrived, is still refused (a check takes at most the NATS request timeout).
+ */
+const revocation_memory_ms = 60_000;
 /** setTimeout's largest delay. */
 const timer_delay_ms_max = 2_147_483_647;
 
@@ -49,6 +59,10 @@ const close_try_again_later = 1013;
 interface Connection {
   ws: WebSocket;
   principal: StreamPrincipal;
+  /** Kept in memory only, to check it again (recheck); never logged. */
+  token: string;
+  /** When the connection is closed for its token's end (ms), if it has one. */
+  expires_at_ms: number | undefined;
   /** The digest of the token it was opened with: streams are counted per token. */
   token_key: string;
   alive: boolean;
@@ -82,6 +96,12 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
   });
   private readonly registry = new ConnectionRegistry<Connection>();
   private readonly connections = new Set<Connection>();
+  /** Open connections by the credential they stand on (API key id, account token id). */
+  private readonly by_credential = new Map<string, Set<Connection>>();
+  /** Credentials revoked lately, and when they stop (ms): see revocation_memory_ms. */
+  private readonly revoked = new Map<string, { stops_at_ms: number; forget_at_ms: number }>();
+  private recheck_timer: NodeJS.Timeout | undefined;
+  private rechecking = false;
   private authenticating = 0;
   /** Streams open or being opened, per token digest. */
   private readonly per_token = new Map<string, number>();
@@ -102,11 +122,14 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     this.server.on('upgrade', this.upgradeListener);
     this.ping_timer = setInterval(() => this.pingAll(), stream_ping_interval_ms);
     this.ping_timer.unref();
+    this.recheck_timer = setInterval(() => void this.recheckAll(), stream_recheck_interval_ms);
+    this.recheck_timer.unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.server?.off('upgrade', this.upgradeListener);
     clearInterval(this.ping_timer);
+    clearInterval(this.recheck_timer);
     const open = [...this.connections];
     const closed = open.map((connection) => new Promise<void>((resolve) => {
       if (connection.ws.readyState === WebSocket.CLOSED) resolve();
@@ -128,6 +151,78 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     return recipients.length;
   }
 
+  /**
+   * Credentials that stopped (no `expires_at`, or one already past) or will
+   * stop at `expires_at` (Unix seconds): their streams are closed (1008) now
+   * or then, and a connection whose check raced the revocation is refused.
+   */
+  revoke(credentials: readonly string[], expires_at?: number): number {
+    const now_ms = Date.now();
+    const stops_at_ms = expires_at === undefined ? now_ms : Math.min(expires_at * 1_000, now_ms + timer_delay_ms_max);
+    this.forgetOldRevocations(now_ms);
+    let closed = 0;
+    for (const credential of credentials) {
+      const known = this.revoked.get(credential);
+      this.revoked.set(credential, { stops_at_ms: Math.min(stops_at_ms, known?.stops_at_ms ?? Infinity), forget_at_ms: now_ms + revocation_memory_ms });
+      for (const connection of [...(this.by_credential.get(credential) ?? [])]) {
+        if (stops_at_ms <= now_ms) {
+          this.close(connection, close_policy_violation, 'credential revoked');
+          closed++;
+        } else {
+          this.expireAt(connection, stops_at_ms);
+        }
+      }
+    }
+    return closed;
+  }
+
+  /**
+   * Checks every open stream's token again, a few at a time: a stream whose
+   * token no longer passes is closed (1008), one whose token now ends sooner
+   * gets the earlier end. Run after a NATS reconnect (broadcasts may have
+   * been missed) and every stream_recheck_interval_ms.
+   */
+  async recheckAll(): Promise<void> {
+    if (this.rechecking) return;
+    this.rechecking = true;
+    try {
+      const queue = [...this.connections];
+      const worker = async () => {
+        for (let connection = queue.shift(); connection !== undefined; connection = queue.shift()) {
+          if (connection.open) await this.recheck(connection);
+        }
+      };
+      await Promise.all(Array.from({ length: stream_recheck_concurrency }, worker));
+    } finally {
+      this.rechecking = false;
+    }
+  }
+
+  private async recheck(connection: Connection): Promise<void> {
+    try {
+      const principal = await this.authenticator.authenticate(connection.token);
+      if (principal.expires_at !== null) this.expireAt(connection, principal.expires_at * 1_000);
+    } catch (error) {
+      const api_error = toApiError(error);
+      // Only a refusal closes: a check that could not be made (5xx, timeout) leaves the stream as it was.
+      if (api_error.status === 401) this.close(connection, close_policy_violation, 'credential revoked or expired');
+    }
+  }
+
+  private forgetOldRevocations(now_ms: number): void {
+    for (const [credential, entry] of this.revoked) if (entry.forget_at_ms <= now_ms) this.revoked.delete(credential);
+  }
+
+  /** Closes the connection (1008) at `at_ms`, unless it is set to close sooner already. */
+  private expireAt(connection: Connection, at_ms: number): void {
+    if (!connection.open || (connection.expires_at_ms !== undefined && connection.expires_at_ms <= at_ms)) return;
+    clearTimeout(connection.expiry);
+    connection.expires_at_ms = at_ms;
+    const remaining_ms = Math.min(Math.max(at_ms - Date.now(), 0), timer_delay_ms_max);
+    connection.expiry = setTimeout(() => this.close(connection, close_policy_violation, 'stream token expired'), remaining_ms);
+    connection.expiry.unref();
+  }
+
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const url = parseRequestUrl(request.url);
@@ -141,17 +236,24 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
       return;
     }
     this.authenticating++;
-    this.open(request, url.searchParams.get('token'))
+    const token = url.searchParams.get('token');
+    this.open(request, token)
       .finally(() => this.authenticating--)
       .then(
         ({ principal, token_key }) => {
           if (socket.destroyed) return this.release(token_key);
+          const revoked = this.revoked.get(principal.credential);
+          if (revoked !== undefined && revoked.stops_at_ms <= Date.now()) {
+            this.release(token_key);
+            rejectUpgrade(socket, ApiError.unauthorized(ErrorCode.invalid_token, 'This token was revoked.'));
+            return;
+          }
           // A handshake ws refuses (a bad Sec-WebSocket-Key) never reaches accept: its slot is given back when the socket goes.
           let accepted = false;
           socket.once('close', () => accepted || this.release(token_key));
           this.wss.handleUpgrade(request, socket, head, (ws) => {
             accepted = true;
-            this.accept(ws, principal, token_key);
+            this.accept(ws, principal, token_key, token as string);
           });
         },
         (error: unknown) => {
@@ -200,11 +302,13 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     else this.per_token.delete(token_key);
   }
 
-  private accept(ws: WebSocket, principal: StreamPrincipal, token_key: string): void {
+  private accept(ws: WebSocket, principal: StreamPrincipal, token_key: string, token: string): void {
     const connection: Connection = {
       ws,
       principal,
       token_key,
+      token,
+      expires_at_ms: undefined,
       alive: true,
       open: true,
       expiry: undefined,
@@ -222,13 +326,14 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     connection.grace.unref();
     this.connections.add(connection);
     this.registry.add(principal, connection);
+    let same_credential = this.by_credential.get(principal.credential);
+    if (!same_credential) this.by_credential.set(principal.credential, (same_credential = new Set()));
+    same_credential.add(connection);
     stream_connections.inc();
-    if (principal.kind === 'merchant') {
-      // A stream token is short-lived: the connection does not outlive it.
-      const remaining_ms = Math.min(Math.max(principal.expires_at * 1_000 - Date.now(), 0), timer_delay_ms_max);
-      connection.expiry = setTimeout(() => this.close(connection, close_policy_violation, 'stream token expired'), remaining_ms);
-      connection.expiry.unref();
-    }
+    // A stream token is short-lived, and stops with the key it was issued under: the connection does not outlive it.
+    if (principal.expires_at !== null) this.expireAt(connection, principal.expires_at * 1_000);
+    const revoked = this.revoked.get(principal.credential);
+    if (revoked !== undefined) this.expireAt(connection, revoked.stops_at_ms);
     ws.on('pong', () => {
       connection.alive = true;
     });
@@ -355,6 +460,9 @@ export class StreamGateway implements OnApplicationBootstrap, BeforeApplicationS
     this.connections.delete(connection);
     this.release(connection.token_key);
     this.registry.remove(connection.principal, connection);
+    const same_credential = this.by_credential.get(connection.principal.credential);
+    same_credential?.delete(connection);
+    if (same_credential?.size === 0) this.by_credential.delete(connection.principal.credential);
     stream_connections.dec();
   }
 }

@@ -42,12 +42,12 @@ export class FakeServices {
     fakes.respond(Subjects.merchants.requestsAuthenticate, (data) => {
       const found = [...fakes.merchants.values()].find((merchant) => merchant.api_key === data['api_key']);
       if (!found) throw ApiError.unauthorized(ErrorCode.invalid_api_key, 'Invalid API key.');
-      return fakes.principal(found);
+      return { ...fakes.principal(found), api_key: { id: found.api_key, expires_at: null } };
     });
     fakes.respond(Subjects.merchants.streamTokensVerify, (data) => {
       const found = [...fakes.merchants.values()].find((merchant) => merchant.stream_token === data['token']);
       if (!found) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid or expired stream token.');
-      return { merchant_id: found.merchant_id, expires_at: Math.floor(Date.now() / 1_000) + 3_600 };
+      return { merchant_id: found.merchant_id, expires_at: Math.floor(Date.now() / 1_000) + 3_600, credential: found.api_key };
     });
     fakes.respond(Subjects.merchants.webhooksSign, (data) => {
       const webhooks = data['webhooks'] as Record<string, unknown>[];
@@ -85,7 +85,7 @@ export class FakeServices {
     fakes.respond(Subjects.accounts.tokensVerify, (data) => {
       const account_id = fakes.holders.get(String(data['token']));
       if (!account_id) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid account token.');
-      return { account_id, currency: 'USD' };
+      return { account_id, currency: 'USD', credential: `tok_${account_id}` };
     });
     await nc.flush();
     return fakes;

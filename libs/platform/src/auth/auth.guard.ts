@@ -12,6 +12,7 @@ import {
   HOLDER_AUTHENTICATOR,
   type HolderAuthenticator,
   holder_token_prefix,
+  MANAGES_CREDENTIALS,
   MERCHANT_AUTHENTICATOR,
   type MerchantAuthenticator,
   type Principal,
@@ -89,6 +90,11 @@ export class AuthGuard implements CanActivate {
     if (!kinds.includes(principal.kind)) {
       throw ApiError.forbidden('This API key or token may not call this endpoint.');
     }
+    if (principal.kind === 'merchant' && principal.api_key.expires_at !== null && this.managesCredentials(context)) {
+      throw ApiError.forbidden(
+        'This API key was rotated and is in its grace period: it may read, but may not rotate keys or change webhook endpoints. Sign with the new key.',
+      );
+    }
     request.principal = principal;
     return true;
   }
@@ -102,9 +108,14 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
+  private managesCredentials(context: ExecutionContext): boolean {
+    return this.reflector.getAllAndOverride<boolean | undefined>(MANAGES_CREDENTIALS, [context.getHandler(), context.getClass()]) === true;
+  }
+
   private async identify(request: AuthenticatedRequest, kinds: PrincipalKind[]): Promise<Principal> {
     if (request.header('x-api-key') !== undefined) {
-      return { kind: 'merchant', merchant: await this.merchants.authenticate(request) };
+      const { api_key, ...merchant } = await this.merchants.authenticate(request);
+      return { kind: 'merchant', merchant, api_key };
     }
     const bearer = /^Bearer (\S+)$/.exec(request.header('authorization') ?? '')?.[1];
     if (bearer === undefined) {
@@ -112,7 +123,8 @@ export class AuthGuard implements CanActivate {
     }
     if (timingSafeEqual(digest(bearer), this.admin_token_digest)) return { kind: 'operator' };
     if (bearer.startsWith(holder_token_prefix)) {
-      return { kind: 'holder', ...(await this.holders.authenticate(bearer)) };
+      const { account_id, currency, credential } = await this.holders.authenticate(bearer);
+      return { kind: 'holder', account_id, currency, credential };
     }
     throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid bearer token.');
   }

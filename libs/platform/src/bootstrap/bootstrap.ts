@@ -15,7 +15,8 @@ import { error_envelope_schema, error_envelope_schema_name } from '../openapi/ap
 import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
 import { exactJsonAnswersMiddleware } from '../validation/json-numbers.js';
 import { requestPathMiddleware } from '../validation/request-path.js';
-import type { ServiceName } from '../platform.module.js';
+import { migrateAsOwner } from '../database/roles.js';
+import { ownerMigration, type ServiceName } from '../platform.module.js';
 
 export interface ServiceDefinition {
   service: ServiceName;
@@ -25,6 +26,8 @@ export interface ServiceDefinition {
   module: DynamicModule;
   /** The service's migrations, for `main.js migrate` (which boots nothing else). */
   migrations?: ServiceDatabaseSettings['migrations'];
+  /** Its append-only tables (PlatformOptions.append_only_tables), for the grants `main.js migrate` gives. */
+  append_only_tables?: readonly string[];
 }
 
 /**
@@ -95,23 +98,27 @@ export async function runService(definition: ServiceDefinition): Promise<NestExp
   return app;
 }
 
-/** Applies the migrations with a plain DataSource: no module starts, nothing listens or publishes. */
+/**
+ * Applies the migrations with a plain DataSource: no module starts, nothing
+ * listens or publishes. As DATABASE_OWNER_URL (then grants DATABASE_URL's
+ * role its DML) when set, else as DATABASE_URL.
+ */
 async function migrateOnly(definition: ServiceDefinition): Promise<void> {
   const { config, service } = definition;
+  const migrations = definition.migrations ?? [];
+  const applied = config.DATABASE_OWNER_URL
+    ? await migrateAsOwner(ownerMigration({ service, config, migrations, append_only_tables: definition.append_only_tables }, config.DATABASE_OWNER_URL))
+    : await migrateWith(config.DATABASE_URL, service, migrations);
+  process.stdout.write(`${service}: ${applied.length} migration(s) applied\n`);
+}
+
+async function migrateWith(url: string, service: ServiceName, migrations: ServiceDatabaseSettings['migrations']): Promise<string[]> {
   const dataSource = new DataSource(
-    dataSourceOptions({
-      url: config.DATABASE_URL,
-      schema: service,
-      pool_size: 2,
-      entities: [],
-      migrations: definition.migrations ?? [],
-      application_name: `paynet-${service}-migrate`,
-    }),
+    dataSourceOptions({ url, schema: service, pool_size: 2, entities: [], migrations, application_name: `paynet-${service}-migrate` }),
   );
   await dataSource.initialize();
   try {
-    const applied = await runMigrations(dataSource, service);
-    process.stdout.write(`${service}: ${applied.length} migration(s) applied\n`);
+    return await runMigrations(dataSource, service);
   } finally {
     await dataSource.destroy();
   }

@@ -26,6 +26,14 @@ describe('config validated at boot', () => {
     expect(() => parseConfig(base_config_schema, { ...valid, DATABASE_URL: 'mysql://x' })).toThrow(/^config: DATABASE_URL/);
   });
 
+  it('reads SECRETS_KEY_PREVIOUS as a comma-separated list of keys, empty when unset, and refuses a bad one', () => {
+    const old = Buffer.alloc(32, 1).toString('base64');
+    const older = Buffer.alloc(32, 2).toString('base64');
+    expect(parseConfig(base_config_schema, valid).SECRETS_KEY_PREVIOUS).toEqual([]);
+    expect(parseConfig(base_config_schema, { ...valid, SECRETS_KEY_PREVIOUS: `${old}, ${older}` }).SECRETS_KEY_PREVIOUS).toEqual([old, older]);
+    expect(() => parseConfig(base_config_schema, { ...valid, SECRETS_KEY_PREVIOUS: `${old},short` })).toThrow(/^config: SECRETS_KEY_PREVIOUS must be 32-byte keys/);
+  });
+
   it('keeps idempotency keys 48 h by default and refuses a retention under the 24 h API.md promises', () => {
     expect(parseConfig(base_config_schema, valid).IDEMPOTENCY_RETENTION_SECONDS).toBe(172_800);
     expect(parseConfig(base_config_schema, { ...valid, IDEMPOTENCY_RETENTION_SECONDS: '86400' }).IDEMPOTENCY_RETENTION_SECONDS).toBe(86_400);

@@ -22,6 +22,16 @@ export const port = z.coerce.number(port_error).int(port_error).min(1, port_erro
 export const base_config_schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /**
+   * The owner of the service's tables, for migrations and grants only: the
+   * service then runs as DATABASE_URL's role with DML alone (docs/SECURITY.md,
+   * "Database roles"). Unset (or empty): DATABASE_URL's role migrates and
+   * owns its tables, or finds them migrated already (`main.js migrate`).
+   */
+  DATABASE_OWNER_URL: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
   NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
   NATS_PREFIX: z
@@ -42,6 +52,16 @@ export const base_config_schema = z.object({
   SECRETS_KEY: z
     .string()
     .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64 encoded'),
+  /**
+   * The key(s) SECRETS_KEY replaced, comma separated: what they sealed still
+   * opens, new seals use SECRETS_KEY; `npm run secrets:reseal` moves every
+   * stored secret to SECRETS_KEY, after which this can be unset (docs/SECURITY.md).
+   */
+  SECRETS_KEY_PREVIOUS: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((key) => key.trim()).filter((key) => key !== ''))
+    .refine((keys) => keys.every((key) => Buffer.from(key, 'base64').length === 32), 'must be 32-byte keys, base64 encoded, comma separated'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HTTP_BODY_LIMIT: z.string().default('64kb'),
   /** How long Idempotency-Key answers are kept: API.md promises at least 24 h. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SecretBox } from './secret-box.js';
+import { SecretBox, secretBoxOf } from './secret-box.js';
 
 const key = () => randomBytes(32).toString('base64');
 
@@ -34,6 +34,18 @@ describe('SecretBox (AES-256-GCM at rest)', () => {
     expect(rotated.open(sealed_before)).toBe('secret');
     expect(rotated.seal('secret').split('.')[1]).not.toBe(sealed_before.split('.')[1]);
     expect(() => new SecretBox(key()).open(sealed_before)).toThrow(/unknown key/);
+  });
+
+  it('re-seals under the current key with the same associated data, and says which values are current', () => {
+    const old_key = key();
+    const sealed_before = new SecretBox(old_key).seal('secret', 'mk_1');
+    const new_key = key();
+    const rotated = secretBoxOf({ SECRETS_KEY: new_key, SECRETS_KEY_PREVIOUS: [old_key] });
+    const resealed = rotated.reseal(sealed_before, 'mk_1');
+    expect(resealed.startsWith(rotated.current_prefix)).toBe(true);
+    expect(sealed_before.startsWith(rotated.current_prefix)).toBe(false);
+    expect(new SecretBox(new_key).open(resealed, 'mk_1')).toBe('secret');
+    expect(() => rotated.reseal(sealed_before, 'mk_2')).toThrow();
   });
 
   it('accepts only 32-byte keys', () => {

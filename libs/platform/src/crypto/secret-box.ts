@@ -50,6 +50,21 @@ export class SecretBox {
     this.keys.set(key_id, key);
     return key_id;
   }
+
+  /** What every value sealed with the current key starts with: `v1.<key id>.` (the re-seal skips those). */
+  get current_prefix(): string {
+    return `v1.${this.current_key_id}.`;
+  }
+
+  /** `sealed` opened and sealed again under the current key (same associated data). */
+  reseal(sealed: string, associated_data = ''): string {
+    return this.seal(this.open(sealed, associated_data), associated_data);
+  }
+}
+
+/** The service's box: SECRETS_KEY seals, SECRETS_KEY_PREVIOUS still opens. */
+export function secretBoxOf(config: { SECRETS_KEY: string; SECRETS_KEY_PREVIOUS?: readonly string[] }): SecretBox {
+  return new SecretBox(config.SECRETS_KEY, config.SECRETS_KEY_PREVIOUS ?? []);
 }
 
 export const SECRET_BOX = Symbol('SECRET_BOX');

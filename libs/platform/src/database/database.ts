@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type pg from 'pg';
 import { DataSource, type DataSourceOptions, type EntityManager, type MixedList, type ValueTransformer } from 'typeorm';
 
 export interface ServiceDatabaseSettings {
@@ -49,21 +50,42 @@ const migration_lock_namespace = 'paynet:migrations:';
 /**
  * Applies pending migrations under a PostgreSQL advisory lock, so replicas
  * starting together do not race; creates the schema first. Idempotent.
+ * `afterMigrations` runs on the same connection under the lock (the owner's
+ * grants to the runtime role: concurrent GRANTs on one table collide).
+ * Without it, a schema already up to date is left alone: nothing is
+ * created, so a runtime role that may not create anything boots.
  */
-export async function runMigrations(dataSource: DataSource, schema: string): Promise<string[]> {
+export async function runMigrations(
+  dataSource: DataSource,
+  schema: string,
+  afterMigrations?: (client: pg.ClientBase) => Promise<void>,
+): Promise<string[]> {
   const logger = new Logger('Migrations');
+  if (!afterMigrations && (await isUpToDate(dataSource, schema))) return [];
   const runner = dataSource.createQueryRunner();
-  await runner.connect();
+  // PostgresQueryRunner.connect() answers its pg client.
+  const client = (await runner.connect()) as pg.ClientBase;
   try {
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [migration_lock_namespace + schema]);
     await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     for (const migration of applied) logger.log(`applied ${migration.name} to schema ${schema}`);
+    if (afterMigrations) await afterMigrations(client);
     return applied.map((migration) => migration.name);
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [migration_lock_namespace + schema]).catch(() => undefined);
     await runner.release();
   }
+}
+
+/** Whether every migration of `dataSource` is recorded in the schema's migrations table (read only). */
+async function isUpToDate(dataSource: DataSource, schema: string): Promise<boolean> {
+  const table = `"${schema}".migrations`;
+  const [found] = (await dataSource.query('SELECT to_regclass($1) IS NOT NULL AS present', [table])) as { present: boolean }[];
+  if (!found?.present) return false;
+  const rows = (await dataSource.query(`SELECT name FROM ${table}`)) as { name: string }[];
+  const applied = new Set(rows.map((row) => row.name));
+  return dataSource.migrations.every((migration) => applied.has(migration.name ?? migration.constructor.name));
 }
 
 /** PostgreSQL errors worth retrying the whole transaction for. */

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import type { Response } from 'express';
 import { Observable, throwError } from 'rxjs';
-import { ReplayedAnswer } from '../idempotency/idempotency.interceptor.js';
+import { ReplayedAnswer } from '../idempotency/idempotency.store.js';
 import { database_retry_after_seconds, isDatabaseUnavailable } from './database-unavailable.js';
 
 /**

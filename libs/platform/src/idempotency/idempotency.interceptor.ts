@@ -7,13 +7,24 @@ import { catchError, finalize, from, mergeMap, Observable, tap, throwError } fro
 import { type AuthenticatedRequest, principalScope } from '../auth/principal.js';
 import { toApiError } from '../errors/api-exception.filter.js';
 import { ApiErrors } from '../openapi/api-errors.js';
-import { IdempotencyClaim, idempotency_key_length_max, IdempotencyStore, type StoredAnswer } from './idempotency.store.js';
+import { IdempotencyClaim, idempotency_key_length_max, IdempotencyStore, ReplayedAnswer } from './idempotency.store.js';
 
 const IDEMPOTENT = 'paynet:idempotent';
 const key_pattern = /^[\x21-\x7e]+$/;
 
+export interface IdempotentOptions {
+  /** The key is mandatory (API.md). */
+  required: boolean;
+  /**
+   * The handler claims the key in its own statement (IdempotencyStore.claimCte
+   * or answeredCte, then claimAlone() if that found it taken) instead of the
+   * interceptor claiming it before: one round trip and one transaction fewer.
+   */
+  in_request?: boolean;
+}
+
 /** The route accepts Idempotency-Key; `required` makes it mandatory (API.md). Documented in OpenAPI with its 400/409/422. */
-export const Idempotent = (options: { required: boolean }) =>
+export const Idempotent = (options: IdempotentOptions) =>
   applyDecorators(
     SetMetadata(IDEMPOTENT, options),
     ApiHeader({
@@ -31,11 +42,6 @@ export const IdempotencyKey = createParamDecorator(
     context.switchToHttp().getRequest<AuthenticatedRequest & { idempotency?: IdempotencyClaim }>().idempotency,
 );
 
-/** Thrown to answer with a stored response; the exception filter writes it with `Idempotent-Replayed: true`. */
-export class ReplayedAnswer {
-  constructor(readonly answer: StoredAnswer) {}
-}
-
 /** Errors of requests that began work are part of their answer (API.md); these statuses are kept. */
 function isStoredError(error: ApiError): boolean {
   return error.status === 402 || error.status === 404 || (error.status === 409 && error.type !== 'idempotency_error');
@@ -51,7 +57,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const options = this.reflector.get<{ required: boolean } | undefined>(IDEMPOTENT, context.getHandler());
+    const options = this.reflector.get<IdempotentOptions | undefined>(IDEMPOTENT, context.getHandler());
     if (!options || context.getType() !== 'http') return next.handle();
     const request = context.switchToHttp().getRequest<AuthenticatedRequest & { idempotency?: IdempotencyClaim }>();
     const key = readKey(request, options.required);
@@ -60,24 +66,31 @@ export class IdempotencyInterceptor implements NestInterceptor {
       .update(`${request.method}\n${request.originalUrl}\n`)
       .update(request.rawBody ?? Buffer.alloc(0))
       .digest('hex');
-    return from(this.store.begin(principalScope(request.principal), key, fingerprint)).pipe(
+    const scope = principalScope(request.principal);
+    if (options.in_request) return this.handle(request, this.store.deferred(scope, key, fingerprint), next);
+    return from(this.store.begin(scope, key, fingerprint)).pipe(
       mergeMap((begun) => {
         if (begun.kind === 'replay') return throwError(() => new ReplayedAnswer(begun.answer));
-        request.idempotency = begun.claim;
-        return next.handle().pipe(
-          tap(() => {
-            if (!begun.claim.completed) this.logger.error('an idempotent route answered without storing its answer');
-          }),
-          catchError((error: unknown) => from(this.settle(begun.claim, error)).pipe(mergeMap(() => throwError(() => error)))),
-          // However the request ended, its lease is no longer renewed.
-          finalize(() => begun.claim.stopHeartbeat()),
-        );
+        return this.handle(request, begun.claim, next);
       }),
     );
   }
 
+  private handle(request: { idempotency?: IdempotencyClaim }, claim: IdempotencyClaim, next: CallHandler): Observable<unknown> {
+    request.idempotency = claim;
+    return next.handle().pipe(
+      tap(() => {
+        if (!claim.completed) this.logger.error('an idempotent route answered without storing its answer');
+      }),
+      catchError((error: unknown) => from(this.settle(claim, error)).pipe(mergeMap(() => throwError(() => error)))),
+      // However the request ended, its lease is no longer renewed.
+      finalize(() => claim.stopHeartbeat()),
+    );
+  }
+
+  /** A held claim whose request failed: its answer is stored if it began work, else the key is freed. An unheld one was never ours. */
   private async settle(claim: IdempotencyClaim, error: unknown): Promise<void> {
-    if (claim.completed) return;
+    if (claim.completed || !claim.held) return;
     const api_error = toApiError(error);
     if (isStoredError(api_error)) await this.store.completeAlone(claim, { status: api_error.status, body: api_error.toBody() });
     else await this.store.release(claim);

@@ -4,9 +4,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsNames, PlatformEvent } from '@paynet/contracts';
 import pg from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
+import { SqlParameters } from '../database/sql-parameters.js';
 import { ensureEventsStream } from '../nats/jetstream.js';
 import { NATS_CONNECTION, NATS_NAMES } from '../nats/nats-connection.js';
 import { outbox_published_total, outbox_lag_seconds } from '../observability/metrics.js';
+import { toJsonText } from '../validation/json-numbers.js';
 
 /**
  * Transactional outbox: an event is written in the same transaction as the
@@ -45,17 +47,73 @@ function channelOf(schema: string): string {
 export class OutboxWriter {
   constructor(@Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings) {}
 
-  /** Adds events inside the caller's transaction; the relay is woken when it commits. */
+  /** Adds events inside the caller's transaction, in one statement; the relay is woken when it commits. */
   async add(manager: EntityManager, events: readonly PlatformEvent[]): Promise<void> {
-    for (const event of events) {
-      await manager.query('INSERT INTO outbox (event_id, type, payload) VALUES ($1, $2, $3)', [
-        event.id,
-        event.type,
-        JSON.stringify(event),
-      ]);
-    }
-    // NOTIFY is delivered at commit, and only if the transaction commits.
-    await manager.query('SELECT pg_notify($1, $2)', [channelOf(this.settings.schema), '']);
+    if (events.length === 0) return;
+    const parameters = new SqlParameters();
+    await manager.query(`WITH ${this.insertCte(events, parameters)} SELECT 1`, parameters.values);
+  }
+
+  /**
+   * The events' INSERT as a CTE (`outbox_added AS (...)`) for a statement
+   * that does a request's whole change at once: the caller puts it in its
+   * WITH list. With `when` (a SQL condition, e.g. `EXISTS (SELECT 1 FROM
+   * updated)`) the events are written only if it holds, so an event exists
+   * exactly when the change it reports does. Each inserted row also signals
+   * the relay's channel: NOTIFY is delivered at commit, only if it commits,
+   * and once per transaction for identical payloads.
+   */
+  insertCte(events: readonly PlatformEvent[], parameters: SqlParameters, when = 'true'): string {
+    const ids = parameters.add(events.map((event) => event.id));
+    const types = parameters.add(events.map((event) => event.type));
+    const payloads = parameters.add(events.map((event) => JSON.stringify(event)));
+    const channel = parameters.add(channelOf(this.settings.schema));
+    // WITH ORDINALITY ... ORDER BY: seq follows the order of `events`.
+    return `outbox_added AS (
+      INSERT INTO outbox (event_id, type, payload)
+      SELECT event_id, type, payload FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, n)
+      WHERE ${when} ORDER BY n
+      RETURNING pg_notify(${channel}, ''))`;
+  }
+}
+
+/**
+ * Outbox rows written by the caller's own statement, beside the change they
+ * report (CTEs in its WITH list), so they cost no round trip: for a write path
+ * that already is one statement (accounts' transfer batches). Same rows, same
+ * relay, same wake-up as OutboxWriter.add.
+ */
+@Injectable()
+export class OutboxStatement {
+  constructor(@Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings) {}
+
+  /**
+   * Two CTEs for a WITH list, taking parameters `$first_param` to
+   * `$first_param + 3` (`params`): `outbox_rows` inserts the events in their
+   * order, when the SQL condition `when` holds (say, that the statement's own
+   * writes went through); `outbox_notified` wakes the relay at commit. A
+   * SELECT in a WITH list runs only when read, so the statement's final
+   * SELECT must include `columns`.
+   */
+  ctes(first_param: number, when = 'true'): string {
+    const [ids, types, payloads, channel] = [0, 1, 2, 3].map((offset) => `$${first_param + offset}`);
+    return `outbox_rows AS (
+       INSERT INTO outbox (event_id, type, payload)
+       SELECT e.event_id, e.type, e.payload
+       FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, position)
+       WHERE ${when} ORDER BY e.position
+       RETURNING 1
+     ), outbox_notified AS (
+       SELECT pg_notify(${channel}::text, '') WHERE cardinality(${ids}::text[]) > 0 AND ${when}
+     )`;
+  }
+
+  /** For the final SELECT: `outbox_rows` (how many events were written) and the read that makes the NOTIFY run. */
+  readonly columns = '(SELECT count(*) FROM outbox_rows) AS outbox_rows, (SELECT count(*) FROM outbox_notified) AS outbox_notified';
+
+  /** The four parameters of `ctes`, in order. Payloads are JSON with bigints as their exact digits. */
+  params(events: readonly PlatformEvent[]): [string[], string[], string[], string] {
+    return [events.map((event) => event.id), events.map((event) => event.type), events.map((event) => toJsonText(event)), channelOf(this.settings.schema)];
   }
 }
 

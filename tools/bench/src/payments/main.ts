@@ -6,7 +6,7 @@
  * NATS messages, CPU and memory; the figures written to docs/BENCHMARKS.md.
  * Everything it starts is removed when it ends.
  */
-import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceNames, type ServiceName } from '@paynet/devstack';
+import { buildStackEnv, findFreePort, generateAdminToken, generateSecretsKey, serviceDatabaseEnv, serviceNames, type ServiceName } from '@paynet/devstack';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,7 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
+import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
@@ -109,6 +109,7 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const given = givenPlatform(infra);
   if (given) return given;
   const name = `bench_e2e_${run_id}`;
+  const roles = ownServiceRoles(infra.postgres.url, name);
   const database_url = await ownDatabase(infra.postgres.url, name);
   const ports = await distinctPorts();
   const admin_token = generateAdminToken();
@@ -120,7 +121,13 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   };
   say('platform: starting accounts, merchants, payments and push from dist (migrations run as they start) ...');
   const urls = {} as Record<ServiceName, string>;
-  await Promise.all(serviceNames.map(async (service) => (urls[service] = await startBenchService(infra, service, env, ports[service], service_ready_timeout_ms))));
+  await Promise.all(
+    serviceNames.map(async (service) => {
+      // Each service on its own database role, the owner migrating (as deployed).
+      const service_env = { ...env, ...serviceDatabaseEnv(database_url, roles, service) };
+      urls[service] = await startBenchService(infra, service, service_env, ports[service], service_ready_timeout_ms);
+    }),
+  );
   say(`platform: ready (${serviceNames.map((service) => `${service} ${urls[service]}`).join(', ')})`);
   return { urls, admin_token, database: { server_url: infra.postgres.url, name } };
 }

@@ -1,0 +1,4 @@
+import { idempotencySealedColumn, runResealCommand } from '@paynet/platform';
+
+/** `npm run secrets:reseal`: this service's sealed values under SECRETS_KEY (docs/SECURITY.md, Rotating secrets). */
+void runResealCommand('payments', [idempotencySealedColumn('payments')]);
