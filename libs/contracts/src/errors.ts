@@ -45,6 +45,8 @@ export const ErrorCode = {
   rate_limited: 'rate_limited',
   /** 429 on the stream's upgrade: the token has as many streams open as API.md allows. */
   too_many_streams: 'too_many_streams',
+  /** 429: the principal (or address) already has as many requests in flight and waiting on this server as it may. */
+  too_many_concurrent_requests: 'too_many_concurrent_requests',
   internal_error: 'internal_error',
   service_unavailable: 'service_unavailable',
   /** 503 from pay: the ledger did not answer in time; the payment stays processing and is settled by the reconciler. */

@@ -35,3 +35,5 @@ export * from './rate-limits/rate-limit-exempt.js';
 export * from './rate-limits/rate-limit.metrics.js';
 export * from './rate-limits/rate-limits.js';
 export * from './rate-limits/replica-census.js';
+export * from './rate-limits/fair-queue.js';
+export * from './rate-limits/request-admission.js';

@@ -27,6 +27,7 @@ import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
 import { OUTBOX_SETTINGS, OutboxRelay, OutboxStatement, OutboxWriter } from './outbox/outbox.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
+import { AdmissionInterceptor, RequestAdmission } from './rate-limits/request-admission.js';
 import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
 
 export type ServiceName = 'accounts' | 'merchants' | 'payments' | 'push';
@@ -84,6 +85,7 @@ export class PlatformModule {
       { provide: REPLICA_CENSUS_SERVICE, useValue: service },
       ReplicaCensus,
       RateLimits,
+      RequestAdmission,
       RpcClient,
       RevocationAnnouncer,
       NatsConnectionCloser,
@@ -98,6 +100,7 @@ export class PlatformModule {
       ...(options.local_authenticators?.includes('holder') ? [] : [{ provide: HOLDER_AUTHENTICATOR, useClass: NatsHolderAuthenticator }]),
       { provide: APP_FILTER, useClass: ApiExceptionFilter },
       { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_INTERCEPTOR, useClass: AdmissionInterceptor },
       { provide: APP_INTERCEPTOR, useClass: RpcContextInterceptor },
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ...(options.outbox ? [OutboxRelay] : []),

@@ -25,12 +25,15 @@ import { workspaceRoot } from './workspace.js';
 /**
  * Test stacks are not rate limited unless a test says so (its env): a test
  * file makes its principals with one operator token from one address, far
- * faster than API.md's defaults allow. apps/e2e/test/rate-limits.spec.ts
- * sets small budgets and checks them.
+ * faster than API.md's defaults allow, and some send more requests at once
+ * than a principal may have pending. apps/e2e/test/rate-limits.spec.ts and
+ * fair-admission.spec.ts set small bounds and check them. Requests in flight
+ * keep their default bound: waiting for a slot refuses nothing.
  */
 export const test_rate_limits: Readonly<Record<string, string>> = {
   RATE_LIMIT_PER_SECOND: '1000000',
   RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
+  MAX_PENDING_REQUESTS_PER_PRINCIPAL: '100000',
 };
 
 export interface StartStackOptions {

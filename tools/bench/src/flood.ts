@@ -20,12 +20,15 @@ import { LatencyRecorder, type LatencySummary } from './stats.js';
 
 export const flood_results_begin = '<!-- bench:flood results begin: written by `npm run bench:flood`, replaced on each run -->';
 export const flood_results_end = '<!-- bench:flood results end -->';
-const usage = `usage: npm run bench:flood -- [--duration SECONDS] [--quick]
-  --duration  seconds of each phase (default 20)
-  --quick     5 s phases: a smoke run, not written to docs/BENCHMARKS.md`;
+const usage = `usage: npm run bench:flood -- [--duration SECONDS] [--steady-rate N] [--quick]
+  --duration     seconds of each phase (default 20)
+  --steady-rate  the steady merchant's reads a second (default 20)
+  --quick        5 s phases: a smoke run, not written to docs/BENCHMARKS.md`;
 
-/** The steady merchant's reads a second: well inside its budget of 100. */
-const steady_per_second = 20;
+/** The steady merchant's reads a second by default: well inside its budget of 100. */
+const steady_per_second_default = 20;
+/** The steady merchant's sockets: as many as the flood's, so a slow answer never holds the next read back in the client. */
+const steady_sockets = 32;
 /** The flooding merchant's requests in flight at once. */
 const flood_concurrency = 32;
 /** Target of issue 15.3. */
@@ -48,27 +51,31 @@ interface Phase {
   flood_per_s: number;
 }
 
-function parseArguments(argv: readonly string[]): { duration_s: number; quick: boolean } {
+function parseArguments(argv: readonly string[]): { duration_s: number; steady_per_second: number; quick: boolean } {
   let duration_s = duration_s_default;
+  let steady_per_second = steady_per_second_default;
   let quick = false;
   for (let index = 0; index < argv.length; index++) {
     const argument = argv[index];
     if (argument === '--quick') quick = true;
     else if (argument === '--duration') duration_s = Number(argv[++index]);
+    else if (argument === '--steady-rate') steady_per_second = Number(argv[++index]);
     else throw new UsageError(`unknown argument ${argument}`);
   }
   if (!Number.isInteger(duration_s) || duration_s < 1 || duration_s > 600) throw new UsageError('--duration must be 1 to 600 seconds');
-  return { duration_s: quick ? duration_s_quick : duration_s, quick };
+  if (!Number.isInteger(steady_per_second) || steady_per_second < 1 || steady_per_second > 100) throw new UsageError('--steady-rate must be 1 to 100 reads a second');
+  return { duration_s: quick ? duration_s_quick : duration_s, steady_per_second, quick };
 }
 
 async function main(): Promise<void> {
-  const { duration_s, quick } = parseArguments(process.argv.slice(2));
+  const { duration_s, steady_per_second, quick } = parseArguments(process.argv.slice(2));
   lifecycle.handleSignals();
   const load_before = loadAverage();
   const infra = await startInfra();
   const { urls, admin_token } = await startPlatform(infra);
   const merchants = new HttpClient(urls.merchants, 4);
-  const steady_client = new HttpClient(urls.payments, 4);
+  // Open loop: enough sockets that the steady reads never queue in the client, only in the services.
+  const steady_client = new HttpClient(urls.payments, steady_sockets);
   const flood_client = new HttpClient(urls.payments, flood_concurrency);
   lifecycle.defer('close the HTTP clients', async () => {
     for (const client of [merchants, steady_client, flood_client]) client.close();
@@ -78,10 +85,10 @@ async function main(): Promise<void> {
   const read_path = `/v1/payment-intents/${intent}`;
 
   say(`alone: the steady merchant reads its intent ${steady_per_second} times a second for ${duration_s} s`);
-  const alone = await measure({ steady, steady_client, read_path, duration_s });
+  const alone = await measure({ steady, steady_client, read_path, duration_s, steady_per_second });
   say(`alone: p50 ${formatMs(alone.latency.p50_ms)}, p99 ${formatMs(alone.latency.p99_ms)}`);
   say(`flooded: the same, while another merchant floods payments with ${flood_concurrency} requests in flight`);
-  const flooded = await measure({ steady, steady_client, read_path, duration_s, flood: { merchant: flooder, client: flood_client } });
+  const flooded = await measure({ steady, steady_client, read_path, duration_s, steady_per_second, flood: { merchant: flooder, client: flood_client } });
   say(`flooded: p50 ${formatMs(flooded.latency.p50_ms)}, p99 ${formatMs(flooded.latency.p99_ms)}; flood ${formatRate(flooded.flood_per_s)}/s ${JSON.stringify(flooded.flood)}`);
   const load_after = loadAverage();
   say(`load average before ${load_before}, after ${load_after}`);
@@ -90,7 +97,7 @@ async function main(): Promise<void> {
     return;
   }
   const file = join(root, 'docs', 'BENCHMARKS.md');
-  const results = renderFlood({ date: new Date(), duration_s, load_before, load_after, alone, flooded });
+  const results = renderFlood({ date: new Date(), duration_s, steady_per_second, load_before, load_after, alone, flooded });
   writeFileSync(file, replaceResults(readFileSync(file, 'utf8'), '', results, { begin: flood_results_begin, end: flood_results_end }));
   say(`docs/BENCHMARKS.md: flood results written`);
 }
@@ -133,12 +140,13 @@ interface MeasureSettings {
   steady_client: HttpClient;
   read_path: string;
   duration_s: number;
+  steady_per_second: number;
   flood?: { merchant: BenchMerchant; client: HttpClient };
 }
 
 /** The steady merchant's reads, open loop (each sent when due, whatever the others are doing), with or without the flood. */
 async function measure(settings: MeasureSettings): Promise<Phase> {
-  const { steady, steady_client, read_path, duration_s } = settings;
+  const { steady, steady_client, read_path, duration_s, steady_per_second } = settings;
   const recorder = new LatencyRecorder(steady_per_second * duration_s + 1);
   const steady_failures: Record<string, number> = {};
   const flood: Record<string, number> = {};
@@ -180,6 +188,7 @@ async function measure(settings: MeasureSettings): Promise<Phase> {
 interface FloodRun {
   date: Date;
   duration_s: number;
+  steady_per_second: number;
   load_before: string;
   load_after: string;
   alone: Phase;
@@ -198,7 +207,7 @@ export function renderFlood(run: FloodRun): string {
   return [
     '### Results of the last run',
     '',
-    `${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC; ${processorCount()} CPUs, load average (1, 5, 15 min) ${run.load_before} at the start and ${run.load_after} at the end (a shared machine: others' work is in these figures); ${run.duration_s} s per phase, the steady merchant at ${steady_per_second} reads/s, the flood with ${flood_concurrency} requests in flight.`,
+    `${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC; ${processorCount()} CPUs, load average (1, 5, 15 min) ${run.load_before} at the start and ${run.load_after} at the end (a shared machine: others' work is in these figures); ${run.duration_s} s per phase, the steady merchant at ${run.steady_per_second} reads/s, the flood with ${flood_concurrency} requests in flight.`,
     '',
     '| phase | steady reads | p50 | p99 | steady reads not 200 | flood (answers) |',
     '|---|---|---|---|---|---|',

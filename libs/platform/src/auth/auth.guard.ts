@@ -2,8 +2,10 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import { timingSafeEqual, createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { RATE_LIMIT_EXEMPT } from '../rate-limits/rate-limit-exempt.js';
-import { credentialDigest, RateLimits } from '../rate-limits/rate-limits.js';
+import { type CheckTicket, credentialDigest, RateLimits } from '../rate-limits/rate-limits.js';
+import { RequestAdmission } from '../rate-limits/request-admission.js';
 import {
   AUTH_KINDS,
   type AuthenticatedRequest,
@@ -24,7 +26,10 @@ export const ADMIN_TOKEN = Symbol('ADMIN_TOKEN');
  * Finds who is calling, and lets the call through only if the route allows
  * that kind and its rate limits (RateLimits) have room: a request is charged
  * before its credentials are checked, so an out-of-budget flood never reaches
- * merchants or accounts, and nothing after the guard runs for a 429.
+ * merchants or accounts, and nothing after the guard runs for a 429. Then
+ * it takes one of the replica's request slots (RequestAdmission: fair across
+ * principals, held until the response is finished) before the credentials are
+ * checked, so the check is part of the work the slot bounds.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -35,6 +40,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
     private readonly limits: RateLimits,
+    private readonly admission: RequestAdmission,
     @Inject(ADMIN_TOKEN) admin_token: string,
   ) {
     this.admin_token_digest = digest(admin_token);
@@ -61,14 +67,18 @@ export class AuthGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const http = context.switchToHttp();
+    const request = http.getRequest<AuthenticatedRequest>();
+    const response = http.getResponse<ServerResponse>();
     const address = this.limits.clientAddress(request);
     if (!kinds) {
       const exempt = this.reflector.getAllAndOverride<boolean | undefined>(RATE_LIMIT_EXEMPT, [context.getHandler(), context.getClass()]);
-      if (!exempt) await this.limits.admitAnonymous(address);
-      return true;
+      if (exempt) return true;
+      await this.limits.admitAnonymous(address);
+      return this.admitted(await this.admission.admit(`address:${address}`, request, response));
     }
     const ticket = await this.limits.beforeCheck(address, claimedCredential(request));
+    this.admitted(await this.admission.admit(admissionKey(ticket), request, response));
     let principal: Principal;
     try {
       principal = await this.identify(request, kinds);
@@ -86,6 +96,15 @@ export class AuthGuard implements CanActivate {
       );
     }
     request.principal = principal;
+    return true;
+  }
+
+  /**
+   * The client went away while its request waited for a slot: nothing runs
+   * for it, and nobody reads the answer (a 4xx, so not logged as a failure).
+   */
+  private admitted(held: boolean): true {
+    if (!held) throw ApiError.rateLimited('The client closed the connection before the request was admitted.', 1);
     return true;
   }
 
@@ -117,6 +136,11 @@ function claimedCredential(request: AuthenticatedRequest): string | undefined {
   if (api_key !== undefined) return credentialDigest('merchant', api_key);
   const authorization = request.header('authorization');
   return authorization === undefined ? undefined : credentialDigest('authorization', authorization);
+}
+
+/** Whose turn a request takes: the principal its credential was seen to be, else its address (docs/SECURITY.md). */
+function admissionKey(ticket: CheckTicket): string {
+  return ticket.charged.budget === 'principal' ? `principal:${ticket.charged.scope}` : `address:${ticket.address}`;
 }
 
 /** Comparing digests keeps the comparison constant-time whatever the lengths. */

@@ -12,6 +12,10 @@ export const idempotency_retention_seconds_default = 48 * 3600;
 const idempotency_retention_seconds_max = 30 * 24 * 3600;
 export const idempotency_lease_seconds_default = 30;
 
+/** Sized by measurement: docs/BENCHMARKS.md, "Flood". */
+export const max_concurrent_requests_default = 8;
+export const max_pending_requests_per_principal_default = 64;
+
 const port_error = { error: 'must be a port number, 1 to 65535' };
 export const port = z.coerce.number(port_error).int(port_error).min(1, port_error).max(65_535, port_error);
 
@@ -75,6 +79,13 @@ export const base_config_schema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** API.md: requests a second per client address that carry no valid credentials, across all replicas. */
   RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /**
+   * Requests one replica serves at once (past the guard, until the response is finished); more wait
+   * and get free slots round-robin across principals (docs/SECURITY.md, Rate limits).
+   */
+  MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(100_000).default(max_concurrent_requests_default),
+  /** Requests one principal (or client address, without valid credentials) has in flight and waiting on one replica; 429 beyond. */
+  MAX_PENDING_REQUESTS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(max_pending_requests_per_principal_default),
   /**
    * Proxies whose X-Forwarded-For names the client address (proxy-addr's list: addresses, CIDR
    * ranges, `loopback`, `linklocal`, `uniquelocal`, comma separated). Empty: the socket's peer is the client.

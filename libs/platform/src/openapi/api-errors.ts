@@ -46,7 +46,7 @@ function describe(status: ErrorStatus): string {
     case 422:
       return 'This Idempotency-Key was used with another request (idempotency_error, idempotency_key_reused).';
     case 429:
-      return 'Too many requests (rate_limit_error, rate_limited); the Retry-After header says how many seconds to wait.';
+      return 'Too many requests (rate_limit_error: rate_limited past a per-second budget, too_many_concurrent_requests past the requests one principal may have pending at once); the Retry-After header says how many seconds to wait.';
   }
 }
 
