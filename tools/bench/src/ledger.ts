@@ -16,7 +16,7 @@ import { parseOptions, usage, type BenchOptions } from './options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from './pgbench.js';
 import { benchmarks_intro, renderResults, renderTables, replaceResults, type BenchRun, type LedgerCheck, type PhaseCpu } from './report.js';
 import type { PhaseBatches } from './batches.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from './run.js';
+import { bench_rate_limits, cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startInfra, tail, watchService } from './run.js';
 import { TransferClient } from './transfers.js';
 import { pickPair, randomAmount, transfer_amount_minor_max, transferCommand, type BenchAccounts, type Shape } from './workload.js';
 
@@ -95,7 +95,7 @@ async function startAccounts(infra: Infra, database_url: string, roles: Database
     ports: { ...default_service_ports, accounts: port },
     logLevel: 'warn',
   });
-  Object.assign(env, serviceDatabaseEnv(database_url, roles, 'accounts')); // its own role, the owner migrating
+  Object.assign(env, serviceDatabaseEnv(database_url, roles, 'accounts'), bench_rate_limits); // its own role, the owner migrating
   const log_file = join(infra.folder, 'logs', 'accounts.log');
   say('accounts: starting from dist (migrations run as it starts) ...');
   const service = startService({ name: 'accounts', entry: serviceEntry(root, 'accounts'), env, port, logFile: log_file, cwd: root, detached: true, sourceMaps: false });

@@ -16,7 +16,7 @@ import { checkpoint, loadAverage, processCpuSeconds, processTreeCpuSeconds } fro
 import { UsageError } from '../options.js';
 import { pgbench_clients, pgbench_scale, pgbench_threads } from '../pgbench.js';
 import { benchmarks_intro, replaceResults } from '../report.js';
-import { cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
+import { bench_rate_limits, cpuMeter, lifecycle, machineFacts, ownCpuSeconds, ownDatabase, ownServiceRoles, pgbenchFirst, root, runMain, type Infra, run_id, say, startBenchService, startInfra } from '../run.js';
 import { createHolders, createMerchants, makePayment, payment_amount_minor_max, streamToken, type BenchHolder, type BenchMerchant, type Clients } from './actors.js';
 import { DeliveryClock } from './delivery.js';
 import { HttpClient } from './http.js';
@@ -115,9 +115,7 @@ async function startPlatform(infra: Infra): Promise<Platform> {
   const admin_token = generateAdminToken();
   const env = {
     ...buildStackEnv({ databaseUrl: database_url, natsUrl: infra.nats.url, natsPrefix: `bench_${run_id}`, adminToken: admin_token, secretsKey: generateSecretsKey(), ports, logLevel: 'warn', webhookAllowPrivate: true }),
-    // The bench measures throughput from one address with a few principals, far above API.md's budgets (bench:flood measures those).
-    RATE_LIMIT_PER_SECOND: '1000000',
-    RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
+    ...bench_rate_limits,
   };
   say('platform: starting accounts, merchants, payments and push from dist (migrations run as they start) ...');
   const urls = {} as Record<ServiceName, string>;
