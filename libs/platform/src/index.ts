@@ -14,6 +14,7 @@ export * from './idempotency/idempotency.interceptor.js';
 export * from './idempotency/idempotency.store.js';
 export * from './idempotency/idempotency.sweeper.js';
 export * from './nats/jetstream.js';
+export * from './nats/merchant-changes.js';
 export * from './nats/nats-access.js';
 export * from './nats/nats-connection.js';
 export * from './nats/nats-transport.js';

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Broadcasts, type NatsNames } from '@paynet/contracts';
-import { NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
+import { NATS_CONNECTION, NATS_NAMES, subscribeMerchantChanges } from '@paynet/platform';
 
 /**
  * A safety net, not the mechanism: an invalidation lost (core NATS is at
@@ -39,17 +39,7 @@ export class MerchantCache<T = unknown> implements OnApplicationBootstrap, Befor
   ) {}
 
   onApplicationBootstrap(): void {
-    this.subscription = this.nats.subscribe(this.names.request(merchant_changed_pattern), {
-      callback: (error, message) => {
-        if (error) return this.logger.warn({ err: error }, 'merchant change subscription error');
-        try {
-          const { merchant_id } = message.json<{ merchant_id?: unknown }>();
-          if (typeof merchant_id === 'string') this.drop(merchant_id);
-        } catch {
-          // Not ours: nothing to drop.
-        }
-      },
-    });
+    this.subscription = subscribeMerchantChanges(this.nats, this.names, this.logger, (id) => this.drop(id));
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -2,7 +2,6 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   admitsEvent,
-  Broadcasts,
   type DisableWebhookEndpointReply,
   type EnabledWebhookEndpoint,
   type EnabledWebhookEndpointsReply,
@@ -10,7 +9,7 @@ import {
   Subjects,
   type WebhookEndpointStatesReply,
 } from '@paynet/contracts';
-import { NATS_CONNECTION, NATS_NAMES, RpcClient } from '@paynet/platform';
+import { NATS_CONNECTION, NATS_NAMES, RpcClient, subscribeMerchantChanges } from '@paynet/platform';
 import type { EntityManager } from 'typeorm';
 import { failPendingOfEndpoints, insertDeliveries, pendingEndpointsOf, type DeliveryOrigin, type DeliveryRow } from './webhook-deliveries.repository.js';
 
@@ -59,17 +58,7 @@ export class MerchantEndpoints implements OnApplicationBootstrap, BeforeApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    this.subscription = this.nats.subscribe(this.names.request(Broadcasts.merchantsChanged), {
-      callback: (error, message) => {
-        if (error) return this.logger.warn({ err: error }, 'merchant change subscription error');
-        try {
-          const { merchant_id } = message.json<{ merchant_id?: unknown }>();
-          if (typeof merchant_id === 'string') this.drop(merchant_id);
-        } catch {
-          // Not a change we know: nothing to drop.
-        }
-      },
-    });
+    this.subscription = subscribeMerchantChanges(this.nats, this.names, this.logger, (merchant_id) => this.drop(merchant_id));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
