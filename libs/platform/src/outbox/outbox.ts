@@ -64,17 +64,29 @@ export class OutboxWriter {
    * and once per transaction for identical payloads.
    */
   insertCte(events: readonly PlatformEvent[], parameters: SqlParameters, when = 'true'): string {
-    const ids = parameters.add(events.map((event) => event.id));
-    const types = parameters.add(events.map((event) => event.type));
-    const payloads = parameters.add(events.map((event) => JSON.stringify(event)));
-    const channel = parameters.add(channelOf(this.settings.schema));
-    // WITH ORDINALITY ... ORDER BY: seq follows the order of `events`.
-    return `outbox_added AS (
-      INSERT INTO outbox (event_id, type, payload)
-      SELECT event_id, type, payload FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, n)
-      WHERE ${when} ORDER BY n
-      RETURNING pg_notify(${channel}, ''))`;
+    const [ids, types, payloads, channel] = outboxParams(events, this.settings.schema).map((value) => parameters.add(value));
+    return outboxInsertCte('outbox_added', { ids, types, payloads, channel }, when);
   }
+}
+
+/**
+ * The one INSERT both writers use, as a CTE named `name`: the events in
+ * their order (WITH ORDINALITY), only when the SQL condition `when` holds,
+ * each inserted row signalling the relay's channel. A data-modifying CTE
+ * runs whether or not the statement reads it, and NOTIFY is delivered at
+ * commit, only if it commits, once per transaction for identical payloads.
+ */
+function outboxInsertCte(name: string, p: { ids: string; types: string; payloads: string; channel: string }, when: string): string {
+  return `${name} AS (
+      INSERT INTO outbox (event_id, type, payload)
+      SELECT e.event_id, e.type, e.payload FROM unnest(${p.ids}::text[], ${p.types}::text[], ${p.payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, n)
+      WHERE ${when} ORDER BY e.n
+      RETURNING pg_notify(${p.channel}::text, ''))`;
+}
+
+/** The values of the INSERT's four parameters. Payloads are JSON with bigints as their exact digits. */
+function outboxParams(events: readonly PlatformEvent[], schema: string): [string[], string[], string[], string] {
+  return [events.map((event) => event.id), events.map((event) => event.type), events.map((event) => toJsonText(event)), channelOf(schema)];
 }
 
 /**
@@ -88,32 +100,22 @@ export class OutboxStatement {
   constructor(@Inject(OUTBOX_SETTINGS) private readonly settings: OutboxSettings) {}
 
   /**
-   * Two CTEs for a WITH list, taking parameters `$first_param` to
-   * `$first_param + 3` (`params`): `outbox_rows` inserts the events in their
-   * order, when the SQL condition `when` holds (say, that the statement's own
-   * writes went through); `outbox_notified` wakes the relay at commit. A
-   * SELECT in a WITH list runs only when read, so the statement's final
-   * SELECT must include `columns`.
+   * The CTE `outbox_rows` for a WITH list, taking parameters `$first_param`
+   * to `$first_param + 3` (`params`): the same INSERT as OutboxWriter's, when
+   * the SQL condition `when` holds (say, that the statement's own writes
+   * went through).
    */
   ctes(first_param: number, when = 'true'): string {
-    const [ids, types, payloads, channel] = [0, 1, 2, 3].map((offset) => `$${first_param + offset}`);
-    return `outbox_rows AS (
-       INSERT INTO outbox (event_id, type, payload)
-       SELECT e.event_id, e.type, e.payload
-       FROM unnest(${ids}::text[], ${types}::text[], ${payloads}::text[]) WITH ORDINALITY AS e(event_id, type, payload, position)
-       WHERE ${when} ORDER BY e.position
-       RETURNING 1
-     ), outbox_notified AS (
-       SELECT pg_notify(${channel}::text, '') WHERE cardinality(${ids}::text[]) > 0 AND ${when}
-     )`;
+    const [ids, types, payloads, channel] = [0, 1, 2, 3].map((offset) => `$${first_param + offset}`) as [string, string, string, string];
+    return outboxInsertCte('outbox_rows', { ids, types, payloads, channel }, when);
   }
 
-  /** For the final SELECT: `outbox_rows` (how many events were written) and the read that makes the NOTIFY run. */
-  readonly columns = '(SELECT count(*) FROM outbox_rows) AS outbox_rows, (SELECT count(*) FROM outbox_notified) AS outbox_notified';
+  /** For the final SELECT: how many events were written. */
+  readonly columns = '(SELECT count(*) FROM outbox_rows) AS outbox_rows';
 
-  /** The four parameters of `ctes`, in order. Payloads are JSON with bigints as their exact digits. */
+  /** The four parameters of `ctes`, in order. */
   params(events: readonly PlatformEvent[]): [string[], string[], string[], string] {
-    return [events.map((event) => event.id), events.map((event) => event.type), events.map((event) => toJsonText(event)), channelOf(this.settings.schema)];
+    return outboxParams(events, this.settings.schema);
   }
 }
 
