@@ -24,6 +24,7 @@ export * from './observability/logging.js';
 export * from './observability/metrics.js';
 export * from './observability/request-context.js';
 export * from './outbox/outbox.js';
+export * from './outbox/outbox-pruning.migration.js';
 export * from './platform.module.js';
 export * from './validation/body.js';
 export * from './validation/json-numbers.js';

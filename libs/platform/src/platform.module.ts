@@ -25,7 +25,7 @@ import { RpcContextInterceptor } from './nats/rpc-context.interceptor.js';
 import { HealthController, ShutdownState } from './observability/health.js';
 import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
-import { OUTBOX_SETTINGS, OutboxRelay, OutboxStatement, OutboxWriter } from './outbox/outbox.js';
+import { OutboxPruner, OutboxPublisher, OutboxStatement, OutboxWriter } from './outbox/outbox.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
 import { AdmissionInterceptor, RequestAdmission } from './rate-limits/request-admission.js';
 import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
@@ -37,7 +37,7 @@ export interface PlatformOptions {
   config: BaseConfig;
   entities: ServiceDatabaseSettings['entities'];
   migrations: ServiceDatabaseSettings['migrations'];
-  /** Does this service write events (outbox + relay)? */
+  /** Does this service write events (outbox, its publisher and pruner)? */
   outbox: boolean;
   /** Tables whose rows are never updated or deleted: the runtime role may only read and insert (docs/SECURITY.md). */
   append_only_tables?: readonly string[];
@@ -78,7 +78,6 @@ export class PlatformModule {
         provide: RPC_SETTINGS,
         useFactory: () => ({ client: new PrefixedClientNats(transport), default_timeout_ms: config.NATS_REQUEST_TIMEOUT_MS }),
       },
-      { provide: OUTBOX_SETTINGS, useValue: { schema: service, database_url: config.DATABASE_URL } },
       { provide: 'SERVICE_SCHEMA', useValue: service },
       // Migrated by the data source's factory when there is an owner URL.
       { provide: MIGRATED_AS_OWNER, useValue: config.DATABASE_OWNER_URL !== undefined },
@@ -92,8 +91,6 @@ export class PlatformModule {
       IdempotencyStore,
       // Every service has an idempotency_keys table (see idempotency_table_sql in its first migration).
       IdempotencySweeper,
-      OutboxWriter,
-      OutboxStatement,
       MigrationRunner,
       ShutdownState,
       ...(options.local_authenticators?.includes('merchant') ? [] : [{ provide: MERCHANT_AUTHENTICATOR, useClass: NatsMerchantAuthenticator }]),
@@ -103,7 +100,7 @@ export class PlatformModule {
       { provide: APP_INTERCEPTOR, useClass: AdmissionInterceptor },
       { provide: APP_INTERCEPTOR, useClass: RpcContextInterceptor },
       { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
-      ...(options.outbox ? [OutboxRelay] : []),
+      ...(options.outbox ? [OutboxWriter, OutboxStatement, OutboxPruner, OutboxPublisher] : []),
     ];
     return {
       module: PlatformModule,

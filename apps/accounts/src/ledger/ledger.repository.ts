@@ -103,7 +103,7 @@ export async function readBalance(manager: EntityManager, id: string): Promise<A
   return rows[0] ? toBalance(rows[0]) : undefined;
 }
 
-/** Events a write adds to the outbox in its own statement (OutboxStatement): no round trip of their own. */
+/** Events a write adds to the outbox in its own statement (OutboxStatement): no round trip of their own; published after its commit. */
 export interface OutboxEvents {
   outbox: OutboxStatement;
   events: readonly PlatformEvent[];
@@ -135,6 +135,7 @@ export async function writeBalances(manager: EntityManager, balances: ReadonlyMa
   if (Number(outcome?.balances) !== rows.length || Number(outcome?.outbox_rows) !== events.length) {
     throw new Error(`assertion failed: wrote ${outcome?.balances}/${rows.length} balances, ${outcome?.outbox_rows}/${events.length} events`);
   }
+  await outbox.written(manager, events);
 }
 
 export interface EntryToAppend {
@@ -387,5 +388,6 @@ export async function writeBatch(
       `assertion failed: batch wrote ${outcome.postings}/${postings.length} postings, ${outcome.balances}/${balance_rows.length} balances, ${outcome.outbox_rows}/${events.length} events`,
     );
   }
+  await outbox.written(manager, events);
   return Number(outcome.created);
 }

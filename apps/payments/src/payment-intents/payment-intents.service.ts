@@ -145,6 +145,7 @@ export class PaymentIntentsService {
       amount_refund_reserved: '0',
     };
     const intent = mapPaymentIntent(row);
+    const event = intentEvent('payment_intent.created', intent, null);
     const p = new SqlParameters();
     const created_at = `to_timestamp(${p.add(now_ms)}::bigint / 1000.0)`;
     const rows: { created: number }[] = await this.dataSource.query(
@@ -157,12 +158,13 @@ export class PaymentIntentsService {
            ${p.add(row.description)}::text, ${p.add(row.capture_method)}::text, 'requires_payment',
            ${created_at}, ${created_at} + make_interval(secs => ${p.add(body.expires_in)}::int)
          FROM answered RETURNING id),
-       ${this.outbox.insertCte([intentEvent('payment_intent.created', intent, null)], p, 'EXISTS (SELECT 1 FROM created)')}
+       ${this.outbox.insertCte([event], p, 'EXISTS (SELECT 1 FROM created)')}
        SELECT count(*)::int AS created FROM created`,
       p.values,
     );
     if (rows[0]?.created !== 1) return undefined;
     this.idempotency.answered(claim);
+    await this.outbox.publishAfterCommit(undefined, [event]);
     return intent;
   }
 

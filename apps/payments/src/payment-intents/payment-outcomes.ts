@@ -66,11 +66,12 @@ export class PaymentOutcomes {
       last_payment_error: null,
       amount_received: outcome.status === 'succeeded' ? attempt.amount : attempt.amount_received,
     });
+    const event = intentEvent(outcome.event, intent, attempt.payer_account);
     const parameters = new SqlParameters();
     const rows: { applied: number; answered: number }[] = await this.dataSource.query(
       `WITH held AS (${this.idempotency.stillHeldCte(claim, parameters)}),
        applied AS (${appliedUpdate(attempt, parameters)} AND ${unpaid_as_created_sql} AND EXISTS (SELECT 1 FROM held) RETURNING id),
-       ${this.outbox.insertCte([intentEvent(outcome.event, intent, attempt.payer_account)], parameters, 'EXISTS (SELECT 1 FROM applied)')},
+       ${this.outbox.insertCte([event], parameters, 'EXISTS (SELECT 1 FROM applied)')},
        answered AS (${this.idempotency.completedCte(claim, parameters, { status: answer_status, body: intent }, 'EXISTS (SELECT 1 FROM applied)')})
        SELECT (SELECT count(*)::int FROM applied) AS applied, (SELECT count(*)::int FROM answered) AS answered`,
       parameters.values,
@@ -79,6 +80,7 @@ export class PaymentOutcomes {
     if (counts.applied !== counts.answered) throw new Error(`payment ${attempt.id}: outcome and answer recorded apart`);
     if (counts.applied === 0) return undefined;
     this.idempotency.answered(claim);
+    await this.outbox.publishAfterCommit(undefined, [event]);
     return intent;
   }
 

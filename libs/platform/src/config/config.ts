@@ -75,6 +75,8 @@ export const base_config_schema = z.object({
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(idempotency_lease_seconds_default),
   /** How often keys past their retention are deleted. */
   IDEMPOTENCY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  /** How long a published event is kept in its service's outbox table before OutboxPruner deletes it (the stream keeps it a week). */
+  OUTBOX_RETENTION_SECONDS: z.coerce.number().int().min(60).max(30 * 24 * 3600).default(3_600),
   /** API.md: requests a second per principal, across all replicas of the service (docs/SECURITY.md, Rate limits). */
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** API.md: requests a second per client address that carry no valid credentials, across all replicas. */

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type pg from 'pg';
-import { DataSource, type DataSourceOptions, type EntityManager, type MixedList, type ValueTransformer } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntityManager, type MixedList, type QueryRunner, type ValueTransformer } from 'typeorm';
+import { publishedAfterCommit } from '../outbox/after-commit.js';
 
 export interface ServiceDatabaseSettings {
   url: string;
@@ -101,12 +102,22 @@ export const transaction_attempts_max = 5;
  * Runs `work` in a READ COMMITTED transaction (the session default every
  * connection sets, see dataSourceOptions: naming the level here would cost a
  * second round trip per transaction), retrying serialization failures and
- * deadlocks a bounded number of times.
+ * deadlocks a bounded number of times. Answers once the events the
+ * transaction wrote to the outbox are published (OutboxPublisher, after the
+ * connection went back to the pool), so a request that follows its answer
+ * has its events after these on the stream.
  */
 export async function withTransaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await dataSource.transaction(work);
+      let runner: QueryRunner | undefined;
+      const result = await dataSource.transaction((manager) => {
+        runner = manager.queryRunner;
+        return work(manager);
+      });
+      // The events it wrote are on the stream before the caller answers (bounded: OutboxPublisher).
+      await publishedAfterCommit(runner);
+      return result;
     } catch (error) {
       if (!isRetryableTransactionError(error) || attempt >= transaction_attempts_max) throw error;
       await new Promise((resolve) => setTimeout(resolve, 2 ** attempt + Math.floor(Math.random() * 5)));

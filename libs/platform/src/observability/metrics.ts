@@ -21,9 +21,15 @@ export const outbox_published_total = new Counter({
   registers: [registry],
 });
 
+export const outbox_fallback_published_total = new Counter({
+  name: 'paynet_outbox_fallback_published_total',
+  help: 'Events published by the outbox fallback: left behind by a crash, or by NATS away (also in paynet_outbox_published_total)',
+  registers: [registry],
+});
+
 export const outbox_lag_seconds = new Gauge({
   name: 'paynet_outbox_lag_seconds',
-  help: 'Age of the oldest event in the last published batch',
+  help: 'Age of the oldest event in the last published batch (since its commit; since its row was written, for the fallback)',
   registers: [registry],
 });
 
