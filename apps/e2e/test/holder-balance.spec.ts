@@ -13,7 +13,7 @@ type Step = [posted: number, pending: number, available: number];
  * hears `account.balance_updated` for every change of its wallet (deposit,
  * pay, hold placed, captured or released, refund), each with the balance
  * after it, in order, written by accounts in the change's transaction and
- * published by its outbox relay; a refused payment says nothing; a crash of
+ * published from its outbox; a refused payment says nothing; a crash of
  * accounts right after a commit loses no event and sends none twice.
  */
 describe("a holder hears its wallet's balance change, live, through all four services", () => {

@@ -25,7 +25,7 @@ interface ServiceBus {
   hears?: readonly string[];
   /**
    * Its part in the events stream: each publisher its own events only, from
-   * its outbox relay (payments its intents' and refunds', accounts the
+   * its outbox (payments its intents' and refunds', accounts the
    * balance updates of wallets, merchants its endpoints'); push reads
    * (durable and live consumers).
    */

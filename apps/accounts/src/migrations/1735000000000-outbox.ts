@@ -4,7 +4,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * accounts' transactional outbox (libs/platform outbox.ts), as payments' and
  * merchants': `account.balance_updated` is written in the transaction that
- * changes the wallet's balance, and published by the relay after commit.
+ * changes the wallet's balance, and published after commit (OutboxPublisher).
  */
 export class Outbox1735000000000 implements MigrationInterface {
   name = 'Outbox1735000000000';

@@ -27,8 +27,7 @@ export interface RiskSubject {
 
 /**
  * Velocity locks are two-key advisory locks in a namespace of their own, so
- * an account's hash can never collide with the one-key locks of migrations
- * or the outbox relay.
+ * an account's hash can never collide with the one-key locks of migrations.
  */
 const velocity_lock_namespace = 0x7269736b; // 'risk'
 

@@ -12,7 +12,7 @@ import { FakeServices } from './fake-services.js';
 /**
  * push in process (libs/testing's in-process stack: its own database and NATS
  * prefix), with fakes standing in for merchants and accounts on that prefix,
- * and a publisher playing payments' outbox relay.
+ * and a publisher playing payments' outbox publisher.
  */
 export interface PushWorld {
   stack: InProcessStack;

@@ -8,7 +8,7 @@ export const NATS_NAMES = Symbol('NATS_NAMES');
  * The service's own NATS connection for JetStream; reconnects forever.
  * `noAsyncTraces`: every JetStream publish is a request, and by default the
  * client captures two stack traces per request up front (for the error it
- * might throw); an outbox relay publishing an event per balance change spent
+ * might throw); an outbox publishing an event per balance change spent
  * more CPU on those than on the publishes (profiled under the ledger bench).
  * A failed publish still says what failed; it only lacks the caller's stack.
  */

@@ -39,7 +39,7 @@ export const outbox_published_index_sql = 'CREATE INDEX outbox_published ON outb
 /** Events published together (acks awaited together), and rows the fallback reads at a time. */
 export const outbox_batch_max = 256;
 export const outbox_publish_timeout_ms = 5_000;
-/** How often a replica marks what it published, in one statement that also looks for rows left behind. */
+/** How often a replica marks what it published, in one statement that also looks for rows left behind (see OutboxPublisher.tick). */
 export const outbox_mark_interval_ms = 1_000;
 /** Ids marked per statement. */
 export const outbox_mark_batch_max = 2_048;
@@ -126,6 +126,10 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
   private draining: Promise<void> | undefined;
   private retry_ms = outbox_retry_first_ms;
   private stopping = false;
+  /** When the fallback last looked for rows left behind. */
+  private last_look_ms = 0;
+  /** Rows left behind were published at boot: the queue may go. */
+  private ready = false;
   private readonly marker: PeriodicTask;
 
   constructor(
@@ -133,7 +137,7 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(NATS_NAMES) private readonly names: NatsNames,
   ) {
-    this.marker = new PeriodicTask('outbox marks', outbox_mark_interval_ms, () => this.markAndRecover());
+    this.marker = new PeriodicTask('outbox marks', outbox_mark_interval_ms, () => this.tick());
     const hook: EntitySubscriberInterface = {
       afterTransactionCommit: ({ queryRunner }) => this.committed(queryRunner),
       afterTransactionRollback: ({ queryRunner }) => this.rolledBack(queryRunner),
@@ -142,9 +146,18 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
     this.dataSource.subscribers.push(hook);
   }
 
+  /**
+   * Publishes every unmarked row first, whatever its age (a crash of this
+   * service left them, or another replica is publishing them: the stream
+   * drops copies), so they come before this process's own events; a commit
+   * meanwhile waits in the queue.
+   */
   async onApplicationBootstrap(): Promise<void> {
     await ensureEventsStream(this.nc, this.names);
     this.js = jetstream(this.nc);
+    await this.markAndRecover(0).catch((error: unknown) => this.logger.warn({ err: error }, 'outbox: rows left behind not published at boot; the fallback tries again'));
+    this.ready = true;
+    this.kick();
     this.marker.start();
   }
 
@@ -177,8 +190,8 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
     return this.enqueue(events.map(messageOf));
   }
 
-  /** One mark-and-fallback pass, as the periodic task runs it: answers how many rows left behind it published. Public for tests. */
-  async markAndRecover(): Promise<number> {
+  /** One mark-and-fallback pass, as the periodic task runs it: answers how many rows left behind (unmarked `age_ms` after they were written) it published. Public for tests. */
+  async markAndRecover(age_ms = outbox_fallback_age_ms): Promise<number> {
     let recovered = 0;
     for (;;) {
       const marks = this.published.splice(0, outbox_mark_batch_max);
@@ -190,21 +203,32 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
            SELECT event_id, type, payload, extract(epoch FROM now() - created_at)::float8 AS age_seconds FROM outbox
            WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $2) AND event_id <> ALL($1::text[])
            ORDER BY seq LIMIT $3`,
-          [marks, outbox_fallback_age_ms / 1000, outbox_batch_max],
+          [marks, age_ms / 1000, outbox_batch_max],
         );
       } catch (error) {
         this.published = marks.concat(this.published);
         throw error;
       }
-      if (rows.length > 0 && this.js) {
+      if (rows.length > 0) {
         await this.publishBatch(rows);
         this.published.push(...rows.map((row) => row.event_id));
         outbox_fallback_published_total.inc(rows.length);
         outbox_lag_seconds.set(rows[0]?.age_seconds ?? 0);
         recovered += rows.length;
       }
-      if ((rows.length < outbox_batch_max && this.published.length < outbox_mark_batch_max) || this.marker.stopping) return recovered;
+      if ((rows.length < outbox_batch_max && this.published.length < outbox_mark_batch_max) || this.stopping) return recovered;
     }
+  }
+
+  /**
+   * The periodic pass: marks and a look for rows left behind when there is
+   * something to mark, else the look alone once per outbox_fallback_age_ms
+   * (an idle service costs one statement per 5 s, not per second).
+   */
+  private async tick(): Promise<number> {
+    if (this.published.length === 0 && Date.now() - this.last_look_ms < outbox_fallback_age_ms) return 0;
+    this.last_look_ms = Date.now();
+    return this.markAndRecover();
   }
 
   /** Everything marked that was published so far. Public for tests. */
@@ -251,7 +275,7 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Starts draining the queue unless it already is. */
   private kick(): void {
-    if (this.draining) return;
+    if (this.draining || !this.ready) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
       // Queued between the drain's last look and now.
@@ -262,11 +286,6 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
   /** Publishes the queue in order, a batch at a time, until it is empty. */
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      if (!this.js) {
-        // Not booted yet (a commit during bootstrap): the fallback publishes these.
-        this.giveUp(this.queue.length);
-        return;
-      }
       const batch = this.queue.slice(0, outbox_batch_max);
       try {
         await this.publishBatch(batch);
@@ -297,7 +316,8 @@ export class OutboxPublisher implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Publishes rows in order on one connection, acks awaited together; rejects if any failed. */
   private async publishBatch(rows: readonly OutboxMessage[]): Promise<void> {
-    const js = this.js as JetStreamClient;
+    const js = this.js;
+    if (!js) throw new Error('outbox: publishing before the events stream is ensured');
     await Promise.all(
       rows.map((row) => js.publish(this.names.eventSubject(row.type), row.payload, { msgID: row.event_id, timeout: outbox_publish_timeout_ms })),
     );

@@ -141,7 +141,7 @@ function oneLine(query: string): string {
  * When each intent's last change committed (Unix ms): PostgreSQL's commit
  * timestamp of its row's current version. In the bench nothing changes a
  * paid intent after the transaction that made it `succeeded` and wrote its
- * event to the outbox (whose own row the relay updates later, so it cannot
+ * event to the outbox (whose own row is marked published later, so it cannot
  * tell). Undefined when the server does not keep commit timestamps
  * (track_commit_timestamp off).
  */
