@@ -1,15 +1,10 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { type BalanceEventObject, IdPrefix, natsNames, newId, type PlatformEvent } from '@paynet/contracts';
+import { type BalanceEventObject, IdPrefix, newId, type PlatformEvent } from '@paynet/contracts';
 import { OutboxPublisher, withTransaction } from '@paynet/platform';
-import { type InProcessStack, startInProcess, waitFor } from '@paynet/testing';
-import pg from 'pg';
+import { waitFor } from '@paynet/testing';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../src/app.module.js';
-import { accounts_config_schema } from '../src/config.js';
 import { LedgerService } from '../src/ledger/ledger.service.js';
-import { fundedWallet, holdCommand, transferCommand } from './support.js';
+import { accountsDefinition, eventsOnStream, fundedWallet, holdCommand, transferCommand, useEventsWorld } from './support.js';
 
 /** Short, so the expiry test waits a fraction of a second past expiry. */
 const sweep_interval_ms = 200;
@@ -25,35 +20,20 @@ type BalanceEvent = PlatformEvent<BalanceEventObject>;
  * put on the events stream once.
  */
 describe('account.balance_updated, from the ledger to the events stream', () => {
-  const definition = { service: 'accounts' as const, schema: accounts_config_schema, module: AppModule.forConfig, env: { HOLD_SWEEP_INTERVAL_MS: String(sweep_interval_ms) } };
-  let stack: InProcessStack;
-  let database: pg.Client;
-  let operator: NatsConnection;
+  const definition = accountsDefinition({ HOLD_SWEEP_INTERVAL_MS: String(sweep_interval_ms) });
+  const world = useEventsWorld(definition);
 
-  beforeAll(async () => {
-    stack = await startInProcess([definition]);
-    database = new pg.Client({ connectionString: stack.databaseUrl, options: '-c search_path=accounts' });
-    await database.connect();
-    operator = await connect({ ...stack.nats.access('operator'), servers: stack.nats.url });
-  });
-
-  afterAll(async () => {
-    await operator?.close();
-    await database?.end();
-    await stack?.stop();
-  });
-
-  const app = () => stack.apps['accounts'] as NestExpressApplication;
+  const app = () => world.stack.apps['accounts'] as NestExpressApplication;
 
   async function merchantAccount(): Promise<string> {
     const account_id = newId(IdPrefix.account);
-    await stack.rpc.request('accounts.accounts.create', { account_id, kind: 'merchant', currency: 'USD', owner_name: 'Shop' });
+    await world.stack.rpc.request('accounts.accounts.create', { account_id, kind: 'merchant', currency: 'USD', owner_name: 'Shop' });
     return account_id;
   }
 
   /** The events accounts wrote about `account`, in the order written (published or not). */
   async function written(account: string): Promise<BalanceEvent[]> {
-    const { rows } = await database.query<{ payload: string }>(`SELECT payload FROM outbox WHERE payload::jsonb ->> 'account' = $1 ORDER BY seq`, [account]);
+    const { rows } = await world.database.query<{ payload: string }>(`SELECT payload FROM outbox WHERE payload::jsonb ->> 'account' = $1 ORDER BY seq`, [account]);
     return rows.map((row) => JSON.parse(row.payload) as BalanceEvent);
   }
 
@@ -62,28 +42,17 @@ describe('account.balance_updated, from the ledger to the events stream', () => 
     return (await written(account)).map(({ data: { object } }) => [object.posted, object.pending, object.available]);
   }
 
-  /** Every event on the stack's events stream, in stream order (JetStream direct reads, as the operator). */
-  async function onStream(): Promise<PlatformEvent[]> {
-    const names = natsNames(stack.natsPrefix);
-    const stream = await (await jetstreamManager(operator)).streams.get(names.events_stream);
-    const { state } = await stream.info();
-    const events: PlatformEvent[] = [];
-    for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-      const message = await stream.getMessage({ seq });
-      if (message) events.push(message.json<PlatformEvent>());
-    }
-    return events;
-  }
+  const onStream = () => eventsOnStream(world);
 
   async function unpublished(): Promise<number> {
-    const { rows } = await database.query<{ count: number }>('SELECT count(*)::int AS count FROM outbox WHERE published_at IS NULL');
+    const { rows } = await world.database.query<{ count: number }>('SELECT count(*)::int AS count FROM outbox WHERE published_at IS NULL');
     return rows[0]?.count ?? -1;
   }
 
   const hold = holdCommand;
 
   it("writes a deposit's event with the wallet's balance object (API.md), and none for the funding account", async () => {
-    const wallet = await fundedWallet(stack, 10_000);
+    const wallet = await fundedWallet(world.stack, 10_000);
     const [event] = await written(wallet.id);
     expect(await written(wallet.id)).toHaveLength(1);
     expect(event).toEqual({
@@ -99,7 +68,7 @@ describe('account.balance_updated, from the ledger to the events stream', () => 
   });
 
   it('writes one event per wallet per transfer of a batch, each with the balance that transfer left, in order; none for a merchant or a refusal', async () => {
-    const [payer, payee, shop] = [await fundedWallet(stack, 10_000), await fundedWallet(stack, 0), await merchantAccount()];
+    const [payer, payee, shop] = [await fundedWallet(world.stack, 10_000), await fundedWallet(world.stack, 0), await merchantAccount()];
     const ledger = app().get(LedgerService);
     // One transaction, two statements, as the batcher runs it: the payer is moved four times and refused once.
     const outcomes = await withTransaction(app().get(DataSource), (manager) =>
@@ -134,7 +103,7 @@ describe('account.balance_updated, from the ledger to the events stream', () => 
   });
 
   it('writes nothing when the change rolls back: the events are in its transaction', async () => {
-    const [payer, shop] = [await fundedWallet(stack, 1_000), await merchantAccount()];
+    const [payer, shop] = [await fundedWallet(world.stack, 1_000), await merchantAccount()];
     const ledger = app().get(LedgerService);
     const rolled_back = new Error('the caller failed after the transfer');
     await expect(
@@ -149,15 +118,15 @@ describe('account.balance_updated, from the ledger to the events stream', () => 
   });
 
   it('writes an event when a hold is placed, captured (the rest released, the fee from the merchant) and voided, and when one expires', async () => {
-    const [payer, shop] = [await fundedWallet(stack, 10_000), await merchantAccount()];
-    await stack.rpc.request('accounts.holds.place', hold('ev-h1', payer.id, shop, 4_000));
-    await stack.rpc.request('accounts.holds.post', { hold_id: 'ev-h1', amount_minor: '3000', fee_minor: '60' });
-    await stack.rpc.request('accounts.holds.place', hold('ev-h2', payer.id, shop, 1_000));
-    await stack.rpc.request('accounts.holds.void', { hold_id: 'ev-h2' });
+    const [payer, shop] = [await fundedWallet(world.stack, 10_000), await merchantAccount()];
+    await world.stack.rpc.request('accounts.holds.place', hold('ev-h1', payer.id, shop, 4_000));
+    await world.stack.rpc.request('accounts.holds.post', { hold_id: 'ev-h1', amount_minor: '3000', fee_minor: '60' });
+    await world.stack.rpc.request('accounts.holds.place', hold('ev-h2', payer.id, shop, 1_000));
+    await world.stack.rpc.request('accounts.holds.void', { hold_id: 'ev-h2' });
     const expires_at = Math.floor(Date.now() / 1000) + 2;
-    await stack.rpc.request('accounts.holds.place', hold('ev-h3', payer.id, shop, 500, { expires_at }));
+    await world.stack.rpc.request('accounts.holds.place', hold('ev-h3', payer.id, shop, 500, { expires_at }));
     // A re-send changes nothing, and says nothing.
-    await stack.rpc.request('accounts.holds.place', hold('ev-h3', payer.id, shop, 500, { expires_at }));
+    await world.stack.rpc.request('accounts.holds.place', hold('ev-h3', payer.id, shop, 500, { expires_at }));
     await waitFor(async () => (await written(payer.id)).length === 7, { timeout_ms, description: 'the sweeper releases ev-h3' });
     expect(await steps(payer.id)).toEqual([
       [10_000, 0, 10_000],
@@ -175,20 +144,20 @@ describe('account.balance_updated, from the ledger to the events stream', () => 
     await waitFor(async () => (await unpublished()) === 0, { timeout_ms, description: 'every event published and marked' });
     // The publisher stops as in a crash after the commit, before the publish: the next change waits in the outbox.
     await app().get(OutboxPublisher).beforeApplicationShutdown();
-    const wallet = await fundedWallet(stack, 700);
+    const wallet = await fundedWallet(world.stack, 700);
     expect(await unpublished()).toBe(1);
     expect((await onStream()).map((event) => event.account)).not.toContain(wallet.id);
 
     // Another process starts on the same database: its fallback publishes what was left, once it is a few seconds old.
-    const replica = await stack.startReplica(definition);
+    const replica = await world.stack.startReplica(definition);
     await waitFor(async () => (await unpublished()) === 0, { timeout_ms, description: "the replica's fallback publishes it" });
     // A process that published and failed to mark the rows (a crash between the two): the fallback publishes them again, the stream drops the copies.
-    await database.query(`UPDATE outbox SET published_at = NULL, created_at = created_at - interval '1 minute'`);
+    await world.database.query(`UPDATE outbox SET published_at = NULL, created_at = created_at - interval '1 minute'`);
     await replica.app.get(OutboxPublisher).markAndRecover();
     await waitFor(async () => (await unpublished()) === 0, { timeout_ms, description: 'every row published again' });
 
     const stream = await onStream();
-    const { rows } = await database.query<{ event_id: string }>('SELECT event_id FROM outbox');
+    const { rows } = await world.database.query<{ event_id: string }>('SELECT event_id FROM outbox');
     expect(stream.map((event) => event.id).sort()).toEqual(rows.map((row) => row.event_id).sort());
     expect(stream.filter((event) => event.account === wallet.id)).toEqual(await written(wallet.id));
   });

@@ -1,14 +1,11 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { type BalanceEventObject, IdPrefix, natsNames, newId, type PlatformEvent, type TransferReply } from '@paynet/contracts';
+import { type BalanceEventObject, IdPrefix, newId, type PlatformEvent, type TransferReply } from '@paynet/contracts';
+import { accountOfKind } from '@paynet/ledger';
 import { OutboxPruner, OutboxPublisher, OutboxStatement, withTransaction } from '@paynet/platform';
-import { type InProcessStack, startInProcess, waitFor } from '@paynet/testing';
-import pg from 'pg';
+import { waitFor } from '@paynet/testing';
 import { DataSource } from 'typeorm';
-import { AppModule } from '../src/app.module.js';
-import { accounts_config_schema } from '../src/config.js';
-import { fundedWallet, transferCommand } from './support.js';
+import { balanceEvent as walletBalanceEvent } from '../src/ledger/balance-events.js';
+import { accountsDefinition, eventsOnStream, fundedWallet, transferCommand, useEventsWorld } from './support.js';
 
 /** Waits on a loaded machine: generous, never a measure of speed. */
 const timeout_ms = 20_000;
@@ -24,38 +21,11 @@ type BalanceEvent = PlatformEvent<BalanceEventObject>;
  * changes; published rows past their retention are deleted, and no others.
  */
 describe('outbox: from the commit to the events stream', () => {
-  const definition = { service: 'accounts' as const, schema: accounts_config_schema, module: AppModule.forConfig };
-  let stack: InProcessStack;
-  let database: pg.Client;
-  let operator: NatsConnection;
+  const world = useEventsWorld(accountsDefinition());
 
-  beforeAll(async () => {
-    stack = await startInProcess([definition]);
-    database = new pg.Client({ connectionString: stack.databaseUrl, options: '-c search_path=accounts' });
-    await database.connect();
-    operator = await connect({ ...stack.nats.access('operator'), servers: stack.nats.url });
-  });
+  const app = () => world.stack.apps['accounts'] as NestExpressApplication;
 
-  afterAll(async () => {
-    await operator?.close();
-    await database?.end();
-    await stack?.stop();
-  });
-
-  const app = () => stack.apps['accounts'] as NestExpressApplication;
-
-  /** Every event on the stack's events stream, in stream order (JetStream direct reads, as the operator). */
-  async function onStream(): Promise<PlatformEvent[]> {
-    const names = natsNames(stack.natsPrefix);
-    const stream = await (await jetstreamManager(operator)).streams.get(names.events_stream);
-    const { state } = await stream.info();
-    const events: PlatformEvent[] = [];
-    for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
-      const message = await stream.getMessage({ seq });
-      if (message) events.push(message.json<PlatformEvent>());
-    }
-    return events;
-  }
+  const onStream = () => eventsOnStream(world);
 
   async function streamCopies(event_id: string): Promise<number> {
     return (await onStream()).filter((event) => event.id === event_id).length;
@@ -63,28 +33,21 @@ describe('outbox: from the commit to the events stream', () => {
 
   /** The outbox rows of `account`'s events, in the order written. */
   async function rowsOf(account: string): Promise<{ event_id: string; published: boolean }[]> {
-    const { rows } = await database.query<{ event_id: string; published: boolean }>(
+    const { rows } = await world.database.query<{ event_id: string; published: boolean }>(
       `SELECT event_id, published_at IS NOT NULL AS published FROM outbox WHERE payload::jsonb ->> 'account' = $1 ORDER BY seq`,
       [account],
     );
     return rows;
   }
 
-  /** A balance event for an account no change touched: what a writer puts in the outbox. */
-  function balanceEvent(account = newId(IdPrefix.account)): BalanceEvent {
-    return {
-      id: newId(IdPrefix.event),
-      object: 'event',
-      type: 'account.balance_updated',
-      created: Math.floor(Date.now() / 1000),
-      merchant: null,
-      account,
-      data: { object: { object: 'balance', account, currency: 'USD', posted: 1, pending: 0, available: 1 } },
-    };
+  /** A balance event of a wallet no change touched: what a writer puts in the outbox. */
+  function balanceEvent(): BalanceEvent {
+    const wallet = accountOfKind('wallet', newId(IdPrefix.account), 'USD');
+    return walletBalanceEvent(wallet, { debits_posted: 0n, credits_posted: 1n, debits_pending: 0n, credits_pending: 0n }) as BalanceEvent;
   }
 
   it('publishes a change\'s event once, before the change is answered, and marks its row published', async () => {
-    const wallet = await fundedWallet(stack, 1_000);
+    const wallet = await fundedWallet(world.stack, 1_000);
     // The deposit was answered: its event is on the stream already (the fallback would take seconds).
     const [row] = await rowsOf(wallet.id);
     expect(row).toBeDefined();
@@ -109,11 +72,11 @@ describe('outbox: from the commit to the events stream', () => {
   });
 
   it('does not put an event on the stream twice when its process died after the publish, before the mark', async () => {
-    const wallet = await fundedWallet(stack, 500);
+    const wallet = await fundedWallet(world.stack, 500);
     const [row] = await rowsOf(wallet.id);
     await waitFor(async () => (await rowsOf(wallet.id)).every((r) => r.published), { timeout_ms, description: 'the row marked published' });
     // As if the mark never happened, and the row is old enough for the fallback: it is published again.
-    await database.query(`UPDATE outbox SET published_at = NULL, created_at = created_at - interval '30 seconds' WHERE event_id = $1`, [row?.event_id]);
+    await world.database.query(`UPDATE outbox SET published_at = NULL, created_at = created_at - interval '30 seconds' WHERE event_id = $1`, [row?.event_id]);
     await app().get(OutboxPublisher).markAndRecover();
     await waitFor(async () => (await rowsOf(wallet.id)).every((r) => r.published), { timeout_ms, description: 'the row published again and marked' });
     // JetStream dropped the copy (Nats-Msg-Id = event id, within the duplicate window).
@@ -121,9 +84,9 @@ describe('outbox: from the commit to the events stream', () => {
   });
 
   it("keeps one wallet's events in the order of its changes under concurrent transfers", async () => {
-    const [payer, payee] = [await fundedWallet(stack, 100_000), await fundedWallet(stack, 0)];
+    const [payer, payee] = [await fundedWallet(world.stack, 100_000), await fundedWallet(world.stack, 0)];
     const transfers = Array.from({ length: 40 }, (_, index) => transferCommand(`ord-${payer.id}-${index}`, payer.id, payee.id, 100 + index));
-    const replies = await Promise.all(transfers.map((command) => stack.rpc.request<TransferReply>('accounts.transfers.post', command)));
+    const replies = await Promise.all(transfers.map((command) => world.stack.rpc.request<TransferReply>('accounts.transfers.post', command)));
     expect(replies.every((reply) => reply.result === 'applied')).toBe(true);
 
     for (const wallet of [payer, payee]) {
@@ -142,7 +105,7 @@ describe('outbox: from the commit to the events stream', () => {
   });
 
   it('deletes published rows past the retention, and no row unpublished or recent', async () => {
-    const [old_published, recent_published] = [await fundedWallet(stack, 100), await fundedWallet(stack, 200)];
+    const [old_published, recent_published] = [await fundedWallet(world.stack, 100), await fundedWallet(world.stack, 200)];
     await waitFor(async () => [...(await rowsOf(old_published.id)), ...(await rowsOf(recent_published.id))].every((r) => r.published), {
       timeout_ms,
       description: 'both published and marked',
@@ -150,7 +113,7 @@ describe('outbox: from the commit to the events stream', () => {
     // From here on nothing is published or marked (the last test: the publisher stops, as in a crash).
     await app().get(OutboxPublisher).beforeApplicationShutdown();
     // A row published two hours ago (the retention is one hour by default), and one written two hours ago, never published.
-    await database.query(`UPDATE outbox SET published_at = now() - interval '2 hours' WHERE payload::jsonb ->> 'account' = $1`, [old_published.id]);
+    await world.database.query(`UPDATE outbox SET published_at = now() - interval '2 hours' WHERE payload::jsonb ->> 'account' = $1`, [old_published.id]);
     const unpublished = balanceEvent();
     const statement = app().get(OutboxStatement);
     await withTransaction(app().get(DataSource), async (manager) => {
