@@ -18,6 +18,9 @@ import { requestPathMiddleware } from '../validation/request-path.js';
 import { migrateAsOwner } from '../database/roles.js';
 import { ownerMigration, type ServiceName } from '../platform.module.js';
 
+/** What stops a service gracefully: a supervisor (SIGTERM), Ctrl-C (SIGINT), a closed terminal (SIGHUP). */
+const shutdown_signals = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+
 export interface ServiceDefinition {
   service: ServiceName;
   config: BaseConfig;
@@ -63,7 +66,9 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     },
     { inheritAppConfig: true },
   );
-  app.enableShutdownHooks();
+  // Not Nest's default list, which has SIGUSR2: `node --heapsnapshot-signal=SIGUSR2` would close the app (and then
+  // take a snapshot instead of exiting), leaving a process that no longer listens but never exits.
+  app.enableShutdownHooks(shutdown_signals);
   answerMalformedRequestsInApiShape(app.getHttpServer());
   serveOpenApi(app, service);
   return app;
