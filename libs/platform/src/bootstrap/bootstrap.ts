@@ -11,6 +11,7 @@ import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { natsAccessOptions } from '../nats/nats-access.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
+import { EarlyRefusal } from '../rate-limits/early-refusal.js';
 import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
 import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
 import { exactJsonAnswersMiddleware } from '../validation/json-numbers.js';
@@ -43,6 +44,8 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  // First: a request over its budget is refused before anything else runs for it (docs/SECURITY.md, Rate limits).
+  app.use(app.get(EarlyRefusal).middleware);
   app.use(requestContextMiddleware);
   app.use(httpMetricsMiddleware);
   app.use(requestPathMiddleware);
