@@ -44,8 +44,6 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  // First: a request over its budget is refused before anything else runs for it (docs/SECURITY.md, Rate limits).
-  app.use(app.get(EarlyRefusal).middleware);
   app.use(requestContextMiddleware);
   app.use(httpMetricsMiddleware);
   app.use(requestPathMiddleware);
@@ -68,6 +66,8 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
   );
   app.enableShutdownHooks();
   answerMalformedRequestsInApiShape(app.getHttpServer());
+  // In front of Express: a request over its budget is refused before anything else runs for it (docs/SECURITY.md, Rate limits).
+  app.get(EarlyRefusal).guard(app.getHttpServer());
   serveOpenApi(app, service);
   return app;
 }

@@ -44,10 +44,13 @@ export function credentialDigest(kind: string, value: string): string {
   return createHash('sha256').update(kind).update('\n').update(value).digest('base64url');
 }
 
-/** What the request presents as its credential, digested: the merchant's key id, or the bearer token. */
+/**
+ * What the request presents as its credential: the merchant's key id (not a
+ * secret: API.md), or the bearer token's digest (never kept in the clear).
+ */
 export function claimedCredential(request: IncomingMessage): string | undefined {
   const api_key = request.headers['x-api-key'];
-  if (typeof api_key === 'string') return credentialDigest('merchant', api_key);
+  if (typeof api_key === 'string') return `merchant:${api_key}`;
   const authorization = request.headers.authorization;
   return authorization === undefined ? undefined : credentialDigest('authorization', authorization);
 }
