@@ -11,6 +11,7 @@ import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { natsAccessOptions } from '../nats/nats-access.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
+import { EarlyRefusal } from '../rate-limits/early-refusal.js';
 import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
 import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
 import { exactJsonAnswersMiddleware } from '../validation/json-numbers.js';
@@ -70,6 +71,8 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
   // take a snapshot instead of exiting), leaving a process that no longer listens but never exits.
   app.enableShutdownHooks(shutdown_signals);
   answerMalformedRequestsInApiShape(app.getHttpServer());
+  // In front of Express: a request over its budget is refused before anything else runs for it (docs/SECURITY.md, Rate limits).
+  app.get(EarlyRefusal).guard(app.getHttpServer());
   serveOpenApi(app, service);
   return app;
 }
