@@ -85,7 +85,7 @@ describe('accounts: the cache of verified holder tokens', () => {
     expect((await read(first.url, wallet.id, token)).status).toBe(200);
 
     await proxy.cut();
-    await waitFor(() => !cut.app.get(CredentialCache).hearing(), { description: 'the cut replica knows it cannot hear', timeout_ms });
+    await waitFor(() => first.app.get(ReplicaCensus).replicas === 2, { description: 'the others no longer hear the cut replica', timeout_ms });
     // Taken back behind every service's back (no broadcast at all): only a replica that reads the row can know.
     const owner = new pg.Client({ connectionString: stack.databaseUrl });
     await owner.connect();

@@ -65,7 +65,7 @@ export class CredentialStore<V> {
     private readonly hearing: () => boolean,
   ) {
     this.clock = options.clock ?? performance;
-    this.entries = new LRUCache({ max: options.max_entries, ttl: options.ttl_ms, perf: this.clock });
+    this.entries = new LRUCache({ max: options.max_entries, ttl: options.ttl_ms, ttlResolution: 0, perf: this.clock });
   }
 
   get size(): number {
