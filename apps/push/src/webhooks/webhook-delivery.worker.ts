@@ -50,6 +50,13 @@ export const webhook_sign_timeout_ms = 5_000;
 export const webhook_sign_request_bytes_max = 256 * 1024;
 /** Attempts recorded by one statement at most. */
 export const webhook_record_batch_max = 256;
+/**
+ * An attempt that finishes when no record is being written waits this long
+ * for others to share its statement. Nothing waits on the record but the
+ * delivery list and the retry's clock (a retry is due its delay after the
+ * record): an attempt not yet recorded when push dies is made again, never lost.
+ */
+export const webhook_record_linger_ms = 100;
 /** Shutdown waits this long for attempts in flight; the rest run out their lease and are retried. */
 export const webhook_shutdown_wait_ms = webhook_timeout_ms + 2_000;
 
@@ -101,6 +108,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
   private readonly attempts = new WriteBatcher<AttemptRecord & { enabled_since_ms: number | null }, RecordedAttempt>(
     (batch) => this.recordBatch(batch),
     webhook_record_batch_max,
+    webhook_record_linger_ms,
   );
 
   constructor(
