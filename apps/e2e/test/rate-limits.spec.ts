@@ -14,6 +14,7 @@ import {
   type TestMerchant,
 } from '@paynet/testing';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 
 /**
  * API.md's rate limits on the four services as processes, with small budgets
@@ -161,6 +162,99 @@ it("one principal's flood does not refuse another's requests, even from the same
 
   expect(statuses((await flood).answers, 429).length).toBeGreaterThan(0);
   expect(calm.map((answer) => answer.status)).toEqual(calm.map(() => 200));
+});
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+/**
+ * A POST whose headers promise a body that is not sent until `sendBody`: a
+ * service that reads bodies before anything else waits for it, so an answer
+ * before `sendBody` was refused at the door (docs/SECURITY.md, Rate limits).
+ */
+function withheldBody(url: string, headers: Record<string, string>): { answer: Promise<RawAnswer>; sendBody: () => void } {
+  const body = '{}';
+  const outgoing = httpRequest(url, { method: 'POST', agent: false, headers: { ...headers, 'content-type': 'application/json', 'content-length': String(body.length) } });
+  const answer = new Promise<RawAnswer>((resolve, reject) => {
+    outgoing.on('response', (incoming) => {
+      let text = '';
+      incoming.setEncoding('utf8');
+      incoming.on('data', (chunk: string) => (text += chunk));
+      incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: text === '' ? undefined : JSON.parse(text) }));
+    });
+    outgoing.on('error', reject);
+  });
+  outgoing.flushHeaders();
+  return { answer, sendBody: () => outgoing.end(body) };
+}
+
+/**
+ * Spends a budget with `spend`, then sends a request with a withheld body
+ * from the same client: answered before its body was sent, or, when the
+ * budget's second ended in between (a slow machine), sent in full and tried
+ * again in a later second. Answers the early answer, if any came.
+ */
+async function refusedBeforeItsBody(spend: () => Promise<void>, url: string, headers: Record<string, string>): Promise<RawAnswer | undefined> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    await spend();
+    const withheld = withheldBody(url, headers);
+    const early = await Promise.race([withheld.answer, sleep(2_000).then(() => undefined)]);
+    if (early !== undefined) return early;
+    withheld.sendBody();
+    await withheld.answer;
+  }
+  return undefined;
+}
+
+it("a principal over its budget is refused at the door: 429 with Retry-After before its request's body is read", async () => {
+  await sleep(1_100);
+  const address = newAddress();
+  const read = () => holder.fetch('GET', `/v1/accounts/${holder.id}`, undefined, from(address));
+  expect((await read()).status).toBe(200);
+  // Until a burst is refused in part: on a slow machine one may span enough seconds to be let through whole.
+  const spend = async () => {
+    for (let tries = 0; tries < 5; tries++) if (statuses((await atOnce(burst, read)).answers, 429).length > 0) return;
+  };
+  // Operator-only: were it ever let through, the holder's token is answered 403 and nothing changes.
+  const refused = await refusedBeforeItsBody(spend, `${stack.urls.accounts}/v1/accounts/${holder.id}/deposits`, { authorization: `Bearer ${holder.token}`, ...from(address) });
+  expect(refused).toMatchObject({ status: 429, body: { error: { type: 'rate_limit_error', code: 'rate_limited', message: expect.any(String) } } });
+  expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+});
+
+it('an unauthenticated flood from one address is refused at the door and leaves another address its budget', async () => {
+  const flooding = newAddress();
+  const other = newAddress();
+  const intents = `${stack.urls.payments}/v1/payment-intents?limit=1`;
+  const flood_answers: number[] = [];
+  let flood_on = true;
+  const flood = Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (flood_on) flood_answers.push((await jsonFetch(intents, { headers: from(flooding) })).status);
+    }),
+  );
+  try {
+    // From another address meanwhile, within its budget: each request without credentials is checked (401), never refused.
+    const others: number[] = [];
+    for (let index = 0; index < unauthenticated_per_second - 1; index++) others.push((await jsonFetch(intents, { headers: from(other) })).status);
+    others.push((await other_merchant.raw('GET', '/v1/payment-intents?limit=1', undefined, from(other))).status);
+    expect(others).toEqual([...Array<number>(unauthenticated_per_second - 1).fill(401), 200]);
+    // The flooding address's health probes are exempt, at the door too.
+    expect((await jsonFetch(`${stack.urls.payments}/health/live`, { headers: from(flooding) })).status).toBe(200);
+    // And its spent budget refuses it before its body is read.
+    const refused = await refusedBeforeItsBody(async () => {
+      while (!flood_answers.includes(429)) await sleep(10);
+    }, `${stack.urls.payments}/v1/payment-intents`, from(flooding));
+    expect(refused).toMatchObject({ status: 429, body: { error: { type: 'rate_limit_error', code: 'rate_limited' } } });
+    expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  } finally {
+    flood_on = false;
+    await flood;
+  }
+  expect(flood_answers.filter((status) => status === 429).length).toBeGreaterThan(0);
+  expect(flood_answers.every((status) => status === 401 || status === 429)).toBe(true);
 });
 
 it('a token opens at most 20 streams at once: the 21st is refused with 429 before the upgrade', async () => {

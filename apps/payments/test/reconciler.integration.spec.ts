@@ -212,6 +212,43 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     await expectChargedOnce(payer, shop, intent.id, 300, 1_000);
   });
 
+  it('a pay re-sent with the same key once the reconciler settled it answers the settled intent, not 409; charged once', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 350, currency: 'USD', reference: 'settled-then-resent' });
+
+    // Accounts is slow: the transfer applies after pay gave up (503); the reconciler then records the success.
+    await payIntoFault(intent.id, payer, 'resent-1', () => sleep(request_timeout_ms + 500));
+    await waitForStatus(shop, intent.id, 'succeeded');
+
+    const resent = await pay(intent.id, payer, 'resent-1');
+    expect(resent.status).toBe(200);
+    expect(resent.body).toMatchObject({ id: intent.id, status: 'succeeded', amount_received: 350, payer_account: payer.id });
+    // That answer is now the key's: sent again, it is replayed as stored.
+    const again = await pay(intent.id, payer, 'resent-1');
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(resent.body);
+    // Another key is another request: the intent is paid already.
+    const other = await pay(intent.id, payer, 'resent-2');
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: 'payment_intent_unexpected_state' });
+    await expectChargedOnce(payer, shop, intent.id, 350, 1_000);
+  });
+
+  it('a manual-capture pay re-sent with the same key once its hold was found answers requires_capture, held once', async () => {
+    const [shop, payer] = [await merchant(), await fundedHolder(1_000)];
+    const intent = await shop.createPaymentIntent({ amount: 150, currency: 'USD', reference: 'held-then-resent', capture_method: 'manual' });
+    await payIntoFault(intent.id, payer, 'held-resent-1', () => sleep(request_timeout_ms + 500));
+    await waitForStatus(shop, intent.id, 'requires_capture');
+
+    const resent = await pay(intent.id, payer, 'held-resent-1');
+    expect(resent.status).toBe(200);
+    expect(resent.body).toMatchObject({ id: intent.id, status: 'requires_capture', amount_received: 0, payer_account: payer.id });
+    expect(await balanceOf(payer)).toMatchObject({ posted: 1_000, available: 850 });
+    expect(await eventsAbout(intent.id, 'payment_intent.requires_capture')).toBe(1);
+    await ledgerVerifies();
+  });
+
   it('leaves a refused attempt alone: nothing is outstanding, so no pass claims it again', async () => {
     const [shop, payer] = [await merchant(), await fundedHolder(100)];
     const intents = [
@@ -263,8 +300,19 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     // Settled once: found refused by the lookup (accounts remembers its refusals), or refused again if re-sent before accounts ran it.
     expect(await refusals()).toBe(refused_before + 1);
 
-    // The holder can try again once funded.
+    // The money is there now, but the first pay's key answers what became of that pay: refused. It starts no
+    // other attempt (that would be a second operation under one key), now or when sent again.
     await deposit(payer, 600, `more-${payer.id}`);
+    for (const replayed of [null, 'true']) {
+      const resent = await pay(lunch.id, payer, 'lunch-1');
+      expect(resent.status).toBe(402);
+      expect(resent.body.error).toMatchObject({ type: 'payment_error', code: 'insufficient_funds' });
+      expect(resent.headers.get('idempotent-replayed')).toBe(replayed);
+    }
+    expect(await shop.retrievePaymentIntent(lunch.id)).toMatchObject({ status: 'requires_payment', amount_received: 0 });
+    expect(await statementLines(payer, lunch.id)).toEqual([]);
+
+    // The holder can try again with a new request.
     const again = await pay(lunch.id, payer, 'lunch-2');
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ status: 'succeeded', amount_received: 600 });

@@ -42,12 +42,12 @@ describe('startService', () => {
         await service.stop();
       }
     };
-    expect(service_node_flags).toContain('--max-semi-space-size=2');
+    expect(service_node_flags).toEqual(['--max-semi-space-size=2', '--max-old-space-size=512']);
     expect(await flags()).toEqual(['--enable-source-maps', ...service_node_flags]);
     expect(await flags(false)).toEqual([...service_node_flags]);
     const dockerfile = readFileSync(join(findWorkspaceRoot(dirname(fileURLToPath(import.meta.url))), 'docker', 'Dockerfile'), 'utf8');
-    expect(dockerfile).toContain(`NODE_OPTIONS=${service_node_flags.join(' ')}`);
-  });
+    expect(dockerfile).toContain(`NODE_OPTIONS="${service_node_flags.join(' ')}"`);
+  }, 30_000);
 
   it('starts with its port and env, becomes ready, logs to a file, and stops on SIGTERM', async () => {
     const port = await findFreePort();

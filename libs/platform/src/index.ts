@@ -38,3 +38,4 @@ export * from './rate-limits/rate-limits.js';
 export * from './rate-limits/replica-census.js';
 export * from './rate-limits/fair-queue.js';
 export * from './rate-limits/request-admission.js';
+export * from './rate-limits/early-refusal.js';

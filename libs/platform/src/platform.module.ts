@@ -26,6 +26,7 @@ import { HealthController, ShutdownState } from './observability/health.js';
 import { loggerParams } from './observability/logging.js';
 import { MetricsController } from './observability/metrics.js';
 import { OUTBOX_SETTINGS, OutboxRelay, OutboxStatement, OutboxWriter } from './outbox/outbox.js';
+import { EarlyRefusal } from './rate-limits/early-refusal.js';
 import { RateLimits } from './rate-limits/rate-limits.js';
 import { AdmissionInterceptor, RequestAdmission } from './rate-limits/request-admission.js';
 import { REPLICA_CENSUS_SERVICE, ReplicaCensus } from './rate-limits/replica-census.js';
@@ -86,6 +87,7 @@ export class PlatformModule {
       ReplicaCensus,
       RateLimits,
       RequestAdmission,
+      EarlyRefusal,
       RpcClient,
       RevocationAnnouncer,
       NatsConnectionCloser,

@@ -260,11 +260,13 @@ export async function startBenchService(infra: Infra, service: string, env: Reco
 
 /**
  * The benches measure throughput from one address with a few principals, far
- * above API.md's per-principal budgets and the per-principal pending bound
- * (bench:flood measures those): they run with those limits out of the way.
+ * above API.md's per-principal budgets and the per-principal pending and
+ * slot bounds (bench:flood measures those): they run with those limits out of
+ * the way (a principal may hold all MAX_CONCURRENT_REQUESTS slots).
  */
 export const bench_rate_limits: Readonly<Record<string, string>> = {
   RATE_LIMIT_PER_SECOND: '1000000',
   RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: '1000000',
   MAX_PENDING_REQUESTS_PER_PRINCIPAL: '100000',
+  MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL: '100000',
 };

@@ -20,6 +20,7 @@ import {
   updateReturning,
   withTransaction,
 } from '@paynet/platform';
+import { createHash } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { RiskDeclinedError } from '../risk/risk-declined.error.js';
 import { RiskService } from '../risk/risk.service.js';
@@ -50,14 +51,37 @@ const earlier_attempt_checks_max = 3;
 
 /** The intent's last attempt was refused; accounts is asked about it before a new one starts (startChecked). */
 class EarlierAttemptUnchecked extends Error {
-  constructor(readonly row: PaymentIntentRow) {
+  constructor(
+    readonly row: PaymentIntentRow,
+    /** Started by the same Idempotency-Key as the request now asking: its refusal is that request's answer. */
+    readonly own = false,
+  ) {
     super(`attempt ${row.attempt} of ${row.id} to be checked`);
   }
 }
 
+/**
+ * The pay whose answer is known now: its attempt was started by this very
+ * Idempotency-Key (an earlier request answered 503, the outcome unknown
+ * then) and has been settled since; pay answers `intent` and stores it as
+ * the key's answer, as the first request would have.
+ */
+class SettledAttempt {
+  constructor(readonly intent: PaymentIntentObject) {}
+}
+
+/** The intent's row with the key that started its current attempt (null: none, or a pay without a key). */
+type KeyedIntentRow = PaymentIntentRow & { attempt_key: string | null };
+
+/** What an intent records of the key that started its attempt: a digest of scope and key (the key is the client's). */
+function attemptKey(claim: IdempotencyClaim | undefined): string | null {
+  return claim ? createHash('sha256').update(`${claim.scope}\n${claim.key}`).digest('hex') : null;
+}
+
 /** A new attempt's UPDATE up to its WHERE. The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at. */
-function startAttemptUpdate(p: SqlParameters, payer_account: string, hold_ttl_seconds: number): string {
+function startAttemptUpdate(p: SqlParameters, payer_account: string, hold_ttl_seconds: number, claim: IdempotencyClaim | undefined): string {
   return `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = ${p.add(payer_account)}, attempt_sent_at = now(),
+         attempt_key = ${p.add(attemptKey(claim))}::text,
          hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + ${p.add(hold_ttl_seconds)}) END`;
 }
 
@@ -203,7 +227,11 @@ export class PaymentIntentsService {
     }
     const started =
       (claim && !claim.held ? await this.startInOneStatement(principal, id, claim) : undefined) ??
-      (await this.startChecked(principal, id).catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim)));
+      (await this.startChecked(principal, id, claim).catch((error: unknown) => this.riskDeclined(id, principal.account_id, error, claim)));
+    if (started instanceof SettledAttempt) {
+      if (claim) await this.idempotency.completeAlone(claim, { status: 200, body: started.intent });
+      return started.intent;
+    }
     const attempt = attemptCommand(started);
     let reply: TransferReply | PlaceHoldReply;
     try {
@@ -246,7 +274,7 @@ export class PaymentIntentsService {
     const amount_guard = amount_max ? `AND (${amount_max}::bigint IS NULL OR amount <= ${amount_max}::bigint)` : '';
     const statement = `WITH claim AS (${this.idempotency.claimCte(claim, p)}),
        started AS (
-         ${startAttemptUpdate(p, principal.account_id, this.config.HOLD_TTL_SECONDS)}
+         ${startAttemptUpdate(p, principal.account_id, this.config.HOLD_TTL_SECONDS, claim)}
          WHERE id = ${p.add(id)} AND ${statusGuard('pay', `(${effective_status_sql})`)} AND attempt = 0
            AND rtrim(currency) = ${p.add(principal.currency)} ${amount_guard} AND EXISTS (SELECT 1 FROM claim)
          RETURNING ${intent_columns})
@@ -286,14 +314,19 @@ export class PaymentIntentsService {
    * never seen: if it was applied after all, the intent is restored to what
    * it is (recordApplied) and paying again is refused, so two attempts never
    * both take the money. One extra request, and only after a refusal.
+   *
+   * An attempt this request's key started (an earlier send answered 503)
+   * is never followed by another: once settled, its outcome is the answer
+   * (SettledAttempt; a refusal is thrown as accounts gave it, ownRefusal).
    */
-  private async startChecked(principal: HolderPrincipal, id: string): Promise<PaymentIntentRow> {
+  private async startChecked(principal: HolderPrincipal, id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentRow | SettledAttempt> {
     let checked_attempt: number | undefined;
     for (let round = 1; ; round++) {
       try {
-        return await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id, checked_attempt));
+        return await withTransaction(this.dataSource, (manager) => this.startAttempt(manager, principal, id, checked_attempt, claim));
       } catch (error) {
         if (!(error instanceof EarlierAttemptUnchecked)) throw error;
+        if (error.own) return this.ownRefusal(error.row);
         // Another attempt started and was refused while we checked: the payer may simply try again.
         if (round >= earlier_attempt_checks_max) throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, 'This payment intent is being paid; try again.');
         await this.checkEarlierAttempt(error.row);
@@ -302,20 +335,44 @@ export class PaymentIntentsService {
     }
   }
 
-  /** Throws unless the refused attempt `row` names is refused or unseen in accounts; restores the intent if it was applied. */
-  private async checkEarlierAttempt(row: PaymentIntentRow): Promise<void> {
-    let earlier: AttemptFate;
+  /**
+   * The refused attempt this key started: its refusal is the answer, as
+   * accounts gave it (the pay that sent it would have answered the same);
+   * if accounts applied it after all, the intent is restored and answered.
+   */
+  private async ownRefusal(row: PaymentIntentRow): Promise<SettledAttempt> {
+    const fate = await this.attemptFateOrUnavailable(row);
+    if (fate.fate === 'applied') {
+      const restored = await this.restoreApplied(row, fate);
+      return new SettledAttempt(restored ?? mapPaymentIntent(effectiveIntent((await findIntent(this.dataSource.manager, row.id, false)) as PaymentIntentRow, now_seconds())));
+    }
+    if (fate.fate === 'refused') throw payerFacing(fate.refusal);
+    // Accounts no longer remembers it: the refusal recorded on the intent.
+    const recorded = row.last_payment_error;
+    throw ApiError.payment((recorded?.code ?? ErrorCode.insufficient_funds) as ErrorCode, recorded?.message ?? 'The payment was refused.');
+  }
+
+  private async attemptFateOrUnavailable(row: PaymentIntentRow): Promise<AttemptFate> {
     try {
-      earlier = await attemptFate(this.rpc, row);
+      return await attemptFate(this.rpc, row);
     } catch (error) {
-      this.logger.warn({ payment_intent: row.id, attempt: row.attempt, err: error }, 'could not check the refused attempt before a new one');
+      this.logger.warn({ payment_intent: row.id, attempt: row.attempt, err: error }, 'could not ask accounts about a refused attempt');
       throw ledgerUnavailable();
     }
-    if (earlier.fate !== 'applied') return;
+  }
+
+  private restoreApplied(row: PaymentIntentRow, fate: Extract<AttemptFate, { fate: 'applied' }>): Promise<PaymentIntentObject | undefined> {
     this.logger.error({ payment_intent: row.id, attempt: row.attempt }, 'an attempt recorded as refused was applied; the intent is restored');
-    const restored = await withTransaction(this.dataSource, (manager) =>
-      this.outcomes.recordApplied(manager, { ...row, payer_account: earlier.payer_account, hold_expires_at: earlier.hold_expires_at }),
+    return withTransaction(this.dataSource, (manager) =>
+      this.outcomes.recordApplied(manager, { ...row, payer_account: fate.payer_account, hold_expires_at: fate.hold_expires_at }),
     );
+  }
+
+  /** Throws unless the refused attempt `row` names is refused or unseen in accounts; restores the intent if it was applied. */
+  private async checkEarlierAttempt(row: PaymentIntentRow): Promise<void> {
+    const earlier = await this.attemptFateOrUnavailable(row);
+    if (earlier.fate !== 'applied') return;
+    const restored = await this.restoreApplied(row, earlier);
     const status = restored?.status ?? 'settled';
     throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, `This payment intent is ${status} and cannot be paid.`);
   }
@@ -324,12 +381,25 @@ export class PaymentIntentsService {
    * Locks the intent; a payable one the risk rules admit becomes `processing` with a new attempt, one already processing for this payer
    * is re-driven (it was admitted when it started). Over a refused attempt (requires_payment with attempt > 0) it starts the next
    * only when `checked_attempt` says accounts was asked about that one.
+   * An attempt `claim`'s key started and that is settled answers its outcome
+   * instead (SettledAttempt, or EarlierAttemptUnchecked marked `own`).
    */
-  private async startAttempt(manager: EntityManager, principal: HolderPrincipal, id: string, checked_attempt: number | undefined): Promise<PaymentIntentRow> {
-    const locked = await findIntent(manager, id, true);
+  private async startAttempt(
+    manager: EntityManager,
+    principal: HolderPrincipal,
+    id: string,
+    checked_attempt: number | undefined,
+    claim: IdempotencyClaim | undefined,
+  ): Promise<PaymentIntentRow | SettledAttempt> {
+    const [locked]: KeyedIntentRow[] = await manager.query(`SELECT ${intent_columns}, attempt_key FROM payment_intents WHERE id = $1 FOR UPDATE`, [id]);
     if (!locked) throw ApiError.notFound('payment_intent', id);
-    const row = effectiveIntent(locked, now_seconds());
+    const { attempt_key, ...row } = effectiveIntent(locked, now_seconds()) as KeyedIntentRow;
     if (row.status === 'processing' && row.payer_account === principal.account_id) return row;
+    if (row.status !== 'processing' && attempt_key !== null && attempt_key === attemptKey(claim)) {
+      // Only a refusal clears the payer: any other settled attempt of ours was applied.
+      if (row.payer_account === null) throw new EarlierAttemptUnchecked(row, true);
+      return new SettledAttempt(mapPaymentIntent(row));
+    }
     if (!transition(row.status, 'pay').allowed) {
       throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, `This payment intent is ${row.status} and cannot be paid.`);
     }
@@ -341,7 +411,7 @@ export class PaymentIntentsService {
     const p = new SqlParameters();
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `${startAttemptUpdate(p, principal.account_id, this.config.HOLD_TTL_SECONDS)} WHERE id = ${p.add(id)} AND ${statusGuard('pay')} RETURNING ${intent_columns}`,
+      `${startAttemptUpdate(p, principal.account_id, this.config.HOLD_TTL_SECONDS, claim)} WHERE id = ${p.add(id)} AND ${statusGuard('pay')} RETURNING ${intent_columns}`,
       p.values,
     );
     return rows[0] as PaymentIntentRow;

@@ -4,7 +4,7 @@ import { ApiError, ErrorCode } from '@paynet/contracts';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { RATE_LIMIT_EXEMPT } from '../rate-limits/rate-limit-exempt.js';
-import { type CheckTicket, credentialDigest, RateLimits } from '../rate-limits/rate-limits.js';
+import { type CheckTicket, claimedCredential, RateLimits } from '../rate-limits/rate-limits.js';
 import { RequestAdmission } from '../rate-limits/request-admission.js';
 import {
   AUTH_KINDS,
@@ -128,14 +128,6 @@ export class AuthGuard implements CanActivate {
     }
     throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid bearer token.');
   }
-}
-
-/** What the request presents as its credential, digested: the merchant's key id, or the bearer token. */
-function claimedCredential(request: AuthenticatedRequest): string | undefined {
-  const api_key = request.header('x-api-key');
-  if (api_key !== undefined) return credentialDigest('merchant', api_key);
-  const authorization = request.header('authorization');
-  return authorization === undefined ? undefined : credentialDigest('authorization', authorization);
 }
 
 /** Whose turn a request takes: the principal its credential was seen to be, else its address (docs/SECURITY.md). */

@@ -11,12 +11,16 @@ import { requestContextMiddleware } from '../observability/logging.js';
 import { httpMetricsMiddleware } from '../observability/metrics.js';
 import { natsAccessOptions } from '../nats/nats-access.js';
 import { PrefixedServerNats } from '../nats/nats-transport.js';
+import { EarlyRefusal } from '../rate-limits/early-refusal.js';
 import { error_envelope_schema, error_envelope_schema_name } from '../openapi/api-errors.js';
 import { answerMalformedRequestsInApiShape } from '../validation/malformed-request.js';
 import { exactJsonAnswersMiddleware } from '../validation/json-numbers.js';
 import { requestPathMiddleware } from '../validation/request-path.js';
 import { migrateAsOwner } from '../database/roles.js';
 import { ownerMigration, type ServiceName } from '../platform.module.js';
+
+/** What stops a service gracefully: a supervisor (SIGTERM), Ctrl-C (SIGINT), a closed terminal (SIGHUP). */
+const shutdown_signals = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 export interface ServiceDefinition {
   service: ServiceName;
@@ -63,8 +67,12 @@ export async function createServiceApp(definition: ServiceDefinition): Promise<N
     },
     { inheritAppConfig: true },
   );
-  app.enableShutdownHooks();
+  // Not Nest's default list, which has SIGUSR2: `node --heapsnapshot-signal=SIGUSR2` would close the app (and then
+  // take a snapshot instead of exiting), leaving a process that no longer listens but never exits.
+  app.enableShutdownHooks(shutdown_signals);
   answerMalformedRequestsInApiShape(app.getHttpServer());
+  // In front of Express: a request over its budget is refused before anything else runs for it (docs/SECURITY.md, Rate limits).
+  app.get(EarlyRefusal).guard(app.getHttpServer());
   serveOpenApi(app, service);
   return app;
 }

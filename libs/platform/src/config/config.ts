@@ -15,6 +15,10 @@ export const idempotency_lease_seconds_default = 30;
 /** Sized by measurement: docs/BENCHMARKS.md, "Flood". */
 export const max_concurrent_requests_default = 8;
 export const max_pending_requests_per_principal_default = 64;
+/** MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL unset: half the slots, rounded up (docs/BENCHMARKS.md, "Flood"). */
+export function concurrentRequestsPerPrincipal(config: Pick<BaseConfig, 'MAX_CONCURRENT_REQUESTS' | 'MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL'>): number {
+  return Math.min(config.MAX_CONCURRENT_REQUESTS, config.MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL ?? Math.ceil(config.MAX_CONCURRENT_REQUESTS / 2));
+}
 
 const port_error = { error: 'must be a port number, 1 to 65535' };
 export const port = z.coerce.number(port_error).int(port_error).min(1, port_error).max(65_535, port_error);
@@ -84,6 +88,11 @@ export const base_config_schema = z.object({
    * and get free slots round-robin across principals (docs/SECURITY.md, Rate limits).
    */
   MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(100_000).default(max_concurrent_requests_default),
+  /**
+   * Slots one principal (or client address) may hold at once on one replica; its other requests wait, even
+   * while slots are free, so another principal finds one at once. Unset: half of MAX_CONCURRENT_REQUESTS, rounded up.
+   */
+  MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).optional(),
   /** Requests one principal (or client address, without valid credentials) has in flight and waiting on one replica; 429 beyond. */
   MAX_PENDING_REQUESTS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).default(max_pending_requests_per_principal_default),
   /**

@@ -29,18 +29,33 @@ export class SecretBox {
     return ['v1', this.current_key_id, ...parts].join('.');
   }
 
-  /** Throws when the value was tampered with, or sealed with a key we no longer have. */
+  /**
+   * Throws when the value was tampered with, or sealed with a key we no
+   * longer have: an operator's mistake (a key dropped from SECRETS_KEY_PREVIOUS
+   * while values still use it), which the request answers as a bare 500 and
+   * the log explains by key ids (a digest's first 8 hex digits, never a key
+   * or the secret).
+   */
   open(sealed: string, associated_data = ''): string {
     const [version, key_id, iv, tag, ciphertext] = sealed.split('.');
     if (version !== 'v1' || !key_id || iv === undefined || tag === undefined || ciphertext === undefined) {
       throw new Error('not a sealed secret');
     }
     const key = this.keys.get(key_id);
-    if (!key) throw new Error(`secret sealed with unknown key ${key_id}`);
+    if (!key) {
+      throw new Error(
+        `a secret sealed with key ${key_id}, which is neither SECRETS_KEY nor in SECRETS_KEY_PREVIOUS (configured: ${[...this.keys.keys()].join(', ')}): ` +
+          'put that key back in SECRETS_KEY_PREVIOUS (npm run secrets:reseal moves values to the current key)',
+      );
+    }
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: tag_bytes });
     decipher.setAAD(Buffer.from(associated_data));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+    try {
+      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+    } catch (error) {
+      throw new Error(`a secret sealed with key ${key_id} does not authenticate: altered, or moved from the record it was sealed for`, { cause: error });
+    }
   }
 
   private addKey(key_base64: string): string {

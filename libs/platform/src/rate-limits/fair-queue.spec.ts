@@ -35,6 +35,35 @@ describe('fair admission (FairQueue)', () => {
     expect(queue.enter('flood')?.state).toBe('waiting');
   });
 
+  it('keeps a key at its cap of slots waiting while slots are free, so another key finds one at once', () => {
+    const queue = new FairQueue(4, 100, 2);
+    const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
+    expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'waiting', 'waiting', 'waiting', 'waiting']);
+    expect([queue.in_flight, queue.waiting]).toEqual([2, 4]);
+    const steady = [queue.enter('steady') as Slot, queue.enter('steady') as Slot, queue.enter('steady') as Slot];
+    expect(steady.map((slot) => slot.state)).toEqual(['held', 'held', 'waiting']);
+    // A slot freed by the flood is the flood's next waiter's (the steady one is at its cap too).
+    flood[0]?.release();
+    expect([flood[2]?.state, steady[2]?.state]).toEqual(['held', 'waiting']);
+    // One freed by the steady key goes to its own waiter, though the flood queued first.
+    steady[0]?.release();
+    expect([steady[2]?.state, flood[3]?.state]).toEqual(['held', 'waiting']);
+  });
+
+  it('serves the keys below their cap in turn, passing over a capped key without losing its place', () => {
+    const queue = new FairQueue(3, 100, 2);
+    const flood = Array.from({ length: 4 }, () => queue.enter('flood') as Slot);
+    const other = queue.enter('other') as Slot;
+    const third = [queue.enter('third') as Slot, queue.enter('third') as Slot];
+    expect([flood[2]?.state, other.state, third[0]?.state, third[1]?.state]).toEqual(['waiting', 'held', 'waiting', 'waiting']);
+    // The flood is first in the ring, but at its cap: the free slot goes to the third key.
+    other.release();
+    expect([flood[2]?.state, third[0]?.state]).toEqual(['waiting', 'held']);
+    // The flood, below its cap again, has its turn before the third key's second request.
+    flood[0]?.release();
+    expect([flood[2]?.state, third[1]?.state]).toEqual(['held', 'waiting']);
+  });
+
   it('lets a waiter that gives up leave without taking a slot, and its wait answers false', async () => {
     const queue = new FairQueue(1, 10);
     const holder = queue.enter('a') as Slot;
@@ -64,13 +93,15 @@ describe('fair admission (FairQueue)', () => {
   it('takes only whole positive sizes', () => {
     expect(() => new FairQueue(0, 1)).toThrow(RangeError);
     expect(() => new FairQueue(1, 1.5)).toThrow(RangeError);
+    expect(() => new FairQueue(2, 2, 0)).toThrow(RangeError);
   });
 
   /**
    * Random arrivals and releases (answers, errors, aborts of waiters) against
-   * the rules: never more than the capacity held, no free slot while anyone
-   * waits, no key past its bound, no key served more than once per round
-   * while another waits, and nothing remembered once all is released.
+   * the rules: never more than the capacity held, nor more than a key's cap,
+   * no free slot while anyone below their cap waits, no key past its bound,
+   * no key served more than once per round while another waits (without
+   * caps), and nothing remembered once all is released.
    */
   it('keeps its promises under any interleaving of arrivals and releases', () => {
     const operation = fc.oneof(
@@ -80,8 +111,9 @@ describe('fair admission (FairQueue)', () => {
       { arbitrary: fc.record({ abort: fc.nat() }), weight: 1 },
     );
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.array(operation, { maxLength: 200, size: 'max' }), (capacity, per_key_max, operations) => {
-        const queue = new FairQueue(capacity, per_key_max);
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.array(operation, { maxLength: 200, size: 'max' }), (capacity, per_key_max, held_max, operations) => {
+        const queue = new FairQueue(capacity, per_key_max, held_max);
+        const capped = held_max < capacity;
         const live: { key: string; slot: Slot }[] = [];
         /** For each waiter: the slots granted to every key since it came. */
         const waits = new Map<Slot, { grants: Map<string, number> }>();
@@ -91,6 +123,7 @@ describe('fair admission (FairQueue)', () => {
           if ('enter' in operation) {
             const key = `k${operation.enter}`;
             const was = pending(key);
+            expect(queue.full(key)).toBe(was >= per_key_max);
             const slot = queue.enter(key);
             expect(slot === undefined).toBe(was >= per_key_max);
             if (slot === undefined) continue;
@@ -113,7 +146,8 @@ describe('fair admission (FairQueue)', () => {
             for (const other of waits.values()) other.grants.set(key, (other.grants.get(key) ?? 0) + 1);
           }
           // A waiter is passed by at most one request of each other key per round: its own key's earlier waiters each took a round.
-          for (const [slot, wait] of waits) {
+          // (With caps a capped key is passed over as often as it stays capped.)
+          for (const [slot, wait] of capped ? [] : waits) {
             const own = live.find((entry) => entry.slot === slot)?.key ?? '';
             const rounds = wait.grants.get(own) ?? 0;
             for (const [other, count] of wait.grants) if (other !== own) expect(count).toBeLessThanOrEqual(rounds + 1);
@@ -123,8 +157,13 @@ describe('fair admission (FairQueue)', () => {
           expect(queue.in_flight).toBe(held);
           expect(queue.waiting).toBe(waiting);
           expect(held).toBeLessThanOrEqual(capacity);
-          if (waiting > 0) expect(held).toBe(capacity);
-          expect(queue.keys_known).toBe(new Set(live.map((entry) => entry.key)).size);
+          const held_by = (key: string) => live.filter((entry) => entry.key === key && entry.slot.state === 'held').length;
+          const keys = new Set(live.map((entry) => entry.key));
+          for (const key of keys) expect(held_by(key)).toBeLessThanOrEqual(held_max);
+          const eligible_waiting = live.some((entry) => entry.slot.state === 'waiting' && held_by(entry.key) < held_max);
+          if (eligible_waiting) expect(held).toBe(capacity);
+          if (!capped && waiting > 0) expect(held).toBe(capacity);
+          expect(queue.keys_known).toBe(keys.size);
         }
         for (const entry of live) entry.slot.release();
         expect([queue.in_flight, queue.waiting, queue.keys_known]).toEqual([0, 0, 0]);

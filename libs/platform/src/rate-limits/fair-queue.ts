@@ -1,16 +1,19 @@
 /**
  * Fair admission (docs/SECURITY.md, "Rate limits"): at most `capacity`
- * requests hold a slot at once; a key (a principal, or a client address) has
- * at most `per_key_max` requests holding or waiting; waiting requests get
- * free slots round-robin across keys, one per key per round, so a key with
- * one request waiting is served after at most one request of each other
- * waiting key, however many those keys queued.
+ * requests hold a slot at once, and at most `per_key_held_max` of one key (a
+ * principal, or a client address): a key at that cap waits even while slots
+ * are free, so they stay free for the others, who then find one at once. A
+ * key has at most `per_key_max` requests holding or waiting. Waiting
+ * requests get free slots round-robin across the keys below their cap, one
+ * per key per round, so a key with one request waiting is served after at
+ * most one request of each other waiting key, however many those keys queued.
  *
- * Everything is O(1) per request: keys with waiters form a ring (a Map in
- * insertion order: the first is next; served, it moves to the end), and each
- * key's waiters a doubly linked list (a cancelled waiter leaves in O(1)). A
- * key is forgotten when nothing of it holds or waits, so memory is bounded by
- * the requests in the server.
+ * O(1) per request, but for passing over capped keys (at most
+ * capacity / per_key_held_max of them): keys with waiters form a ring (a Map
+ * in insertion order: the first is next; served, it moves to the end), and
+ * each key's waiters a doubly linked list (a cancelled waiter leaves in O(1)).
+ * A key is forgotten when nothing of it holds or waits, so memory is bounded
+ * by the requests in the server.
  */
 export class FairQueue {
   private held = 0;
@@ -22,9 +25,11 @@ export class FairQueue {
   constructor(
     readonly capacity: number,
     readonly per_key_max: number,
+    readonly per_key_held_max: number = capacity,
   ) {
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError('capacity must be an integer >= 1');
     if (!(Number.isInteger(per_key_max) && per_key_max >= 1)) throw new RangeError('per_key_max must be an integer >= 1');
+    if (!(Number.isInteger(per_key_held_max) && per_key_held_max >= 1)) throw new RangeError('per_key_held_max must be an integer >= 1');
   }
 
   /** Slots held now. */
@@ -42,23 +47,30 @@ export class FairQueue {
     return this.keys.size;
   }
 
+  /** Would `key` be refused now (it has `per_key_max` holding or waiting)? Changes nothing. */
+  full(key: string): boolean {
+    return (this.keys.get(key)?.pending ?? 0) >= this.per_key_max;
+  }
+
   /**
-   * A slot for `key`: held at once when one is free and nobody waits,
-   * otherwise queued. Undefined when the key already has `per_key_max`
+   * A slot for `key`: held at once when one is free and the key holds fewer
+   * than its cap, otherwise queued. Undefined when the key already has `per_key_max`
    * holding or waiting: refuse the request.
    */
   enter(key: string): Slot | undefined {
     let state = this.keys.get(key);
     if (state === undefined) {
-      state = { key, pending: 0, waiting: 0, first: undefined, last: undefined };
+      state = { key, pending: 0, held: 0, waiting: 0, first: undefined, last: undefined };
       this.keys.set(key, state);
     } else if (state.pending >= this.per_key_max) {
       return undefined;
     }
     state.pending++;
     const slot = new Slot(this, state);
-    if (this.held < this.capacity && this.turns.size === 0) {
+    // A free slot means nobody below their cap waits (dispatch fills it at once otherwise).
+    if (this.held < this.capacity && state.held < this.per_key_held_max) {
       this.held++;
+      state.held++;
       slot.state = 'held';
     } else {
       this.enqueue(state, slot);
@@ -70,8 +82,12 @@ export class FairQueue {
   leave(slot: Slot, was: 'held' | 'waiting'): void {
     const state = slot.owner;
     state.pending--;
-    if (was === 'held') this.held--;
-    else this.dequeue(state, slot);
+    if (was === 'held') {
+      this.held--;
+      state.held--;
+    } else {
+      this.dequeue(state, slot);
+    }
     if (state.pending === 0) this.keys.delete(state.key);
     this.dispatch();
   }
@@ -97,12 +113,11 @@ export class FairQueue {
     if (state.waiting === 0) this.turns.delete(state.key);
   }
 
-  /** Free slots go to the waiting keys in turn, one each. */
+  /** Free slots go to the waiting keys below their cap in turn, one each. */
   private dispatch(): void {
     while (this.held < this.capacity) {
-      const next = this.turns.values().next();
-      if (next.done) return;
-      const state = next.value;
+      const state = this.nextTurn();
+      if (state === undefined) return;
       const slot = state.first as Slot;
       this.dequeue(state, slot);
       // Served: to the end of the ring if it still waits.
@@ -111,8 +126,15 @@ export class FairQueue {
         this.turns.set(state.key, state);
       }
       this.held++;
+      state.held++;
       slot.grant();
     }
+  }
+
+  /** The first key in the ring below its cap; a capped key keeps its place. */
+  private nextTurn(): KeyState | undefined {
+    for (const state of this.turns.values()) if (state.held < this.per_key_held_max) return state;
+    return undefined;
   }
 }
 
@@ -121,6 +143,7 @@ export interface KeyState {
   key: string;
   /** Holding or waiting. */
   pending: number;
+  held: number;
   waiting: number;
   first: Slot | undefined;
   last: Slot | undefined;

@@ -8,3 +8,9 @@ export const RATE_LIMIT_EXEMPT = 'paynet:rate-limit-exempt';
  * which must not be refused when that address is busy.
  */
 export const RateLimitExempt = () => SetMetadata(RATE_LIMIT_EXEMPT, true);
+
+/**
+ * The paths of the exempt routes (HealthController, MetricsController), for
+ * EarlyRefusal, which runs before routing and so cannot read the decorator.
+ */
+export const rate_limit_exempt_path = /^\/(?:health|metrics)(?:[/?]|$)/i;

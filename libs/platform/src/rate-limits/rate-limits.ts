@@ -44,6 +44,32 @@ export function credentialDigest(kind: string, value: string): string {
   return createHash('sha256').update(kind).update('\n').update(value).digest('base64url');
 }
 
+/**
+ * What the request presents as its credential: the merchant's key id (not a
+ * secret: API.md), or the bearer token's digest (never kept in the clear).
+ */
+export function claimedCredential(request: IncomingMessage): string | undefined {
+  const api_key = request.headers['x-api-key'];
+  if (typeof api_key === 'string') return `merchant:${api_key}`;
+  const authorization = request.headers.authorization;
+  return authorization === undefined ? undefined : credentialDigest('authorization', authorization);
+}
+
+/** The rate budgets a request is charged to. */
+export type Budget = 'principal' | 'address';
+
+/** What RateLimits.atTheDoor found: the budget already spent, if any, and whose turn the request would take. */
+export interface DoorCheck {
+  spent: { budget: Budget; retry_after_seconds: number } | undefined;
+  /** `principal:<scope>` or `address:<address>`, as admissionKey answers after beforeCheck. */
+  key: string;
+}
+
+/** Whole seconds until the window ends: at least 1. */
+function retryAfterSeconds(result: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(result.msBeforeNext / 1_000));
+}
+
 /** What a request was charged before its credentials were checked. */
 export interface CheckTicket {
   address: string;
@@ -90,6 +116,35 @@ export class RateLimits {
     return addressKey(proxyaddr(request, this.trust));
   }
 
+  /**
+   * Before anything is charged, read or parsed (EarlyRefusal): is the budget
+   * this request would be charged to (see beforeCheck) spent already in this
+   * window? Then beforeCheck would refuse it too. Charges nothing, so a
+   * request claiming a principal's credential never costs that principal
+   * here; `claimed` only picks whose spent budget refuses it.
+   */
+  async atTheDoor(address: string, claimed: string | undefined): Promise<DoorCheck> {
+    const scope = claimed === undefined ? undefined : this.knownScope(claimed);
+    const address_spent = await this.spent(this.addresses, address, 'address');
+    if (scope === undefined || address_spent !== undefined) return { spent: address_spent, key: `address:${address}` };
+    return { spent: await this.spent(this.principals, scope, 'principal'), key: `principal:${scope}` };
+  }
+
+  /** The 429 of a spent budget (no count: the caller counts it). */
+  refusalError(budget: Budget, retry_after_seconds: number): ApiError {
+    const message =
+      budget === 'principal'
+        ? `Too many requests for this API key or token: at most ${this.config.RATE_LIMIT_PER_SECOND} a second; retry after ${retry_after_seconds} s.`
+        : `Too many requests without valid credentials from this address: at most ${this.config.RATE_LIMIT_UNAUTHENTICATED_PER_SECOND} a second; retry after ${retry_after_seconds} s.`;
+    return ApiError.rateLimited(message, retry_after_seconds);
+  }
+
+  private async spent(limiter: RateLimiterMemory, key: string, budget: Budget): Promise<DoorCheck['spent']> {
+    const used = await limiter.get(key);
+    if (used === null || used.consumedPoints < limiter.points) return undefined;
+    return { budget, retry_after_seconds: retryAfterSeconds(used) };
+  }
+
   /** A request whose credentials nobody checks (a public route): counted against its address. */
   async admitAnonymous(address: string): Promise<void> {
     await this.consume(this.addresses, address, 'address');
@@ -130,7 +185,7 @@ export class RateLimits {
     await this.consume(this.principals, scope, 'principal');
   }
 
-  private async consume(limiter: RateLimiterMemory, key: string, budget: 'principal' | 'address'): Promise<void> {
+  private async consume(limiter: RateLimiterMemory, key: string, budget: Budget): Promise<void> {
     try {
       await limiter.consume(key);
     } catch (error) {
@@ -139,14 +194,9 @@ export class RateLimits {
     }
   }
 
-  private refusal(budget: 'principal' | 'address', result: RateLimiterRes): ApiError {
+  private refusal(budget: Budget, result: RateLimiterRes): ApiError {
     rate_limited_total.inc({ budget });
-    const retry_after_seconds = Math.max(1, Math.ceil(result.msBeforeNext / 1_000));
-    const message =
-      budget === 'principal'
-        ? `Too many requests for this API key or token: at most ${this.config.RATE_LIMIT_PER_SECOND} a second; retry after ${retry_after_seconds} s.`
-        : `Too many requests without valid credentials from this address: at most ${this.config.RATE_LIMIT_UNAUTHENTICATED_PER_SECOND} a second; retry after ${retry_after_seconds} s.`;
-    return ApiError.rateLimited(message, retry_after_seconds);
+    return this.refusalError(budget, retryAfterSeconds(result));
   }
 
   private reshare(replicas: number): void {

@@ -2,7 +2,7 @@ import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestI
 import { ApiError, ErrorCode } from '@paynet/contracts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { finalize, type Observable } from 'rxjs';
-import { type BaseConfig, CONFIG } from '../config/config.js';
+import { type BaseConfig, CONFIG, concurrentRequestsPerPrincipal } from '../config/config.js';
 import { FairQueue, type Slot } from './fair-queue.js';
 import { rate_limited_total, watchAdmission } from './rate-limit.metrics.js';
 
@@ -12,7 +12,8 @@ export const concurrency_retry_after_seconds = 1;
 /**
  * The concurrent requests limiter beside the rate limits (docs/SECURITY.md,
  * "Rate limits"): a FairQueue of this replica's MAX_CONCURRENT_REQUESTS
- * slots, at most MAX_PENDING_REQUESTS_PER_PRINCIPAL per key, held from the
+ * slots, at most MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL of them held and
+ * MAX_PENDING_REQUESTS_PER_PRINCIPAL held or waiting per key, held from the
  * guard until the response is finished (its `close`, which every path
  * reaches: answer, error, the client going away) and the handler, if it
  * started, has settled (AdmissionInterceptor): a client that disconnects
@@ -23,7 +24,7 @@ export class RequestAdmission {
   readonly queue: FairQueue;
 
   constructor(@Inject(CONFIG) private readonly config: BaseConfig) {
-    this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL);
+    this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL, concurrentRequestsPerPrincipal(config));
     watchAdmission(this.queue);
   }
 
@@ -48,6 +49,11 @@ export class RequestAdmission {
 
   private refusal(): ApiError {
     rate_limited_total.inc({ budget: 'concurrency' });
+    return this.refusalError();
+  }
+
+  /** The 429 of a key at its bound of pending requests (no count: the caller counts it). */
+  refusalError(): ApiError {
     const max = this.config.MAX_PENDING_REQUESTS_PER_PRINCIPAL;
     const message = `Too many requests at once for this API key, token or address: at most ${max} in flight and waiting on this server; retry when one has been answered.`;
     return Object.assign(new ApiError(429, 'rate_limit_error', ErrorCode.too_many_concurrent_requests, message), {

@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
+import { rate_limited_total } from './rate-limit.metrics.js';
+import { rate_limit_exempt_path } from './rate-limit-exempt.js';
+import { type Budget, claimedCredential, RateLimits } from './rate-limits.js';
+import { concurrency_retry_after_seconds, RequestAdmission } from './request-admission.js';
+
+/** Routes that take credentials (`@Auth`): all of /v1, as Express matches it (case-insensitive). The others are public and count against the address. */
+const authenticated_path = /^\/v1\//i;
+
+type Refused = Budget | 'concurrency';
+
+/**
+ * The door (docs/SECURITY.md, Rate limits): the first thing a request meets,
+ * in front of Express (the HTTP server's request listener), so before its
+ * body is read, before the request id, metrics, logging, routing and Nest's
+ * guards, pipes and filters. A request whose budget is spent in
+ * this window (RateLimits.atTheDoor: the same budget beforeCheck would charge,
+ * counted without charging it) or whose principal or address has its bound of
+ * requests pending (FairQueue.full) is answered 429 at once, with Retry-After
+ * and a body made once; nothing else runs for it, and it is counted in
+ * `paynet_rate_limited_total` only (not logged, not in the HTTP metrics).
+ * Everything else goes on to the AuthGuard, which charges and admits it as
+ * before: the door only refuses early what the guard would refuse, so a
+ * client that ignores Retry-After costs a header parse and a map lookup.
+ */
+@Injectable()
+export class EarlyRefusal {
+  private readonly answers = new Map<string, { headers: OutgoingHttpHeaders; body: string }>();
+  private readonly refused = {
+    principal: rate_limited_total.labels('principal'),
+    address: rate_limited_total.labels('address'),
+    concurrency: rate_limited_total.labels('concurrency'),
+  } satisfies Record<Refused, unknown>;
+
+  constructor(
+    private readonly limits: RateLimits,
+    private readonly admission: RequestAdmission,
+  ) {}
+
+  /** Puts the door in front of `server`'s one request listener (the Express app): bootstrap, before listening. */
+  guard(server: Server): void {
+    const listeners = server.listeners('request') as RequestListener[];
+    const [app] = listeners;
+    if (listeners.length !== 1 || app === undefined) throw new Error(`EarlyRefusal expects the HTTP server to have one request listener, found ${listeners.length}`);
+    server.removeListener('request', app);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.check(request, response, () => app(request, response)));
+  }
+
+  /** Answers 429 at once, or lets the request `pass` on. */
+  check(request: IncomingMessage, response: ServerResponse, next: () => void): void {
+    const url = request.url ?? '/';
+    if (rate_limit_exempt_path.test(url)) return next();
+    let address: string;
+    let claimed: string | undefined;
+    try {
+      address = this.limits.clientAddress(request);
+      claimed = authenticated_path.test(url) ? claimedCredential(request) : undefined;
+    } catch {
+      // Nothing to tell by (the socket already gone): the guard decides.
+      return next();
+    }
+    this.limits.atTheDoor(address, claimed).then(
+      (door) => {
+        if (door.spent !== undefined) this.refuse(response, door.spent.budget, door.spent.retry_after_seconds);
+        else if (this.admission.queue.full(door.key)) this.refuse(response, 'concurrency', concurrency_retry_after_seconds);
+        else next();
+      },
+      () => next(),
+    );
+  }
+
+  private refuse(response: ServerResponse, refused: Refused, retry_after_seconds: number): void {
+    this.refused[refused].inc();
+    const answer = this.answer(refused, retry_after_seconds);
+    response.writeHead(429, answer.headers);
+    // The body, if any, is never read: Node discards it once this answer is sent. A string: headers and body go in one write.
+    response.end(answer.body, 'utf8');
+  }
+
+  /** The answer, made once per budget and Retry-After (always 1 s with one-second windows). */
+  private answer(refused: Refused, retry_after_seconds: number): { headers: OutgoingHttpHeaders; body: string } {
+    const cache_key = `${refused}:${retry_after_seconds}`;
+    let answer = this.answers.get(cache_key);
+    if (answer === undefined) {
+      const error = refused === 'concurrency' ? this.admission.refusalError() : this.limits.refusalError(refused, retry_after_seconds);
+      const body = JSON.stringify(error.toBody());
+      answer = {
+        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'retry-after': String(retry_after_seconds) },
+        body,
+      };
+      this.answers.set(cache_key, answer);
+    }
+    return answer;
+  }
+}
