@@ -83,8 +83,10 @@ interface RecordedAttempt {
  * replicas share the work), has merchants sign all it claimed in one
  * request, runs each attempt on its own (a slow merchant holds only its own
  * slots), and records outcomes with the retry schedule, the attempts that
- * finish together in one statement. Woken by the consumer right after it
- * adds deliveries.
+ * finish together (or within webhook_record_linger_ms) in one statement.
+ * The deliveries the recorder made claimed for it (`reserve`) start right
+ * after the recorder's commit; the recorder wakes it for the ones it left
+ * unclaimed.
  */
 @Injectable()
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
