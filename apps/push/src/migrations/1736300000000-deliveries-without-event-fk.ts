@@ -10,8 +10,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * the retention sweeper's `FOR UPDATE SKIP LOCKED` skips), and the sweeper
  * deletes an event's deliveries in the statement that deletes the event.
  */
-export class DeliveriesWithoutEventFk17363000000000 implements MigrationInterface {
-  name = 'DeliveriesWithoutEventFk17363000000000';
+export class DeliveriesWithoutEventFk1736300000000 implements MigrationInterface {
+  name = 'DeliveriesWithoutEventFk1736300000000';
 
   async up(runner: QueryRunner): Promise<void> {
     await runner.query('ALTER TABLE webhook_deliveries DROP CONSTRAINT IF EXISTS webhook_deliveries_event_id_fkey');
