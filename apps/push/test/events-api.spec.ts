@@ -1,6 +1,9 @@
 import { jest } from '@jest/globals';
+import type { INestApplication } from '@nestjs/common';
 import type { PlatformEvent } from '@paynet/contracts';
 import { jsonFetch, waitFor, WebhookReceiver } from '@paynet/testing';
+import { DataSource } from 'typeorm';
+import { insertDeliveries } from '../src/webhooks/webhook-deliveries.repository.js';
 import type { FakeMerchant } from './support/fake-services.js';
 import { makeEvent, usePush } from './support/push-app.js';
 import { type Answer, asHolder, asMerchant } from './support/requests.js';
@@ -132,6 +135,23 @@ describe('push: event retention', () => {
     expect((await deliveries(fresh)).body.data).toHaveLength(1);
     const left: { rows: { n: number }[] } = await push.database.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE event_id = $1', [old.id]);
     expect(left.rows[0]?.n).toBe(0);
+  });
+
+  it('makes no redelivery of an event swept since the merchant asked (no foreign key: the insert joins the event)', async () => {
+    const merchant = push.fakes.addMerchant(endpoint.url);
+    const kept = makeEvent({ merchant: merchant.merchant_id });
+    await recorded(kept);
+    const manager = (push.stack.apps['push'] as INestApplication).get(DataSource).manager;
+    const target = { merchant_id: merchant.merchant_id, endpoint_id: `we_${merchant.merchant_id.slice('mer_'.length)}`, url: endpoint.url };
+    // What a redelivery writes once it has read the event: for a swept one, nothing.
+    const swept = makeEvent({ merchant: merchant.merchant_id });
+    expect(await insertDeliveries(manager, [{ ...target, event_id: swept.id }], 'redeliver')).toEqual([]);
+    const made = await insertDeliveries(manager, [{ ...target, event_id: kept.id }], 'redeliver');
+    expect(made).toEqual([expect.objectContaining({ event_id: kept.id, status: 'pending', attempts: 0 })]);
+    const orphans: { rows: { n: number }[] } = await push.database.query(
+      'SELECT count(*)::int AS n FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)',
+    );
+    expect(orphans.rows[0]?.n).toBe(0);
   });
 });
 

@@ -177,6 +177,19 @@ describe('push: webhooks', () => {
       return deliveries[0]?.status === 'succeeded' && deliveries;
     }, { description: 'the delivery is recorded as succeeded', timeout_ms });
     expect(first).toMatchObject({ status: 'succeeded', attempts: 1, last_status_code: 200 });
+    // 20 events of one merchant in a batch pass its 8 slots: some deliveries were made claimed, the rest left for the claim
+    // loop; either way every event has its one delivery, each with its event, and every outcome gets recorded.
+    const stored: { rows: { event_id: string; status: string; attempts: number; has_event: boolean }[] } = await push.database.query(
+      `SELECT d.event_id, d.status, d.attempts, EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id) AS has_event
+       FROM webhook_deliveries d WHERE d.event_id = ANY($1::text[])`,
+      [events.map((event) => event.id)],
+    );
+    expect(stored.rows.map((row) => row.event_id).sort()).toEqual(events.map((event) => event.id).sort());
+    expect(stored.rows.every((row) => row.has_event)).toBe(true);
+    await waitFor(async () => {
+      const { rows } = await push.database.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE event_id = ANY($1::text[]) AND status = 'succeeded' AND attempts = 1`, [events.map((event) => event.id)]);
+      return rows[0]?.n === events.length;
+    }, { description: "every delivery's outcome is recorded", timeout_ms });
   });
 
   it("delivers to an endpoint added after push had cached the merchant's endpoints (merchants' change broadcast drops them)", async () => {

@@ -20,13 +20,14 @@ const id_random_length = 24;
 /**
  * Random bytes drawn from a pool refilled 4 KiB at a time: one call into the
  * CSPRNG per ~80 ids instead of one per id (ids are made per statement line,
- * on the ledger's hot path). Every byte is used once.
+ * on the ledger's hot path), and for SecretBox's IVs (a sealed idempotent
+ * answer per request). Every byte is used once.
  */
 const random_pool_bytes = 4_096;
 const random_pool = Buffer.alloc(random_pool_bytes);
 let random_pool_offset = random_pool_bytes;
 
-function randomBytesFromPool(length: number): Buffer {
+export function randomBytesFromPool(length: number): Buffer {
   if (length > random_pool_bytes) return randomFillSync(Buffer.alloc(length));
   if (random_pool_offset + length > random_pool_bytes) {
     randomFillSync(random_pool);

@@ -56,6 +56,16 @@ export function replicaCensusSubject(service: string): string {
   return `${service}.replicas.heartbeat`;
 }
 
+/**
+ * Where a replica of `service` (merchants, accounts) tells every replica of
+ * it that credentials changed, after the change committed: each drops them
+ * from its cache of verified credentials and answers (an acknowledgement) on
+ * the message's reply subject (libs/platform CredentialCache).
+ */
+export function credentialCacheSubject(service: string): string {
+  return `${service}.credentials.invalidate`;
+}
+
 /** Queue group of each service: replicas share its requests. */
 export const queue_groups = {
   accounts: 'accounts',

@@ -1,4 +1,4 @@
-import { Broadcasts, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
+import { Broadcasts, credentialCacheSubject, natsNames, replicaCensusSubject, Subjects } from '@paynet/contracts';
 import { randomBytes } from 'node:crypto';
 import { serviceNames, type ServiceName } from './stack-env.js';
 
@@ -17,7 +17,7 @@ interface ServiceBus {
   serves: readonly string[];
   /** Request subjects it sends; answers come back on its own inbox. */
   calls: readonly string[];
-  /** Subjects every replica of it both publishes and hears (cache invalidation, the replica census of the rate limits). */
+  /** Subjects every replica of it both publishes and hears (cache invalidations, the replica census of the rate limits); it may answer them (acknowledgements) when it serves. */
   broadcasts?: readonly string[];
   /** Broadcasts it publishes for other services to hear (credential revocations). */
   announces?: readonly string[];
@@ -44,7 +44,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
   accounts: {
     serves: Object.values(a),
     calls: [authenticate_merchant],
-    broadcasts: [replicaCensusSubject('accounts')],
+    broadcasts: [replicaCensusSubject('accounts'), credentialCacheSubject('accounts')],
     announces: [Broadcasts.accountCredentialsRevoked],
     events: 'publishes',
     event_types: ['account.*'],
@@ -52,7 +52,7 @@ export const nats_bus: Readonly<Record<ServiceName, ServiceBus>> = {
   merchants: {
     serves: Object.values(m),
     calls: [a.accountsCreate, a.balancesGet, authenticate_holder],
-    broadcasts: [Broadcasts.merchantsChanged, replicaCensusSubject('merchants')],
+    broadcasts: [Broadcasts.merchantsChanged, replicaCensusSubject('merchants'), credentialCacheSubject('merchants')],
     announces: [Broadcasts.merchantCredentialsRevoked],
     events: 'publishes',
     event_types: ['webhook_endpoint.*'],

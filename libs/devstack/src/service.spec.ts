@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,22 @@ describe('startService', () => {
     const dockerfile = readFileSync(join(findWorkspaceRoot(dirname(fileURLToPath(import.meta.url))), 'docker', 'Dockerfile'), 'utf8');
     expect(dockerfile).toContain(`NODE_OPTIONS="${service_node_flags.join(' ')}"`);
   }, 30_000);
+
+  it('writes a CPU profile of each service into PAYNET_CPU_PROF_DIR when it stops (for benchmarks)', async () => {
+    const profiles = join(folder, 'profiles');
+    process.env['PAYNET_CPU_PROF_DIR'] = profiles;
+    let service;
+    try {
+      service = startService({ name: 'accounts', entry, env: {}, port: await findFreePort(), unref: true });
+    } finally {
+      delete process.env['PAYNET_CPU_PROF_DIR'];
+    }
+    await service.waitReady(10_000);
+    await service.stop();
+    const written = readdirSync(profiles).filter((name) => name.endsWith('.cpuprofile'));
+    expect(written).toHaveLength(1);
+    expect(JSON.parse(readFileSync(join(profiles, written[0] as string), 'utf8'))).toHaveProperty('samples');
+  }, 60_000);
 
   it('starts with its port and env, becomes ready, logs to a file, and stops on SIGTERM', async () => {
     const port = await findFreePort();

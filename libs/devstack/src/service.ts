@@ -64,6 +64,16 @@ export const service_ready_poll_interval_ms = 200;
  * The Docker image sets the same through NODE_OPTIONS.
  */
 export const service_node_flags: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=512'];
+
+/**
+ * Benchmarking only: `PAYNET_CPU_PROF_DIR=<dir>` starts each service with V8's
+ * CPU profiler (`--cpu-prof`, which NODE_OPTIONS refuses), a `.cpuprofile`
+ * written into <dir> when the service exits.
+ */
+export function profilerFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  const folder = env['PAYNET_CPU_PROF_DIR'];
+  return folder ? ['--cpu-prof', '--cpu-prof-dir', folder] : [];
+}
 const health_request_timeout_ms = 2_000;
 
 /** Starts one service with node; its HTTP port is passed as `<NAME>_PORT`. */
@@ -75,7 +85,7 @@ export function startService(options: StartServiceOptions): ServiceHandle {
     name: options.name,
     command: process.execPath,
     // Source maps for readable stack traces in development and tests; a benchmark runs without them, as the image does.
-    args: [...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...service_node_flags, options.entry],
+    args: [...(options.sourceMaps === false ? [] : ['--enable-source-maps']), ...service_node_flags, ...profilerFlags(), options.entry],
     env: { ...process.env, ...options.env, [servicePortVariable(options.name)]: String(options.port) },
     cwd: options.cwd,
     logFile: options.logFile,

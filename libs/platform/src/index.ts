@@ -1,4 +1,5 @@
 export * from './auth/auth.guard.js';
+export * from './auth/credential-cache.js';
 export * from './auth/nats-authenticators.js';
 export * from './auth/principal.js';
 export * from './auth/revocations.js';

@@ -14,3 +14,4 @@ export { WebhookReceiver, type Behaviour, type ReceivedWebhook } from './webhook
 export { createHolder, createMerchant, holderBalance, type PrincipalStack, type TestHolder, type TestMerchant } from './principals.js';
 export { StreamClient, type StreamRefusal } from './stream-client.js';
 export { startStackNats, type StackNats } from './stack-nats.js';
+export { TcpProxy } from './tcp-proxy.js';

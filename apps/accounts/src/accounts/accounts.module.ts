@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { HOLDER_AUTHENTICATOR } from '@paynet/platform';
+import { CredentialCache, HOLDER_AUTHENTICATOR } from '@paynet/platform';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { AccountsController } from './accounts.controller.js';
 import { AccountsHandlers } from './accounts.handlers.js';
@@ -10,7 +10,7 @@ import { HolderStreamTokenSweeper } from './stream-token.sweeper.js';
 @Module({
   imports: [LedgerModule],
   controllers: [AccountsController, AccountsHandlers],
-  providers: [AccountsService, HolderStreamTokenSweeper, { provide: HOLDER_AUTHENTICATOR, useClass: LocalHolderAuthenticator }],
+  providers: [AccountsService, CredentialCache, HolderStreamTokenSweeper, { provide: HOLDER_AUTHENTICATOR, useClass: LocalHolderAuthenticator }],
   exports: [AccountsService],
 })
 export class AccountsModule {}

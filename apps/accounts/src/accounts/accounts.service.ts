@@ -21,7 +21,16 @@ import {
   Broadcasts,
 } from '@paynet/contracts';
 import { accountOfKind } from '@paynet/ledger';
-import { type IdempotencyClaim, type Principal, holder_stream_token_prefix, holder_token_prefix, RevocationAnnouncer, updateReturning, withTransaction } from '@paynet/platform';
+import {
+  CredentialCache,
+  type IdempotencyClaim,
+  type Principal,
+  holder_stream_token_prefix,
+  holder_token_prefix,
+  RevocationAnnouncer,
+  updateReturning,
+  withTransaction,
+} from '@paynet/platform';
 import { hashToken } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LedgerService } from '../ledger/ledger.service.js';
@@ -51,6 +60,7 @@ export class AccountsService {
     private readonly dataSource: DataSource,
     private readonly ledger: LedgerService,
     private readonly revocations: RevocationAnnouncer,
+    private readonly cache: CredentialCache,
   ) {}
 
   /** A wallet with its bearer token, shown only in this answer; we keep a hash. */
@@ -80,39 +90,51 @@ export class AccountsService {
     });
   }
 
+  /** Through the credential cache, by the token's hash (a rotation drops it from every replica before it answers); an unknown token is read every time. */
   async verifyToken(token: string): Promise<VerifyAccountTokenReply> {
-    const rows: { id: string; currency: string; token_id: string }[] = await this.dataSource.query(
-      `SELECT id, currency, token_id FROM ledger_accounts WHERE token_hash = $1 AND kind = 'wallet'`,
-      [hashToken(token)],
-    );
-    const row = rows[0];
-    if (!row) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid account token.');
-    return { account_id: row.id, currency: row.currency.trim() as Currency, credential: row.token_id };
+    const token_hash = hashToken(token);
+    const verified = await this.cache.lookup<VerifyAccountTokenReply>(token_hash, async () => {
+      const rows: { id: string; currency: string; token_id: string }[] = await this.dataSource.query(
+        `SELECT id, currency, token_id FROM ledger_accounts WHERE token_hash = $1 AND kind = 'wallet'`,
+        [token_hash],
+      );
+      const row = rows[0];
+      return row && { value: { account_id: row.id, currency: row.currency.trim() as Currency, credential: row.token_id } };
+    });
+    if (!verified) throw ApiError.unauthorized(ErrorCode.invalid_token, 'Invalid account token.');
+    return verified;
   }
 
   /**
    * A new account token; the old one, and the holder stream tokens issued
-   * under it, stop in the same commit (verification reads the row), and push
-   * is told to close their streams before this answers.
+   * under it, stop in the same commit (verification reads the row). Before
+   * this answers, every accounts replica has dropped the old token from its
+   * credential cache (or can no longer use its cache) and push is told to
+   * close the streams. Refused (503, nothing changed) when this replica could
+   * not tell the others' caches.
    */
   async rotateToken(principal: Principal, id: string): Promise<{ token: string }> {
     const account = await this.visibleAccount(principal, id);
     if (account.kind !== 'wallet') throw ApiError.notFound('account', id);
     const { token, token_hash, token_id } = newAccountToken();
+    this.cache.assertCanInvalidate();
     const revoked = await withTransaction(this.dataSource, async (manager) => {
-      const rows = await updateReturning<{ old_token_id: string }>(
+      const rows = await updateReturning<{ old_token_id: string; old_token_hash: string }>(
         manager,
-        `WITH old AS (SELECT id, token_id FROM ledger_accounts WHERE id = $1 AND kind = 'wallet' FOR UPDATE)
+        `WITH old AS (SELECT id, token_id, token_hash FROM ledger_accounts WHERE id = $1 AND kind = 'wallet' FOR UPDATE)
          UPDATE ledger_accounts a SET token_hash = $2, token_id = $3 FROM old WHERE a.id = old.id
-         RETURNING old.token_id AS old_token_id`,
+         RETURNING old.token_id AS old_token_id, old.token_hash AS old_token_hash`,
         [id, token_hash, token_id],
       );
-      const old_token_id = rows[0]?.old_token_id;
-      if (old_token_id === undefined) throw ApiError.notFound('account', id);
+      const old = rows[0];
+      if (old === undefined) throw ApiError.notFound('account', id);
       await manager.query('DELETE FROM holder_stream_tokens WHERE account_id = $1 AND token_id <> $2', [id, token_id]);
-      return old_token_id;
+      return old;
     });
-    await this.revocations.announce(Broadcasts.accountCredentialsRevoked, { credentials: [revoked] });
+    await Promise.all([
+      this.cache.invalidate([revoked.old_token_hash], Date.now()),
+      this.revocations.announce(Broadcasts.accountCredentialsRevoked, { credentials: [revoked.old_token_id] }),
+    ]);
     return { token };
   }
 

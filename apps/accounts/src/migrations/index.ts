@@ -1,4 +1,4 @@
-import { OutboxPruning17362000000000 } from '@paynet/platform';
+import { OutboxPruning1736200000000 } from '@paynet/platform';
 import { Initial1732300000000 } from './1732300000000-initial.js';
 import { Holds1732500000000 } from './1732500000000-holds.js';
 import { PostingsReferenceCheck1732600000000 } from './1732600000000-postings-reference-check.js';
@@ -18,7 +18,7 @@ export const migrations = [
   JournalDefendsItself1734600000000,
   Outbox1735000000000,
   HolderTokenRotation1735400000000,
-  OutboxPruning17362000000000,
+  OutboxPruning1736200000000,
 ];
 
 /**

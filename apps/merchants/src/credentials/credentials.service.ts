@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ApiError, type AuthenticateRequest, ErrorCode, IdPrefix, newId, randomToken, type SigningKey, type VerifyStreamTokenReply } from '@paynet/contracts';
-import { SECRET_BOX, SecretBox, stream_token_prefix, updateReturning } from '@paynet/platform';
+import { CredentialCache, SECRET_BOX, SecretBox, stream_token_prefix, updateReturning } from '@paynet/platform';
 import { generateApiSecret, hashToken, isValidNonce, verifyRequest } from '@paynet/signatures';
 import { DataSource, type EntityManager } from 'typeorm';
 import { NonceBatcher, nonceKey, NonceQueueFullError, type NonceUse } from './nonce-batch.js';
@@ -22,6 +22,15 @@ export interface ShortenedKeys {
   expires_at: number;
 }
 
+/** What checking a signature needs of a live key: kept by the credential cache, keyed by the key's id. */
+interface LiveKey {
+  merchant_id: string;
+  /** Opened: the cache keeps it in memory, as the check had it anyway. */
+  secret: string;
+  /** Unix seconds; null while the key has no end. */
+  expires_at: number | null;
+}
+
 /** A signed request's merchant and the key that signed it. */
 export interface SignedBy {
   merchant_id: string;
@@ -31,7 +40,8 @@ export interface SignedBy {
 /**
  * API keys, request signatures, nonces and stream tokens. The API secret is
  * sealed at rest and opened only here, to check a signature; it never leaves
- * this service.
+ * this service. Live keys are kept by the credential cache (every replica
+ * drops a key before its rotation is answered); nonces are always written.
  */
 @Injectable()
 export class CredentialsService {
@@ -40,6 +50,7 @@ export class CredentialsService {
   constructor(
     private readonly dataSource: DataSource,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
+    private readonly cache: CredentialCache,
   ) {}
 
   async issueKey(manager: EntityManager, merchant_id: string): Promise<IssuedKey> {
@@ -56,9 +67,12 @@ export class CredentialsService {
   /**
    * A new key; the merchant's other live keys stop working after the grace
    * period (0: at once), none later than they would have. Answers the keys
-   * it cut short, for push to close their streams.
+   * it cut short, for push to close their streams; the caller commits, then
+   * `forgetKeys` them. Refused (503, nothing changed) when this replica could
+   * not tell the others' caches.
    */
   async rotateKey(manager: EntityManager, merchant_id: string, grace_seconds: number): Promise<IssuedKey & { shortened: ShortenedKeys }> {
+    this.cache.assertCanInvalidate();
     // Whole seconds: the end push is told (Unix seconds) is the end the key has.
     const rows = await updateReturning<{ id: string; expires_at: string }>(
       manager,
@@ -72,6 +86,11 @@ export class CredentialsService {
     return { ...key, shortened: { ids: rows.map((row) => row.id), expires_at } };
   }
 
+  /** After a change to these keys committed: answers once no replica's cache holds them as they were. */
+  forgetKeys(ids: readonly string[], committed_at_ms: number): Promise<void> {
+    return this.cache.invalidate(ids, committed_at_ms);
+  }
+
   /** Checks a signed request (API.md, Authentication) and answers the merchant id and the signing key, or throws 401. */
   async authenticate(request: AuthenticateRequest): Promise<SignedBy> {
     const { api_key, timestamp, nonce, signature } = request;
@@ -83,7 +102,7 @@ export class CredentialsService {
     }
     const key = await this.liveKey(api_key);
     const result = verifyRequest({
-      secret: this.box.open(key.secret_sealed, api_key),
+      secret: key.secret,
       timestamp,
       nonce,
       method: request.method,
@@ -95,7 +114,7 @@ export class CredentialsService {
     });
     if (!result.ok) throw ApiError.unauthorized(ErrorCode[result.code], signatureMessage(result.code));
     await this.useNonce(api_key, nonce);
-    return { merchant_id: key.merchant_id, api_key: { id: api_key, expires_at: key.expires_at === null ? null : Number(key.expires_at) } };
+    return { merchant_id: key.merchant_id, api_key: { id: api_key, expires_at: key.expires_at } };
   }
 
   /** A stream token under the key that asked for it: it stops when that key stops, or at its own expiry. */
@@ -122,14 +141,22 @@ export class CredentialsService {
     return { merchant_id: row.merchant_id, expires_at: Number(row.expires_at), credential: row.api_key_id };
   }
 
-  private async liveKey(api_key: string): Promise<{ merchant_id: string; secret_sealed: string; expires_at: string | null }> {
-    const rows: { merchant_id: string; secret_sealed: string; expires_at: string | null }[] = await this.dataSource.query(
-      `SELECT merchant_id, secret_sealed, floor(extract(epoch FROM expires_at))::bigint AS expires_at
-       FROM api_keys WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())`,
-      [api_key],
-    );
-    if (!rows[0]) throw ApiError.unauthorized(ErrorCode.invalid_api_key, 'Unknown, revoked or expired API key.');
-    return rows[0];
+  /** Through the credential cache; an unknown, revoked or expired key is read every time (never kept). */
+  private async liveKey(api_key: string): Promise<LiveKey> {
+    const key = await this.cache.lookup<LiveKey>(api_key, async () => {
+      const rows: { merchant_id: string; secret_sealed: string; expires_at: string | null }[] = await this.dataSource.query(
+        `SELECT merchant_id, secret_sealed, floor(extract(epoch FROM expires_at))::bigint AS expires_at
+         FROM api_keys WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+        [api_key],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      const expires_at = row.expires_at === null ? null : Number(row.expires_at);
+      const value = { merchant_id: row.merchant_id, secret: this.box.open(row.secret_sealed, api_key), expires_at };
+      return { value, ...(expires_at !== null && { until_ms: expires_at * 1000 }) };
+    });
+    if (!key) throw ApiError.unauthorized(ErrorCode.invalid_api_key, 'Unknown, revoked or expired API key.');
+    return key;
   }
 
   /** A nonce seen again with the same key inside the window is a replay. Shared by every replica (PostgreSQL). */

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { MERCHANT_AUTHENTICATOR } from '@paynet/platform';
+import { CredentialCache, MERCHANT_AUTHENTICATOR } from '@paynet/platform';
 import { CredentialsService } from '../credentials/credentials.service.js';
 import { LocalMerchantAuthenticator } from '../credentials/local-merchant.authenticator.js';
 import { NonceSweeper } from '../credentials/nonce.sweeper.js';
@@ -11,6 +11,6 @@ import { WebhookEndpointsModule } from '../webhook-endpoints/webhook-endpoints.m
 @Module({
   imports: [WebhookEndpointsModule],
   controllers: [MerchantsController, MerchantsHandlers],
-  providers: [MerchantsService, CredentialsService, NonceSweeper, { provide: MERCHANT_AUTHENTICATOR, useClass: LocalMerchantAuthenticator }],
+  providers: [MerchantsService, CredentialsService, CredentialCache, NonceSweeper, { provide: MERCHANT_AUTHENTICATOR, useClass: LocalMerchantAuthenticator }],
 })
 export class MerchantsModule {}

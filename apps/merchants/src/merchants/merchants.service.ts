@@ -124,8 +124,12 @@ export class MerchantsService {
     const { shortened, ...key } = await withTransaction(this.dataSource, (manager) =>
       this.credentials.rotateKey(manager, id, grace_seconds ?? rotation_grace_seconds_default),
     );
-    // Committed: push closes the streams under the old keys when they stop (now, or at the end of the grace).
-    await this.revocations.announce(Broadcasts.merchantCredentialsRevoked, { credentials: shortened.ids, expires_at: shortened.expires_at });
+    // Committed: every replica's cache drops the old keys (their end moved) before this answers, and push
+    // closes the streams under them when they stop (now, or at the end of the grace).
+    await Promise.all([
+      this.credentials.forgetKeys(shortened.ids, Date.now()),
+      this.revocations.announce(Broadcasts.merchantCredentialsRevoked, { credentials: shortened.ids, expires_at: shortened.expires_at }),
+    ]);
     return { ...mapMerchant(merchant), ...key };
   }
 

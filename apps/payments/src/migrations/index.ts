@@ -1,9 +1,9 @@
-import { OutboxPruning17362000000000 } from '@paynet/platform';
+import { OutboxPruning1736200000000 } from '@paynet/platform';
 import { Initial1732300000000 } from './1732300000000-initial.js';
 import { HoldsAndRefunds1733000000000 } from './1733000000000-holds-and-refunds.js';
 import { RiskAdmissions1733100000000 } from './1733100000000-risk-admissions.js';
 import { Reconcile1733200000000 } from './1733200000000-reconcile.js';
-import { AttemptKey17365000000000 } from './17365000000000-attempt-key.js';
+import { AttemptKey1736500000000 } from './1736500000000-attempt-key.js';
 
 /** Every migration of this service, in order. */
 export const migrations = [
@@ -11,6 +11,6 @@ export const migrations = [
   HoldsAndRefunds1733000000000,
   RiskAdmissions1733100000000,
   Reconcile1733200000000,
-  OutboxPruning17362000000000,
-  AttemptKey17365000000000,
+  OutboxPruning1736200000000,
+  AttemptKey1736500000000,
 ];

@@ -1,5 +1,6 @@
 import { IdPrefix, newId } from '@paynet/contracts';
 import type { EntityManager } from 'typeorm';
+import type { ClaimedDelivery } from '../webhooks/webhook-deliveries.repository.js';
 import type { ReceivedEvent } from './received-event.js';
 
 /** SQL for push's copy of the events. */
@@ -18,23 +19,46 @@ export interface EventDelivery {
   merchant_id: string;
   endpoint_id: string;
   url: string;
+  /** Made claimed under the batch's claim: the worker has a slot for it and attempts it as soon as the batch commits. */
+  claimed: boolean;
+}
+
+/** The claim that deliveries made claimed are made under (the worker's fence, as for a claim of due rows). */
+export interface BatchClaim {
+  claim_id: string;
+  lease_ms: number;
+}
+
+export interface RecordedEvents {
+  /** The ids of the events that were new. */
+  inserted: ReadonlySet<string>;
+  /** The deliveries made claimed (their events were new), with what an attempt needs. */
+  claimed: ClaimedDelivery[];
+  /** Deliveries made unclaimed, due now for whichever replica claims them. */
+  unclaimed: number;
 }
 
 /**
  * Stores the events not there already (deduped by id) and, for each one that
  * was new, its webhook deliveries: one statement, so one transaction, for a
- * whole batch (ids must be distinct within it). Answers the ids that were new
- * and how many deliveries were made. An event published twice keeps its
- * first stream sequence, the one the live fan-out sent it at, so a resume
- * replays it where it was sent.
+ * whole batch (ids must be distinct within it). A delivery is made only with
+ * an event this very statement inserted, which is what keeps every delivery's
+ * event there without a foreign key to check per row. A delivery marked
+ * `claimed` is made under the batch's claim, its lease running, so the worker
+ * attempts it after the commit without a claim statement of its own; if this
+ * replica dies first, the lease runs out and any replica claims it. An event
+ * published twice keeps its first stream sequence, the one the live fan-out
+ * sent it at, so a resume replays it where it was sent.
  */
 export async function recordEvents(
   manager: EntityManager,
   events: readonly ReceivedEvent[],
   deliveries: readonly EventDelivery[],
-): Promise<{ inserted: ReadonlySet<string>; deliveries: number }> {
-  if (events.length === 0) return { inserted: new Set(), deliveries: 0 };
-  const rows: { inserted: string[] | null; deliveries: number }[] = await manager.query(
+  claim: BatchClaim,
+): Promise<RecordedEvents> {
+  if (events.length === 0) return { inserted: new Set(), claimed: [], unclaimed: 0 };
+  const ids = deliveries.map(() => newId(IdPrefix.delivery));
+  const rows: { inserted: string[] | null; claimed: string[] | null; unclaimed: number; now_ms: string }[] = await manager.query(
     `WITH ev AS (
        INSERT INTO events (id, type, merchant_id, account_id, stream_seq, payload, created)
        SELECT e.id, e.type, e.merchant_id, e.account_id, e.stream_seq, e.payload, to_timestamp(e.created)
@@ -43,14 +67,19 @@ export async function recordEvents(
        ON CONFLICT (id) DO UPDATE SET stream_seq = EXCLUDED.stream_seq WHERE EXCLUDED.stream_seq < events.stream_seq
        RETURNING id, (xmax = 0) AS inserted
      ), made AS (
-       INSERT INTO webhook_deliveries (id, event_id, merchant_id, endpoint_id, url, origin, status, attempts, next_attempt_at)
-       SELECT d.id, d.event_id, d.merchant_id, d.endpoint_id, d.url, 'event', 'pending', 0, now()
-       FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) AS d (id, event_id, merchant_id, endpoint_id, url)
+       INSERT INTO webhook_deliveries (id, event_id, merchant_id, endpoint_id, url, origin, status, attempts, next_attempt_at, claim_id)
+       SELECT d.id, d.event_id, d.merchant_id, d.endpoint_id, d.url, 'event', 'pending', 0,
+              CASE WHEN d.claimed THEN now() + make_interval(secs => $15::double precision) ELSE now() END,
+              CASE WHEN d.claimed THEN $14::uuid END
+       FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[]) AS d (id, event_id, merchant_id, endpoint_id, url, claimed)
        JOIN ev ON ev.id = d.event_id AND ev.inserted
        ON CONFLICT (event_id, endpoint_id) WHERE origin = 'event' DO NOTHING
-       RETURNING 1
+       RETURNING id, claim_id IS NOT NULL AS claimed
      )
-     SELECT (SELECT array_agg(id) FROM ev WHERE inserted) AS inserted, (SELECT count(*) FROM made)::int AS deliveries`,
+     SELECT (SELECT array_agg(id) FROM ev WHERE inserted) AS inserted,
+            (SELECT array_agg(id) FROM made WHERE claimed) AS claimed,
+            (SELECT count(*) FROM made WHERE NOT claimed)::int AS unclaimed,
+            floor(extract(epoch FROM now()) * 1000)::bigint AS now_ms`,
     [
       events.map((received) => received.event.id),
       events.map((received) => received.event.type),
@@ -59,15 +88,36 @@ export async function recordEvents(
       events.map((received) => received.stream_seq),
       events.map((received) => received.payload),
       events.map((received) => received.event.created),
-      deliveries.map(() => newId(IdPrefix.delivery)),
+      ids,
       deliveries.map((delivery) => delivery.event_id),
       deliveries.map((delivery) => delivery.merchant_id),
       deliveries.map((delivery) => delivery.endpoint_id),
       deliveries.map((delivery) => delivery.url),
+      deliveries.map((delivery) => delivery.claimed),
+      claim.claim_id,
+      claim.lease_ms / 1_000,
     ],
   );
   const row = rows[0];
-  return { inserted: new Set(row?.inserted ?? []), deliveries: row?.deliveries ?? 0 };
+  const claimed_ids = new Set(row?.claimed ?? []);
+  const payloads = new Map(events.map((received) => [received.event.id, received.payload]));
+  const claimed: ClaimedDelivery[] = [];
+  deliveries.forEach((delivery, index) => {
+    const id = ids[index] as string;
+    if (!claimed_ids.has(id)) return;
+    claimed.push({
+      id,
+      claim_id: claim.claim_id,
+      event_id: delivery.event_id,
+      merchant_id: delivery.merchant_id,
+      endpoint_id: delivery.endpoint_id,
+      // created_at is the transaction's now(), as the statement answered it.
+      created_ms: row?.now_ms ?? String(Date.now()),
+      attempts: 0,
+      payload: payloads.get(delivery.event_id) ?? '',
+    });
+  });
+  return { inserted: new Set(row?.inserted ?? []), claimed, unclaimed: row?.unclaimed ?? 0 };
 }
 
 export async function findEvent(manager: EntityManager, id: string): Promise<EventRow | undefined> {

@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { admitting, MerchantEndpoints } from '../webhooks/merchant-endpoints.js';
-import { WebhookDeliveryWorker } from '../webhooks/webhook-delivery.worker.js';
-import { type EventDelivery, recordEvents } from './events.repository.js';
+import { WebhookDeliveryWorker, webhook_lease_ms } from '../webhooks/webhook-delivery.worker.js';
+import { type EventDelivery, type RecordedEvents, recordEvents } from './events.repository.js';
 import type { ReceivedEvent } from './received-event.js';
 
 /**
  * Exactly-once effects from at-least-once delivery: a batch of events and
  * their webhook deliveries are written by one statement (one transaction),
  * deduped by event id, and the caller acknowledges the messages only after
- * it commits.
+ * it commits. The deliveries the worker has slots for are made claimed by
+ * that statement and attempted right after it, with no claim of their own.
  */
 @Injectable()
 export class EventsService {
@@ -31,16 +32,26 @@ export class EventsService {
     // Asked before the statement, in one request for the merchants not cached: no connection is held while merchants answers.
     const merchants = events.flatMap((received) => (received.event.merchant === null ? [] : [received.event.merchant]));
     const endpoints = merchants.length === 0 ? new Map() : await this.endpoints.ofMerchants(merchants);
-    const deliveries: EventDelivery[] = [];
+    const targets: Omit<EventDelivery, 'claimed'>[] = [];
     for (const { event } of events) {
       if (event.merchant === null) continue;
       for (const endpoint of admitting(endpoints.get(event.merchant) ?? [], event.type)) {
-        deliveries.push({ event_id: event.id, merchant_id: event.merchant, endpoint_id: endpoint.id, url: endpoint.url });
+        targets.push({ event_id: event.id, merchant_id: event.merchant, endpoint_id: endpoint.id, url: endpoint.url });
       }
     }
-    // A redelivered message finds its event stored: its deliveries were made by that same statement.
-    const recorded = await recordEvents(this.dataSource.manager, events, deliveries);
-    if (recorded.deliveries > 0) this.worker.wake();
+    // Held from here to the commit: what has no slot is made due now, for the worker's next claim.
+    const slots = this.worker.reserve(targets.map((target) => target.merchant_id));
+    const deliveries = targets.map((target, index) => ({ ...target, claimed: slots.taken[index] === true }));
+    let recorded: RecordedEvents;
+    try {
+      // A redelivered message finds its event stored: its deliveries were made by that same statement.
+      recorded = await recordEvents(this.dataSource.manager, events, deliveries, { claim_id: slots.claim_id, lease_ms: webhook_lease_ms });
+    } catch (error) {
+      slots.settle([]);
+      throw error;
+    }
+    slots.settle(recorded.claimed);
+    if (recorded.unclaimed > 0) this.worker.wake();
     return recorded.inserted;
   }
 }

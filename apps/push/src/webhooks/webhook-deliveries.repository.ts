@@ -43,13 +43,21 @@ export interface NewDelivery {
   url: string;
 }
 
-/** Creates pending deliveries due now, in one statement; an event's delivery to an endpoint made already is not made again. */
+/**
+ * Creates pending deliveries due now, in one statement; an event's delivery
+ * to an endpoint made already is not made again. A delivery is made only
+ * with its event: the statement joins the event row and locks it as a
+ * foreign key would (`FOR KEY SHARE`: the retention sweeper skips it), so
+ * an event swept meanwhile gets none.
+ */
 export async function insertDeliveries(manager: EntityManager, deliveries: readonly NewDelivery[], origin: DeliveryOrigin): Promise<DeliveryRow[]> {
   if (deliveries.length === 0) return [];
   return manager.query(
     `INSERT INTO webhook_deliveries (id, event_id, merchant_id, endpoint_id, url, origin, status, attempts, next_attempt_at)
      SELECT d.id, d.event_id, d.merchant_id, d.endpoint_id, d.url, $6, 'pending', 0, now()
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS d (id, event_id, merchant_id, endpoint_id, url)
+     JOIN events e ON e.id = d.event_id
+     FOR KEY SHARE OF e
      ON CONFLICT (event_id, endpoint_id) WHERE origin = 'event' DO NOTHING
      RETURNING ${delivery_columns}`,
     [

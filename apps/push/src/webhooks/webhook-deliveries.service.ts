@@ -50,6 +50,8 @@ export class WebhookDeliveriesService {
         throw ApiError.rateLimited(`At most ${redeliveries_per_window_max} redeliveries a second; try again shortly.`, Math.ceil(wait_ms / 1_000));
       }
       const rows = await this.endpoints.insertDeliveries(manager, { id: event_id, merchant_id: merchant.merchant_id }, endpoints, 'redeliver');
+      // Swept since it was read: a delivery is never made without its event.
+      if (rows.length === 0) throw ApiError.notFound('event', event_id);
       const answer: ListResponse<WebhookDeliveryObject> = { object: 'list', data: rows.map(mapDelivery), has_more: false };
       await claim?.complete(manager, 202, answer);
       return answer;

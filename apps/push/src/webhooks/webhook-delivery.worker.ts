@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { type SignWebhookReply, type SignWebhooksReply, Subjects } from '@paynet/contracts';
 import { CONFIG, RpcClient } from '@paynet/platform';
 import { DataSource } from 'typeorm';
@@ -20,8 +21,13 @@ import { WriteBatcher } from './write-batcher.js';
 
 /** Deliveries claimed per query. */
 export const webhook_batch_max = 32;
-/** How often the worker looks for due deliveries when nobody woke it. */
-export const webhook_poll_interval_ms = 200;
+/**
+ * How often the worker looks for due deliveries nobody told it of: another
+ * replica's retries and leftovers, claims whose lease ran out. What this
+ * replica knows of (the deliveries its recorder made, its own retries coming
+ * due, a redelivery asked of it) wakes it or is started at once.
+ */
+export const webhook_poll_interval_ms = 1_000;
 /** Attempts running at once on one replica. */
 export const webhook_in_flight_max = 64;
 /**
@@ -44,8 +50,27 @@ export const webhook_sign_timeout_ms = 5_000;
 export const webhook_sign_request_bytes_max = 256 * 1024;
 /** Attempts recorded by one statement at most. */
 export const webhook_record_batch_max = 256;
+/**
+ * An attempt that finishes when no record is being written waits this long
+ * for others to share its statement. Nothing waits on the record but the
+ * delivery list and the retry's clock (a retry is due its delay after the
+ * record): an attempt not yet recorded when push dies is made again, never lost.
+ */
+export const webhook_record_linger_ms = 100;
 /** Shutdown waits this long for attempts in flight; the rest run out their lease and are retried. */
 export const webhook_shutdown_wait_ms = webhook_timeout_ms + 2_000;
+
+/**
+ * Slots held for deliveries the recorder is about to make claimed, in the
+ * statement that records their events: `taken` says which candidates have
+ * one. After that statement, `settle` starts the deliveries it made claimed
+ * and frees the other slots (all of them when the statement failed: pass []).
+ */
+export interface SlotReservation {
+  readonly claim_id: string;
+  readonly taken: readonly boolean[];
+  settle(claims: readonly ClaimedDelivery[]): void;
+}
 
 /** A recorded attempt: whether its claim was still ours, and how long its endpoint has only failed (null: it is healthy). */
 interface RecordedAttempt {
@@ -58,16 +83,26 @@ interface RecordedAttempt {
  * replicas share the work), has merchants sign all it claimed in one
  * request, runs each attempt on its own (a slow merchant holds only its own
  * slots), and records outcomes with the retry schedule, the attempts that
- * finish together in one statement. Woken by the consumer right after it
- * adds deliveries.
+ * finish together (or within webhook_record_linger_ms) in one statement.
+ * The deliveries the recorder made claimed for it (`reserve`) start right
+ * after the recorder's commit; the recorder wakes it for the ones it left
+ * unclaimed.
  */
 @Injectable()
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookDeliveryWorker.name);
   private readonly in_flight = new Set<Promise<void>>();
   private readonly in_flight_by_merchant = new Map<string, number>();
+  /** Slots held by reservations and by the claim statement in progress. */
+  private reserved = 0;
+  private readonly reserved_by_merchant = new Map<string, number>();
+  /** When this replica's own retries come due (those sooner than the next poll), Unix ms. */
+  private readonly retries_due_ms: number[] = [];
+  /** When the last claim began: a retry due before then was there for it to find. */
+  private claim_started_ms = 0;
   private stopped = false;
   private wakeUp: (() => void) | undefined;
+  private sleeping_until_ms = Number.POSITIVE_INFINITY;
   private woken = false;
   /** The last claim was cut short by the bounds: a finished attempt frees a slot for what is waiting. */
   private starved = false;
@@ -75,6 +110,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
   private readonly attempts = new WriteBatcher<AttemptRecord & { enabled_since_ms: number | null }, RecordedAttempt>(
     (batch) => this.recordBatch(batch),
     webhook_record_batch_max,
+    webhook_record_linger_ms,
   );
 
   constructor(
@@ -102,6 +138,57 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     this.wakeUp?.();
   }
 
+  /**
+   * Slots for deliveries of these merchants (one entry per delivery), within
+   * the same bounds as a claim: the recorder makes the ones taken claimed,
+   * and the worker attempts them once it settles. Synchronous, so no claim
+   * or other reservation can take the same slots meanwhile.
+   */
+  reserve(merchants: readonly string[]): SlotReservation {
+    const held = new Map<string, number>();
+    let total = 0;
+    const taken = merchants.map((merchant) => {
+      if (this.stopped || this.in_flight.size + this.reserved >= webhook_in_flight_max) return false;
+      if (this.inFlightOf(merchant) >= webhook_in_flight_per_merchant_max) return false;
+      this.hold(merchant, 1);
+      held.set(merchant, (held.get(merchant) ?? 0) + 1);
+      total += 1;
+      return true;
+    });
+    let settled = false;
+    return {
+      claim_id: randomUUID(),
+      taken,
+      settle: (claims) => {
+        if (settled) return;
+        settled = true;
+        for (const [merchant, count] of held) this.hold(merchant, -count);
+        // Stopping: a claim left alone runs out its lease and is retried by whichever replica is up.
+        if (claims.length > 0 && !this.stopped) this.startAll(claims);
+        else if (total > 0 && this.starved) this.wake();
+      },
+    };
+  }
+
+  /** In flight and held for one merchant. */
+  private inFlightOf(merchant: string): number {
+    return (this.in_flight_by_merchant.get(merchant) ?? 0) + (this.reserved_by_merchant.get(merchant) ?? 0);
+  }
+
+  private hold(merchant: string, count: number): void {
+    this.reserved += count;
+    const left = (this.reserved_by_merchant.get(merchant) ?? 0) + count;
+    if (left <= 0) this.reserved_by_merchant.delete(merchant);
+    else this.reserved_by_merchant.set(merchant, left);
+  }
+
+  /** A retry of ours comes due then: look at that time rather than at the next poll. */
+  private wakeAt(at_ms: number): void {
+    if (at_ms - Date.now() >= webhook_poll_interval_ms) return;
+    this.retries_due_ms.push(at_ms);
+    if (this.wakeUp !== undefined && at_ms < this.sleeping_until_ms) this.wakeUp();
+  }
+
   private async run(): Promise<void> {
     while (!this.stopped) {
       let full_batch = false;
@@ -116,26 +203,41 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
 
   /** Starts what is due, within the bounds; answers whether more may be waiting right now. */
   private async claimAndStart(): Promise<boolean> {
-    const free = webhook_in_flight_max - this.in_flight.size;
+    // Set even when the bounds stop it: what is due then waits for a freed slot, which wakes the loop.
+    this.claim_started_ms = Date.now();
+    const free = webhook_in_flight_max - this.in_flight.size - this.reserved;
     if (free <= 0) {
       this.starved = true;
       return false;
     }
     const limit = Math.min(webhook_batch_max, free);
-    const busy_merchants = [...this.in_flight_by_merchant].filter(([, count]) => count >= webhook_in_flight_per_merchant_max).map(([merchant]) => merchant);
-    const claims = await claimDueDeliveries(this.dataSource.manager, {
-      limit,
-      busy_merchants,
-      per_merchant_max: webhook_in_flight_per_merchant_max,
-      candidates_max: webhook_claim_candidates_max,
-      lease_ms: webhook_lease_ms,
-    });
+    const merchants = new Set([...this.in_flight_by_merchant.keys(), ...this.reserved_by_merchant.keys()]);
+    const busy_merchants = [...merchants].filter((merchant) => this.inFlightOf(merchant) >= webhook_in_flight_per_merchant_max);
+    // The claim's slots are held while it runs, so a reservation meanwhile cannot take them too.
+    this.reserved += limit;
+    let claims: ClaimedDelivery[];
+    try {
+      claims = await claimDueDeliveries(this.dataSource.manager, {
+        limit,
+        busy_merchants,
+        per_merchant_max: webhook_in_flight_per_merchant_max,
+        candidates_max: webhook_claim_candidates_max,
+        lease_ms: webhook_lease_ms,
+      });
+    } finally {
+      this.reserved -= limit;
+    }
     // Merchants at their bound may have more due: a slot they free is worth a look.
     this.starved = busy_merchants.length > 0 || claims.length === limit;
     if (claims.length === 0) return false;
+    this.startAll(claims);
+    return claims.length === limit;
+  }
+
+  /** Signs what was claimed (one request) and starts each attempt. */
+  private startAll(claims: readonly ClaimedDelivery[]): void {
     const signed = this.signAll(claims, Math.floor(Date.now() / 1_000));
     claims.forEach((claim, index) => this.start(claim, signed.then((all) => all[index] ?? null)));
-    return claims.length === limit;
   }
 
   private start(claim: ClaimedDelivery, signed: Promise<SignedWebhook | null>): void {
@@ -166,6 +268,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     const outcome = outcomeOfAttempt(claim.attempts, result, this.config.WEBHOOK_RETRY_SCALE);
     const { recorded, failing_ms } = await this.attempts.add({ claim, url: signed.url, outcome, enabled_since_ms: signed.enabled_since_ms ?? null });
     webhook_attempts_total.inc({ status: outcome.status });
+    if (recorded && outcome.status === 'pending') this.wakeAt(Date.now() + (outcome.retry_after_ms ?? 0));
     if (!recorded) this.logger.warn({ delivery: claim.id }, 'webhook claim ran out before the attempt was recorded');
     if (outcome.status === 'failed') {
       this.logger.warn({ delivery: claim.id, event: claim.event_id, merchant: claim.merchant_id }, 'webhook delivery failed after the last attempt');
@@ -244,6 +347,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       this.logger.warn({ err: error, deliveries: claims.length }, 'could not sign webhooks; will retry');
       const manager = this.dataSource.manager;
       await Promise.all(claims.map((claim) => releaseClaim(manager, claim, webhook_sign_retry_delay_ms, 'could not sign: merchants unavailable')));
+      this.wakeAt(Date.now() + webhook_sign_retry_delay_ms);
       return claims.map(() => null);
     }
     return Promise.all(claims.map((claim, index) => this.settle(claim, reply.signed[index], timestamp)));
@@ -254,6 +358,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     const manager = this.dataSource.manager;
     if (answer === undefined) {
       await releaseClaim(manager, claim, webhook_sign_retry_delay_ms, 'could not sign: merchants answered too few signatures');
+      this.wakeAt(Date.now() + webhook_sign_retry_delay_ms);
       return null;
     }
     if ('merchant_missing' in answer) {
@@ -273,19 +378,27 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     return { ...answer, url: answer.url, timestamp };
   }
 
+  /** Until woken, the next retry of ours comes due, or the poll interval ends. */
   private sleep(timeout_ms: number): Promise<void> {
+    const now = Date.now();
+    // A retry due before the last claim began was found by it; one due since then wakes the loop (at once if due already).
+    const later = this.retries_due_ms.filter((at_ms) => at_ms >= this.claim_started_ms);
+    this.retries_due_ms.splice(0, this.retries_due_ms.length, ...later);
     if (this.woken || this.stopped) {
       this.woken = false;
       return Promise.resolve();
     }
+    const until_ms = Math.min(now + timeout_ms, ...later);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.wakeUp = undefined;
+        this.sleeping_until_ms = Number.POSITIVE_INFINITY;
         this.woken = false;
         resolve();
       };
-      const timer = setTimeout(done, timeout_ms);
+      const timer = setTimeout(done, Math.max(0, until_ms - now));
+      this.sleeping_until_ms = until_ms;
       this.wakeUp = done;
     });
   }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { ConnectionOptions } from '@nats-io/transport-node';
-import { ClientNats, ServerNats, type NatsOptions } from '@nestjs/microservices';
+import { connect, errors, type ConnectionOptions, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { ServerNats, type NatsOptions } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
 import { Headers, natsNames, type NatsNames } from '@paynet/contracts';
 
 type NatsClientConnection = Parameters<ServerNats['bindEvents']>[0];
@@ -67,18 +68,126 @@ export class PrefixedServerNats extends ServerNats {
   }
 }
 
-/** Nest's NATS client sending to prefixed subjects. */
-export class PrefixedClientNats extends ClientNats {
-  private readonly names: NatsNames;
+/** Nest's request packet: what ServerNats (and accounts' TransferCommandListener) reads. */
+interface RequestPacket {
+  pattern: string;
+  data: unknown;
+  id: string;
+}
 
-  constructor(settings: NatsTransportSettings) {
-    super(natsConnectionOptions(settings) as NonNullable<NatsOptions['options']>);
+/** Nest's reply packet: one per request, `isDisposed` set (Nest's Server.send merges a single answer and its end). */
+interface ReplyPacket {
+  id?: unknown;
+  err?: unknown;
+  response?: unknown;
+  isDisposed?: boolean;
+}
+
+/** The reply was not an answer: what Nest's client would have failed with (no value before the end). */
+export class EmptyReplyError extends Error {
+  constructor(subject: string) {
+    super(`no answer in the reply to ${subject}`);
+    this.name = 'EmptyReplyError';
+  }
+}
+
+/**
+ * Requests to the services' Nest NATS handlers under the deployment prefix,
+ * on the wire Nest's ClientNats uses (the request `{ pattern, data, id }`, one
+ * reply `{ id, response | err, isDisposed }`), without it: Nest's client
+ * subscribes a fresh inbox for every request and unsubscribes it after the
+ * answer (two more protocol messages for the client and nats-server to
+ * handle, the UNSUB a socket write of its own) and runs each through
+ * observables. nats.js's `request` answers all requests of a connection on one
+ * wildcard inbox subscription. `noAsyncTraces`: no stack trace captured up
+ * front for an error that is rarely thrown (connectNats says why).
+ */
+export class PrefixedClientNats {
+  private readonly names: NatsNames;
+  private connection: Promise<NatsConnection> | undefined;
+  private ready = false;
+  private closed = false;
+  private in_flight = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly settings: NatsTransportSettings) {
     this.names = natsNames(settings.prefix);
   }
 
-  protected override normalizePattern(pattern: unknown): string {
-    return this.names.request(super.normalizePattern(pattern as string));
+  /** The reply's `response`; throws the reply's `err` (an error envelope) as it came, or nats.js's error. */
+  async request<TReply>(pattern: string, data: unknown, options: { timeout_ms: number; headers?: MsgHdrs }): Promise<TReply> {
+    const nc = await this.connected(options.timeout_ms);
+    const packet: RequestPacket = { pattern, data, id: randomUUID() };
+    const subject = this.names.request(pattern);
+    this.in_flight++;
+    let message: Msg;
+    try {
+      message = await nc.request(subject, JSON.stringify(packet), { timeout: options.timeout_ms, headers: options.headers });
+    } finally {
+      if (--this.in_flight === 0) this.idle?.();
+    }
+    if (message.data.length === 0) throw new EmptyReplyError(subject);
+    const reply = message.json<ReplyPacket>();
+    if (reply.err) throw reply.err;
+    if (reply.response === undefined) throw new EmptyReplyError(subject);
+    return reply.response as TReply;
+  }
+
+  /** The connection, waited for at most `timeout_ms` (a request's time counted its connecting, as with Nest's client). */
+  private async connected(timeout_ms: number): Promise<NatsConnection> {
+    const connection = this.connect();
+    if (this.ready) return connection;
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new errors.TimeoutError()), timeout_ms)));
+    try {
+      return await Promise.race([connection, expiry]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Connects on first use (as Nest's client did); a failed attempt is tried again by the next request. */
+  private connect(): Promise<NatsConnection> {
+    if (this.closed) return Promise.reject(new Error(`${this.settings.name}: closed`));
+    this.connection ??= connect({
+      ...this.settings.access,
+      servers: this.settings.url,
+      name: this.settings.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      noAsyncTraces: true,
+    }).then(
+      (nc) => {
+        this.ready = true;
+        return nc;
+      },
+    ).catch((error: unknown) => {
+      this.connection = undefined;
+      throw error;
+    });
+    return this.connection;
+  }
+
+  /** Takes no more requests, lets those in flight be answered (for at most the grace Nest's client gave them), then closes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const connection = this.connection;
+    this.connection = undefined;
+    this.ready = false;
+    const nc = await connection?.catch(() => undefined);
+    if (!nc || nc.isClosed()) return;
+    if (this.in_flight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        timer = setTimeout(resolve, client_close_grace_ms);
+      });
+      clearTimeout(timer);
+    }
+    await nc.close();
   }
 }
+
+const client_close_grace_ms = 2_000;
 
 export const correlation_header = Headers.correlation_id;

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { NatsRecordBuilder } from '@nestjs/microservices';
-import { headers as natsHeaders } from '@nats-io/transport-node';
+import { errors as natsErrors, headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { ApiError } from '@paynet/contracts';
-import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { currentContext } from '../observability/request-context.js';
 import { correlation_header, PrefixedClientNats } from './nats-transport.js';
 
@@ -38,19 +36,21 @@ export class RpcClient implements OnApplicationShutdown {
 
   async request<TReply>(pattern: string, data: object, options: RpcOptions = {}): Promise<TReply> {
     const timeout_ms = options.timeout_ms ?? this.settings.default_timeout_ms;
-    const headers = natsHeaders();
     const context = currentContext();
-    if (context) headers.set(correlation_header, context.correlation_id);
-    const record = new NatsRecordBuilder(data).setHeaders(headers).build();
+    let headers: MsgHdrs | undefined;
+    if (context) {
+      headers = natsHeaders();
+      headers.set(correlation_header, context.correlation_id);
+    }
     try {
-      return await firstValueFrom(this.settings.client.send<TReply>(pattern, record).pipe(timeout({ first: timeout_ms })));
+      return await this.settings.client.request<TReply>(pattern, data, { timeout_ms, headers });
     } catch (error) {
       throw this.toApiError(pattern, error);
     }
   }
 
   private toApiError(pattern: string, error: unknown): ApiError {
-    if (error instanceof TimeoutError) return new RpcTimeoutError(pattern);
+    if (error instanceof natsErrors.TimeoutError) return new RpcTimeoutError(pattern);
     const carried = ApiError.fromEnvelope(error);
     if (carried) return carried;
     this.logger.error({ err: error, pattern }, 'NATS request failed');

@@ -26,6 +26,7 @@ export function loggerParams(service: string, level: string): Params {
       genReqId: (request) => (request as { id?: string }).id ?? acceptId(undefined),
       mixin: () => ({ ...currentContext() }),
       autoLogging: { ignore: (request) => /^\/(health|metrics)/.test(request.url ?? '') },
+      customLogLevel: responseLogLevel,
       // Only what an operator needs; headers (Authorization, X-Signature, ...) are left out entirely.
       serializers: {
         req: (request: { id?: string; method?: string; url?: string }) => ({
@@ -38,4 +39,16 @@ export function loggerParams(service: string, level: string): Params {
       redact: { paths: ['*.token', '*.api_secret', '*.webhook_secret', '*.authorization'], censor: '[redacted]' },
     },
   };
+}
+
+/**
+ * A request's line: errors for 5xx, and refusals of the rate limits at debug
+ * (a flood would otherwise write a line per refused request; they are counted
+ * in `paynet_rate_limited_total`).
+ */
+export function responseLogLevel(_request: unknown, response: { statusCode?: number }, error?: Error): 'error' | 'debug' | 'info' {
+  const status = response.statusCode ?? 0;
+  if (error || status >= 500) return 'error';
+  if (status === 429) return 'debug';
+  return 'info';
 }

@@ -8,8 +8,8 @@ import { outbox_published_index_sql } from './outbox.js';
  * migration for every service with an outbox (payments, accounts, merchants),
  * each listing it after its own.
  */
-export class OutboxPruning17362000000000 implements MigrationInterface {
-  name = 'OutboxPruning17362000000000';
+export class OutboxPruning1736200000000 implements MigrationInterface {
+  name = 'OutboxPruning1736200000000';
 
   async up(runner: QueryRunner): Promise<void> {
     await runner.query(outbox_published_index_sql);

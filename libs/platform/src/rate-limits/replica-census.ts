@@ -60,6 +60,11 @@ export class ReplicaCensus implements OnApplicationBootstrap, BeforeApplicationS
     return this.count;
   }
 
+  /** The replicas heard now, by id (this one included): whom a credential cache invalidation waits for (CredentialCache). */
+  members(): string[] {
+    return [...this.heard.keys()];
+  }
+
   /** Called with the new count whenever it changes. */
   onChange(listener: (replicas: number) => void): void {
     this.listeners.push(listener);

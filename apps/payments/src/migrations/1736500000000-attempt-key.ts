@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * first answer was lost (503) answers the attempt's outcome once it is
  * known, instead of 409 for an intent no longer payable.
  */
-export class AttemptKey17365000000000 implements MigrationInterface {
-  name = 'AttemptKey17365000000000';
+export class AttemptKey1736500000000 implements MigrationInterface {
+  name = 'AttemptKey1736500000000';
 
   async up(runner: QueryRunner): Promise<void> {
     await runner.query('ALTER TABLE payment_intents ADD COLUMN attempt_key text');
