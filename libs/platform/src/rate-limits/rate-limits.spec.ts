@@ -1,4 +1,5 @@
-import { addressKey, credentialDigest, replicaShare } from './rate-limits.js';
+import type { IncomingMessage } from 'node:http';
+import { addressKey, claimedCredential, credentialDigest, replicaShare } from './rate-limits.js';
 import { parseHeartbeat } from './replica-census.js';
 
 describe('a replica share of a budget', () => {
@@ -39,6 +40,20 @@ describe('a credential digest', () => {
     expect(digest).not.toContain('secret');
     expect(credentialDigest('merchant', 'Bearer at_secret')).not.toBe(digest);
     expect(credentialDigest('authorization', 'Bearer at_secreT')).not.toBe(digest);
+  });
+});
+
+describe('the credential a request claims', () => {
+  const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
+
+  it('is the key id for a merchant, a digest of the bearer token otherwise, nothing without either, read once per request', () => {
+    const merchant = request({ 'x-api-key': 'mk_1' });
+    const holder = request({ authorization: 'Bearer at_1' });
+    expect(claimedCredential(merchant)).toBe('merchant:mk_1');
+    expect(claimedCredential(holder)).toBe(credentialDigest('authorization', 'Bearer at_1'));
+    expect(claimedCredential(request({}))).toBeUndefined();
+    expect(claimedCredential(request({ authorization: 'Bearer at_2' }))).not.toBe(claimedCredential(holder));
+    expect(claimedCredential(holder)).toBe(credentialDigest('authorization', 'Bearer at_1'));
   });
 });
 

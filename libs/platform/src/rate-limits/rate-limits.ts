@@ -49,11 +49,26 @@ export function credentialDigest(kind: string, value: string): string {
  * secret: API.md), or the bearer token's digest (never kept in the clear).
  */
 export function claimedCredential(request: IncomingMessage): string | undefined {
+  const memo = request as Presented;
+  if (memo[claimed_memo] === undefined) memo[claimed_memo] = readClaimedCredential(request) ?? null;
+  return memo[claimed_memo] ?? undefined;
+}
+
+function readClaimedCredential(request: IncomingMessage): string | undefined {
   const api_key = request.headers['x-api-key'];
   if (typeof api_key === 'string') return `merchant:${api_key}`;
   const authorization = request.headers.authorization;
   return authorization === undefined ? undefined : credentialDigest('authorization', authorization);
 }
+
+/**
+ * What the door (EarlyRefusal) read from a request, kept on it so the guard
+ * that charges it reads the same without parsing the proxy chain or hashing
+ * the bearer token again.
+ */
+const address_memo = Symbol('paynet.client_address');
+const claimed_memo = Symbol('paynet.claimed_credential');
+type Presented = IncomingMessage & { [address_memo]?: string; [claimed_memo]?: string | null };
 
 /** The rate budgets a request is charged to. */
 export type Budget = 'principal' | 'address';
@@ -113,7 +128,7 @@ export class RateLimits {
 
   /** The client's address (X-Forwarded-For only from TRUST_PROXY), as counted. */
   clientAddress(request: IncomingMessage): string {
-    return addressKey(proxyaddr(request, this.trust));
+    return ((request as Presented)[address_memo] ??= addressKey(proxyaddr(request, this.trust)));
   }
 
   /**
