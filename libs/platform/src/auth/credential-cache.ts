@@ -140,6 +140,9 @@ export function invalidationSettled(state: { members: ReadonlySet<string>; ackno
  *   (nats-server answers a PING after everything it had for this connection,
  *   so an invalidation published before can no longer be pending). A
  *   disconnect clears the cache; without a fresh proof every check is full.
+ *   And only once a census heartbeat it sent on this connection has come
+ *   back: before that, the other replicas may not count it yet, and a
+ *   change made through one of them would not wait for its acknowledgement.
  * - A change commits first, then `invalidate()` drops the keys here,
  *   publishes them and waits for an acknowledgement from every replica in
  *   the census (ReplicaCensus). One that does not answer is waited out: once
@@ -159,6 +162,8 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
   /** Moves at every disconnect and reconnect: a proof started on an earlier connection proves nothing. */
   private connection_epoch = 0;
   private connected = true;
+  /** Since when this connection is up: until a heartbeat sent on it has come back, the others may not count this replica in their census, and would not wait for it. */
+  private connected_since_ms = Date.now();
   private stopped = false;
   private was_hearing = false;
 
@@ -193,7 +198,8 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
       !this.nats.isClosed() &&
       this.subscription !== undefined &&
       !this.subscription.isClosed() &&
-      performance.now() - this.proof_sent_ms < hearing_lease_ms;
+      performance.now() - this.proof_sent_ms < hearing_lease_ms &&
+      this.census.own_heartbeat_returned_ms > this.connected_since_ms;
     if (this.was_hearing && !hearing) this.store.clear();
     this.was_hearing = hearing;
     return hearing;
@@ -320,6 +326,7 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
         this.connection_epoch += 1;
         this.proof_sent_ms = 0;
         this.connected = status.type === 'reconnect';
+        this.connected_since_ms = Date.now();
         this.store.clear();
         if (this.connected) this.prove();
       }

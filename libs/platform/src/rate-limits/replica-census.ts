@@ -42,6 +42,8 @@ export class ReplicaCensus implements OnApplicationBootstrap, BeforeApplicationS
   /** Peers (self included) and when each was last heard, in our clock. */
   private readonly heard = new Map<string, number>();
   private own_heard_at_ms = Date.now();
+  /** When this replica last heard its own heartbeat come back (0: not yet): the others, subscribed to the same subject, have had it too. */
+  own_heartbeat_returned_ms = 0;
   private subscription: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners: ((replicas: number) => void)[] = [];
@@ -116,6 +118,7 @@ export class ReplicaCensus implements OnApplicationBootstrap, BeforeApplicationS
     const now_ms = Date.now();
     if (replica === this.replica) {
       this.own_heard_at_ms = now_ms;
+      this.own_heartbeat_returned_ms = now_ms;
       this.heard.set(replica, now_ms);
       return;
     }
