@@ -1,6 +1,6 @@
 import type { AccountObject, PaymentIntentObject } from '@paynet/contracts';
 import type { PaynetClient } from '@paynet/sdk';
-import { adminFetch, holdRowLocks, type HeldRowLocks, type InProcessStack, jsonFetch, sleep, waitFor } from '@paynet/testing';
+import { adminFetch, createMerchant, holdRowLocks, type HeldRowLocks, type InProcessStack, jsonFetch, sleep, type TestMerchant, waitFor } from '@paynet/testing';
 import { DataSource } from 'typeorm';
 import { Reconciler } from '../src/reconciler/reconciler.js';
 import * as support from './support.js';
@@ -246,6 +246,71 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     expect(resent.body).toMatchObject({ id: intent.id, status: 'requires_capture', amount_received: 0, payer_account: payer.id });
     expect(await balanceOf(payer)).toMatchObject({ posted: 1_000, available: 850 });
     expect(await eventsAbout(intent.id, 'payment_intent.requires_capture')).toBe(1);
+    await ledgerVerifies();
+  });
+
+  /** A hold action (capture or cancel) signed as `shop`, with an Idempotency-Key and no retry: the first answer is the test's. */
+  function holdAction(shop: TestMerchant, intent_id: string, action: 'capture' | 'cancel', key: string, body?: object) {
+    const headers: Record<string, string> = { 'idempotency-key': key };
+    if (body) headers['content-type'] = 'application/json';
+    return shop.raw('POST', `/v1/payment-intents/${intent_id}/${action}`, body && JSON.stringify(body), headers);
+  }
+
+  /** A manual-capture intent of `shop`, paid: the payer's money is held for it. */
+  async function heldIntent(shop: TestMerchant, payer: AccountObject, amount: number, reference: string): Promise<PaymentIntentObject> {
+    const intent = await shop.client.createPaymentIntent({ amount, currency: 'USD', reference, capture_method: 'manual' });
+    expect((await pay(intent.id, payer, `${reference}-pay`)).body).toMatchObject({ status: 'requires_capture' });
+    return intent;
+  }
+
+  /** `send` while accounts is stuck on the payer's balance row past payments' timeout: 503, the action applied after it. */
+  async function answerLost(payer: AccountObject, send: () => Promise<{ status: number }>): Promise<void> {
+    const lock = await lockBalanceOf(payer);
+    const sending = send();
+    await lock.untilSomeoneWaits();
+    await sleep(request_timeout_ms + 500);
+    await lock.release();
+    expect((await sending).status).toBe(503);
+  }
+
+  it('a capture re-sent with the same key once the reconciler posted it answers the captured intent, not 409; captured once', async () => {
+    const [shop, payer] = [await createMerchant(stack), await fundedHolder(1_000)];
+    const intent = await heldIntent(shop, payer, 300, 'capture-resent');
+    const capture = (key: string) => holdAction(shop, intent.id, 'capture', key, { amount: 300 });
+
+    await answerLost(payer, () => capture('capture-resent-1'));
+    await waitForStatus(shop.client, intent.id, 'succeeded');
+
+    const resent = await capture('capture-resent-1');
+    expect(resent.status).toBe(200);
+    expect(resent.body).toMatchObject({ id: intent.id, status: 'succeeded', amount_received: 300 });
+    const again = await capture('capture-resent-1');
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(resent.body);
+    // Another key is another capture: the intent is captured already.
+    const other = await capture('capture-resent-2');
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({ error: { code: 'payment_intent_unexpected_state' } });
+    expect(await balanceOf(payer)).toMatchObject({ posted: 700, available: 700 });
+    expect(await eventsAbout(intent.id, 'payment_intent.succeeded')).toBe(1);
+    await ledgerVerifies();
+  });
+
+  it('a cancel re-sent with the same key once the reconciler voided the hold answers the canceled intent, not 409; released once', async () => {
+    const [shop, payer] = [await createMerchant(stack), await fundedHolder(1_000)];
+    const intent = await heldIntent(shop, payer, 200, 'cancel-resent');
+    const cancel = (key: string) => holdAction(shop, intent.id, 'cancel', key);
+
+    await answerLost(payer, () => cancel('cancel-resent-1'));
+    await waitForStatus(shop.client, intent.id, 'canceled');
+
+    const resent = await cancel('cancel-resent-1');
+    expect(resent.status).toBe(200);
+    expect(resent.body).toMatchObject({ id: intent.id, status: 'canceled', cancellation_reason: 'requested_by_merchant' });
+    const other = await cancel('cancel-resent-2');
+    expect(other.status).toBe(409);
+    expect(await balanceOf(payer)).toMatchObject({ posted: 1_000, available: 1_000 });
+    expect(await eventsAbout(intent.id, 'payment_intent.canceled')).toBe(1);
     await ledgerVerifies();
   });
 

@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Which Idempotency-Key started an intent's current attempt (a digest of the
- * key and its scope, see attemptKey): a pay re-sent with that key after its
+ * key and its scope, see requestKeyDigest): a pay re-sent with that key after its
  * first answer was lost (503) answers the attempt's outcome once it is
  * known, instead of 409 for an intent no longer payable.
  */

@@ -11,6 +11,8 @@ import {
   Subjects,
   type TransferLine,
 } from '@paynet/contracts';
+import type { IdempotencyClaim } from '@paynet/platform';
+import { createHash } from 'node:crypto';
 import { assertUnreachable } from '../unreachable.js';
 import { paymentDescription, type PaymentIntentRow } from './payment-intent.js';
 
@@ -20,6 +22,15 @@ import { paymentDescription, type PaymentIntentRow } from './payment-intent.js';
  * or the reconciler) settles an answer that was lost, since accounts applies
  * a transfer or hold id at most once.
  */
+
+/**
+ * The Idempotency-Key a request was sent with, as an intent's row keeps it
+ * (attempt_key, hold_action_key): a digest of the key and its scope, so a
+ * re-send of that same request after a lost answer is told from another.
+ */
+export function requestKeyDigest(claim: IdempotencyClaim | undefined): string | null {
+  return claim ? createHash('sha256').update(`${claim.scope}\n${claim.key}`).digest('hex') : null;
+}
 
 /** Wallet pays the amount; the merchant gets it less the fee; the fee goes to the platform. */
 export function payTransfer(row: PaymentIntentRow): PostTransferCommand {

@@ -15,13 +15,16 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { isRefusal } from '../accounts-calls.js';
 import { assertUnreachable } from '../unreachable.js';
 import { findIntent, intent_columns, intentEvent, lockMerchantIntent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
-import { holdId } from './attempts.js';
+import { holdId, requestKeyDigest } from './attempts.js';
 import { statusGuard, transition } from './transitions.js';
 
 type MerchantPrincipal = Extract<Principal, { kind: 'merchant' }>;
 
 /** What was sent to accounts for a held payment, as its row says: the post of a capture, or the void of a cancel. */
 type HoldAction = 'post' | 'void';
+
+/** A hold action's start: the intent as it is (nothing to send), or the row whose action to send. */
+type Started = { done: PaymentIntentObject; hold?: undefined } | { done?: undefined; hold: PaymentIntentRow };
 
 /**
  * Capture and cancel of payment intents. A step on a hold first writes down
@@ -30,6 +33,9 @@ type HoldAction = 'post' | 'void';
  * timeout leaves the intent in requires_capture with that column set, and
  * sending the same command again (capture or cancel again, the reconciler
  * once `attempt_sent_at` is old enough, or the expiry sweep) settles it. Posting and voiding are idempotent by hold id.
+ * The row also keeps which Idempotency-Key sent the action (hold_action_key):
+ * that request re-sent once the action has settled answers the intent as it
+ * left it, not 409, as pay does with attempt_key.
  */
 @Injectable()
 export class CaptureService {
@@ -43,14 +49,14 @@ export class CaptureService {
 
   /** Posts `amount` (default: all) of the hold to the merchant, the fee to the platform; the rest is released. */
   async capture(principal: MerchantPrincipal, id: string, amount: bigint | undefined, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
-    const row = await withTransaction(this.dataSource, (manager) => this.startCapture(manager, principal.merchant.merchant_id, id, amount));
-    return this.settleHold(row, claim);
+    const started = await withTransaction(this.dataSource, (manager) => this.startCapture(manager, principal.merchant.merchant_id, id, amount, claim));
+    return started.done ?? this.settleHold(started.hold, claim);
   }
 
   /** Cancels an intent awaiting payment at once; one holding money is canceled once its hold is voided. */
   async cancel(principal: MerchantPrincipal, id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentObject> {
     const started = await withTransaction(this.dataSource, (manager) => this.startCancel(manager, principal.merchant.merchant_id, id, claim));
-    return started.done ?? this.settleHold(started.hold as PaymentIntentRow, claim);
+    return started.done ?? this.settleHold(started.hold, claim);
   }
 
   /**
@@ -73,8 +79,15 @@ export class CaptureService {
     return withTransaction(this.dataSource, (manager) => this.recordSettled(manager, row, action, claim));
   }
 
-  private async startCapture(manager: EntityManager, merchant_id: string, id: string, amount: bigint | undefined): Promise<PaymentIntentRow> {
+  private async startCapture(
+    manager: EntityManager,
+    merchant_id: string,
+    id: string,
+    amount: bigint | undefined,
+    claim: IdempotencyClaim | undefined,
+  ): Promise<Started> {
     const row = await lockMerchantIntent(manager, merchant_id, id);
+    if (row.status === 'succeeded' && (await sentWithKey(manager, row, claim))) return { done: await answered(row, claim, manager) };
     if (!transition(row.status, 'capture').allowed || row.void_reason !== null) throw unexpectedState(row, 'captured');
     const requested = amount ?? BigInt(row.amount);
     if (requested > BigInt(row.amount)) {
@@ -82,15 +95,16 @@ export class CaptureService {
     }
     if (row.capture_amount !== null) {
       // A capture whose answer was lost, or one running right now: the same post again settles it.
-      if (BigInt(row.capture_amount) === requested) return row;
+      if (BigInt(row.capture_amount) === requested) return { hold: row };
       throw ApiError.conflict(ErrorCode.payment_intent_unexpected_state, `A capture of ${row.capture_amount} is in progress for this payment intent.`);
     }
     const rows = await updateReturning<PaymentIntentRow>(
       manager,
-      `UPDATE payment_intents SET capture_amount = $2, attempt_sent_at = now() WHERE id = $1 AND ${statusGuard('capture')} RETURNING ${intent_columns}`,
-      [id, requested.toString()],
+      `UPDATE payment_intents SET capture_amount = $2, attempt_sent_at = now(), hold_action_key = $3
+       WHERE id = $1 AND ${statusGuard('capture')} RETURNING ${intent_columns}`,
+      [id, requested.toString(), requestKeyDigest(claim)],
     );
-    return rows[0] as PaymentIntentRow;
+    return { hold: rows[0] as PaymentIntentRow };
   }
 
   private async startCancel(
@@ -98,15 +112,16 @@ export class CaptureService {
     merchant_id: string,
     id: string,
     claim: IdempotencyClaim | undefined,
-  ): Promise<{ done?: PaymentIntentObject; hold?: PaymentIntentRow }> {
+  ): Promise<Started> {
     const row = await lockMerchantIntent(manager, merchant_id, id);
+    if (row.status === 'canceled' && (await sentWithKey(manager, row, claim))) return { done: await answered(row, claim, manager) };
     switch (row.status) {
       case 'requires_payment':
         return { done: await this.cancelUnpaid(manager, row, claim) };
       case 'requires_capture':
         if (row.capture_amount !== null) throw unexpectedState(row, 'canceled while a capture is in progress');
         if (row.void_reason !== null) return { hold: row };
-        return { hold: await setVoidReason(manager, row.id) };
+        return { hold: await setVoidReason(manager, row.id, claim) };
       case 'processing':
       case 'succeeded':
       case 'canceled':
@@ -167,13 +182,29 @@ export class CaptureService {
 }
 
 /** Marks the hold's void as sent, so a lost answer is settled by voiding again. */
-async function setVoidReason(manager: EntityManager, id: string): Promise<PaymentIntentRow> {
+async function setVoidReason(manager: EntityManager, id: string, claim: IdempotencyClaim | undefined): Promise<PaymentIntentRow> {
   const rows = await updateReturning<PaymentIntentRow>(
     manager,
-    `UPDATE payment_intents SET void_reason = 'requested_by_merchant', attempt_sent_at = now() WHERE id = $1 AND ${statusGuard('void')} RETURNING ${intent_columns}`,
-    [id],
+    `UPDATE payment_intents SET void_reason = 'requested_by_merchant', attempt_sent_at = now(), hold_action_key = $2
+     WHERE id = $1 AND ${statusGuard('void')} RETURNING ${intent_columns}`,
+    [id, requestKeyDigest(claim)],
   );
   return rows[0] as PaymentIntentRow;
+}
+
+/** Whether this request's key sent the intent's hold action (locked row): a re-send after its answer was lost. */
+async function sentWithKey(manager: EntityManager, row: PaymentIntentRow, claim: IdempotencyClaim | undefined): Promise<boolean> {
+  const digest = requestKeyDigest(claim);
+  if (digest === null) return false;
+  const [keyed]: { hold_action_key: string | null }[] = await manager.query('SELECT hold_action_key FROM payment_intents WHERE id = $1', [row.id]);
+  return keyed?.hold_action_key === digest;
+}
+
+/** The intent as its settled hold action left it, stored as the re-sent request's answer. */
+async function answered(row: PaymentIntentRow, claim: IdempotencyClaim | undefined, manager: EntityManager): Promise<PaymentIntentObject> {
+  const intent = mapPaymentIntent(row);
+  await claim?.complete(manager, 200, intent);
+  return intent;
 }
 
 function holdAction(row: PaymentIntentRow): HoldAction {

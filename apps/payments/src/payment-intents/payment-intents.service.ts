@@ -20,7 +20,6 @@ import {
   updateReturning,
   withTransaction,
 } from '@paynet/platform';
-import { createHash } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { RiskDeclinedError } from '../risk/risk-declined.error.js';
 import { RiskService } from '../risk/risk.service.js';
@@ -37,7 +36,7 @@ import {
   type PaymentIntentRow,
 } from './payment-intent.js';
 import type { CreatePaymentIntentBody } from './payment-intents.dto.js';
-import { attemptCommand } from './attempts.js';
+import { attemptCommand, requestKeyDigest } from './attempts.js';
 import { PaymentOutcomes, payerFacing } from './payment-outcomes.js';
 import { statusGuard, transition } from './transitions.js';
 
@@ -73,15 +72,10 @@ class SettledAttempt {
 /** The intent's row with the key that started its current attempt (null: none, or a pay without a key). */
 type KeyedIntentRow = PaymentIntentRow & { attempt_key: string | null };
 
-/** What an intent records of the key that started its attempt: a digest of scope and key (the key is the client's). */
-function attemptKey(claim: IdempotencyClaim | undefined): string | null {
-  return claim ? createHash('sha256').update(`${claim.scope}\n${claim.key}`).digest('hex') : null;
-}
-
 /** A new attempt's UPDATE up to its WHERE. The hold's expiry is fixed here, in whole seconds, so a re-sent hold carries exactly the same expires_at. */
 function startAttemptUpdate(p: SqlParameters, payer_account: string, hold_ttl_seconds: number, claim: IdempotencyClaim | undefined): string {
   return `UPDATE payment_intents SET status = 'processing', attempt = attempt + 1, payer_account = ${p.add(payer_account)}, attempt_sent_at = now(),
-         attempt_key = ${p.add(attemptKey(claim))}::text,
+         attempt_key = ${p.add(requestKeyDigest(claim))}::text,
          hold_expires_at = CASE WHEN capture_method = 'manual' THEN to_timestamp(floor(extract(epoch FROM now())) + ${p.add(hold_ttl_seconds)}) END`;
 }
 
@@ -397,7 +391,7 @@ export class PaymentIntentsService {
     if (!locked) throw ApiError.notFound('payment_intent', id);
     const { attempt_key, ...row } = effectiveIntent(locked, now_seconds()) as KeyedIntentRow;
     if (row.status === 'processing' && row.payer_account === principal.account_id) return row;
-    if (row.status !== 'processing' && attempt_key !== null && attempt_key === attemptKey(claim)) {
+    if (row.status !== 'processing' && attempt_key !== null && attempt_key === requestKeyDigest(claim)) {
       // Only a refusal clears the payer: any other settled attempt of ours was applied.
       if (row.payer_account === null) throw new EarlierAttemptUnchecked(row, true);
       return new SettledAttempt(mapPaymentIntent(row));
