@@ -17,23 +17,23 @@ interface OpenApiDocument {
  * gets a row here (the first test fails until it does). `body` names the
  * fields of its strict JSON body (none: a body that must be empty, as
  * cancel's); a route without `body` takes none. `errors` are the statuses it
- * can answer: 401/403 from Auth, 400 from ValidBody/ValidQuery and
+ * can answer: 401/403/429/503 from Auth, 400 from ValidBody/ValidQuery and
  * Idempotent, 409/422 from Idempotent, the rest from the route's own refusals.
  */
 const routes: Record<string, { body?: string[]; query?: string[]; errors: number[]; idempotency_key?: 'required' | 'optional' }> = {
   'post /v1/payment-intents': {
     body: ['amount', 'currency', 'reference', 'description', 'capture_method', 'expires_in'],
-    errors: [400, 401, 403, 409, 422],
+    errors: [400, 401, 403, 409, 422, 429, 503],
     idempotency_key: 'required',
   },
-  'get /v1/payment-intents': { query: ['limit', 'starting_after', 'status'], errors: [400, 401, 403] },
-  'get /v1/payment-intents/{id}': { errors: [401, 403, 404] },
-  'post /v1/payment-intents/{id}/pay': { body: ['account'], errors: [400, 401, 402, 403, 404, 409, 422], idempotency_key: 'required' },
+  'get /v1/payment-intents': { query: ['limit', 'starting_after', 'status'], errors: [400, 401, 403, 429, 503] },
+  'get /v1/payment-intents/{id}': { errors: [401, 403, 404, 429, 503] },
+  'post /v1/payment-intents/{id}/pay': { body: ['account'], errors: [400, 401, 402, 403, 404, 409, 422, 429, 503], idempotency_key: 'required' },
   // 400 also for an amount over the one held (amount_too_large).
-  'post /v1/payment-intents/{id}/capture': { body: ['amount'], errors: [400, 401, 403, 404, 409, 422], idempotency_key: 'required' },
-  'post /v1/payment-intents/{id}/cancel': { body: [], errors: [400, 401, 403, 404, 409, 422], idempotency_key: 'optional' },
+  'post /v1/payment-intents/{id}/capture': { body: ['amount'], errors: [400, 401, 403, 404, 409, 422, 429, 503], idempotency_key: 'required' },
+  'post /v1/payment-intents/{id}/cancel': { body: [], errors: [400, 401, 403, 404, 409, 422, 429, 503], idempotency_key: 'optional' },
   // 400 also for more than is left to refund (amount_too_large); 402 when the merchant's balance cannot cover it.
-  'post /v1/payment-intents/{id}/refunds': { body: ['amount', 'reason'], errors: [400, 401, 402, 403, 404, 409, 422], idempotency_key: 'required' },
+  'post /v1/payment-intents/{id}/refunds': { body: ['amount', 'reason'], errors: [400, 401, 402, 403, 404, 409, 422, 429, 503], idempotency_key: 'required' },
 };
 
 describe('payments OpenAPI at /docs and /docs-json', () => {

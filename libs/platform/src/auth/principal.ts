@@ -30,14 +30,17 @@ export const ManagesCredentials = () => SetMetadata(MANAGES_CREDENTIALS, true);
 
 /**
  * Who may call this route. A route without it is public (health, metrics,
- * docs). Also documents, in OpenAPI, how to authenticate and the 401/403 answers.
+ * docs). Also documents, in OpenAPI, how to authenticate and the answers
+ * every authenticated route can give: 401/403, 429 (rate limits, checked
+ * with the credentials) and 503 (the credentials' check or the route's
+ * work could not reach what it needs).
  */
 export const Auth = (...kinds: PrincipalKind[]) =>
   applyDecorators(
     SetMetadata(AUTH_KINDS, kinds),
     ...(kinds.includes('merchant') ? [ApiSecurity('merchant')] : []),
     ...(kinds.some((kind) => kind !== 'merchant') ? [ApiBearerAuth('bearer')] : []),
-    ApiErrors(401, 403),
+    ApiErrors(401, 403, 429, 503),
   );
 
 export const CurrentPrincipal = createParamDecorator((_: unknown, context: ExecutionContext): Principal => {

@@ -27,7 +27,7 @@ export const error_envelope_schema: SchemaObject = {
   },
 };
 
-export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 422 | 429;
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 422 | 429 | 503;
 
 function describe(status: ErrorStatus): string {
   switch (status) {
@@ -47,6 +47,8 @@ function describe(status: ErrorStatus): string {
       return 'This Idempotency-Key was used with another request (idempotency_error, idempotency_key_reused).';
     case 429:
       return 'Too many requests (rate_limit_error: rate_limited past a per-second budget, too_many_concurrent_requests past the requests one principal may have pending at once); the Retry-After header says how many seconds to wait.';
+    case 503:
+      return 'Not answerable now (api_error: service_unavailable when a service or the database it needs cannot be reached; ledger_unavailable when a payment step was sent to the ledger and its outcome is not known yet). Nothing is lost: the same request again with the same Idempotency-Key is safe and answers the outcome.';
   }
 }
 
