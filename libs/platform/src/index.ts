@@ -20,6 +20,7 @@ export * from './nats/nats-access.js';
 export * from './nats/nats-connection.js';
 export * from './nats/nats-transport.js';
 export * from './nats/rpc-client.js';
+export * from './nats/subscribe-parsed.js';
 export * from './observability/health.js';
 export * from './observability/logging.js';
 export * from './observability/metrics.js';

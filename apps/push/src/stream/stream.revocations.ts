@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Broadcasts, type CredentialsRevoked, type NatsNames } from '@paynet/contracts';
-import { NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
+import { NATS_CONNECTION, NATS_NAMES, subscribeParsed } from '@paynet/platform';
 import { StreamGateway } from './stream.gateway.js';
 
 /** Credentials named in one broadcast at most; more is not a message of ours. */
@@ -38,19 +38,9 @@ export class StreamRevocations implements OnApplicationBootstrap, BeforeApplicat
   onApplicationBootstrap(): void {
     for (const subject of [Broadcasts.merchantCredentialsRevoked, Broadcasts.accountCredentialsRevoked]) {
       this.subscriptions.push(
-        this.nats.subscribe(this.names.request(subject), {
-          callback: (error, message) => {
-            if (error) return this.logger.warn({ err: error }, 'revocation subscription error');
-            let revoked: CredentialsRevoked | undefined;
-            try {
-              revoked = parseRevocation(message.json());
-            } catch {
-              revoked = undefined;
-            }
-            if (revoked === undefined) return this.logger.warn({ subject }, 'ignored a malformed revocation');
-            const closed = this.gateway.revoke(revoked.credentials, revoked.expires_at);
-            if (closed > 0) this.logger.log({ closed }, 'closed streams of revoked credentials');
-          },
+        subscribeParsed(this.nats, this.names.request(subject), 'revocation', this.logger, parseRevocation, (revoked) => {
+          const closed = this.gateway.revoke(revoked.credentials, revoked.expires_at);
+          if (closed > 0) this.logger.log({ closed }, 'closed streams of revoked credentials');
         }),
       );
     }

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Broadcasts, type NatsNames } from '@paynet/contracts';
+import { subscribeParsed } from './subscribe-parsed.js';
 
 /**
  * Hears merchants' change broadcast (`{ merchant_id }`, sent after a
@@ -9,15 +10,12 @@ import { Broadcasts, type NatsNames } from '@paynet/contracts';
  * learns that it is stale. Every replica hears it (no queue group).
  */
 export function subscribeMerchantChanges(nats: NatsConnection, names: NatsNames, logger: Logger, drop: (merchant_id: string) => void): Subscription {
-  return nats.subscribe(names.request(Broadcasts.merchantsChanged), {
-    callback: (error, message) => {
-      if (error) return logger.warn({ err: error }, 'merchant change subscription error');
-      try {
-        const { merchant_id } = message.json<{ merchant_id?: unknown }>();
-        if (typeof merchant_id === 'string') drop(merchant_id);
-      } catch {
-        // Not a change we know: nothing to drop.
-      }
-    },
-  });
+  return subscribeParsed(nats, names.request(Broadcasts.merchantsChanged), 'merchant change', logger, parseMerchantChange, drop);
+}
+
+/** The merchant id a change broadcast names; undefined when it is not one. */
+export function parseMerchantChange(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { merchant_id } = data as Record<string, unknown>;
+  return typeof merchant_id === 'string' ? merchant_id : undefined;
 }

@@ -3,6 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type NatsNames, replicaCensusSubject } from '@paynet/contracts';
 import { randomUUID } from 'node:crypto';
 import { NATS_CONNECTION, NATS_NAMES } from '../nats/nats-connection.js';
+import { subscribeParsed } from '../nats/subscribe-parsed.js';
 import { rate_limit_replicas } from './rate-limit.metrics.js';
 
 /** How often a replica says it is alive. */
@@ -73,18 +74,7 @@ export class ReplicaCensus implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   onApplicationBootstrap(): void {
-    this.subscription = this.nats.subscribe(this.subject, {
-      callback: (error, message) => {
-        if (error) return this.logger.warn({ err: error }, 'replica census subscription error');
-        let heartbeat: Heartbeat | undefined;
-        try {
-          heartbeat = parseHeartbeat(message.json());
-        } catch {
-          heartbeat = undefined;
-        }
-        if (heartbeat) this.hear(heartbeat);
-      },
-    });
+    this.subscription = subscribeParsed(this.nats, this.subject, 'replica census heartbeat', this.logger, parseHeartbeat, (heartbeat) => this.hear(heartbeat));
     this.beat();
     this.timer = setInterval(() => this.beat(), census_heartbeat_interval_ms);
     this.timer.unref();
