@@ -141,6 +141,13 @@ describe('merchants: the cache of webhook signing keys', () => {
     const signed = await signedBy(a, merchant, second.id, [second.secret]);
     expect(signed).toEqual({ url: `${endpoint_url}/moved`, signature: signed.expected, expected: signed.expected });
 
+    const off = await through(b, merchant).request('POST', `/v1/webhook-endpoints/${second.id}`, { status: 'disabled' });
+    expect(off.status).toBe(200);
+    expect((await signedBy(a, merchant, second.id)).url).toBeNull();
+    const on = await through(b, merchant).request('POST', `/v1/webhook-endpoints/${second.id}`, { status: 'enabled' });
+    expect(on.status).toBe(200);
+    expect((await signedBy(a, merchant, second.id)).url).toBe(`${endpoint_url}/moved`);
+
     const deleted = await through(b, merchant).request('DELETE', `/v1/webhook-endpoints/${second.id}`);
     expect(deleted.status).toBe(200);
     expect((await signedBy(a, merchant, second.id)).url).toBeNull();

@@ -178,12 +178,15 @@ export class WebhookEndpointsService {
     const url = body.url === undefined ? undefined : await this.checkUrl(body.url, 'url');
     // A merchant's own disable is no news to it: no event.
     const disabled_reason = body.status === 'disabled' ? 'merchant' : undefined;
+    const change = () => updateEndpoint(this.dataSource.manager, merchant_id, id, { ...body, url, disabled_reason });
     // Its filter and description are not what a webhook is signed with or sent to: no invalidation for them.
     const signs_differently = body.url !== undefined || body.status !== undefined;
-    const row = await this.changingSigning(merchant_id, (touched) => {
-      if (signs_differently) touched.add(id);
-      return updateEndpoint(this.dataSource.manager, merchant_id, id, { ...body, url, disabled_reason });
-    });
+    const row = signs_differently
+      ? await this.changingSigning(merchant_id, (touched) => {
+          touched.add(id);
+          return change();
+        })
+      : await change();
     this.cache.changed(merchant_id);
     if (row === undefined) throw ApiError.notFound('webhook endpoint', id);
     return mapEndpoint(row);
