@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { CredentialCache, MERCHANT_AUTHENTICATOR } from '@paynet/platform';
+import { MERCHANT_AUTHENTICATOR } from '@paynet/platform';
 import { CredentialsService } from '../credentials/credentials.service.js';
 import { LocalMerchantAuthenticator } from '../credentials/local-merchant.authenticator.js';
 import { NonceSweeper } from '../credentials/nonce.sweeper.js';
@@ -11,6 +11,7 @@ import { WebhookEndpointsModule } from '../webhook-endpoints/webhook-endpoints.m
 @Module({
   imports: [WebhookEndpointsModule],
   controllers: [MerchantsController, MerchantsHandlers],
-  providers: [MerchantsService, CredentialsService, CredentialCache, NonceSweeper, { provide: MERCHANT_AUTHENTICATOR, useClass: LocalMerchantAuthenticator }],
+  // CredentialCache comes from WebhookEndpointsModule: one instance for both kinds it keeps.
+  providers: [MerchantsService, CredentialsService, NonceSweeper, { provide: MERCHANT_AUTHENTICATOR, useClass: LocalMerchantAuthenticator }],
 })
 export class MerchantsModule {}

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CredentialCache } from '@paynet/platform';
 import { MerchantCache } from '../merchants/merchant-cache.js';
 import { WebhookEndpointsController } from './webhook-endpoints.controller.js';
 import { WebhookEndpointsHandlers } from './webhook-endpoints.handlers.js';
@@ -8,7 +9,9 @@ import { WebhookEndpointsService } from './webhook-endpoints.service.js';
 @Module({
   controllers: [WebhookEndpointsController, WebhookEndpointsHandlers],
   // The merchant cache lives here: an endpoint change is a merchant change (its webhook_url is the first endpoint's).
-  providers: [WebhookEndpointsService, MerchantCache],
-  exports: [WebhookEndpointsService, MerchantCache],
+  // So does the credential cache, one per replica (one lease, one subscription): it keeps API keys
+  // (CredentialsService) and, as a kind of its own, webhook signing keys.
+  providers: [WebhookEndpointsService, MerchantCache, CredentialCache],
+  exports: [WebhookEndpointsService, MerchantCache, CredentialCache],
 })
 export class WebhookEndpointsModule {}

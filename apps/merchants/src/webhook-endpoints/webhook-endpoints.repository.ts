@@ -17,6 +17,8 @@ export interface EndpointRow {
 export interface SecretRow {
   id: string;
   secret_sealed: string;
+  /** When it stops signing (Unix ms); null while it has no end. */
+  expires_at_ms: number | null;
 }
 
 /** Signatures sent at once: the current secret and the newest ones still in grace. */
@@ -185,8 +187,9 @@ export async function signingKeys(manager: EntityManager, webhooks: readonly { m
        WHERE merchant_id = w.merchant_id AND (w.endpoint_id IS NULL OR id = w.endpoint_id) ORDER BY seq LIMIT 1
      ) e ON true
      LEFT JOIN LATERAL (
-       SELECT json_agg(json_build_object('id', v.id, 'secret_sealed', v.secret_sealed) ORDER BY v.created_at DESC) AS secrets
-       FROM (SELECT id, secret_sealed, created_at FROM webhook_endpoint_secrets
+       SELECT json_agg(json_build_object('id', v.id, 'secret_sealed', v.secret_sealed,
+                                         'expires_at_ms', floor(extract(epoch FROM v.expires_at) * 1000)::bigint) ORDER BY v.created_at DESC) AS secrets
+       FROM (SELECT id, secret_sealed, created_at, expires_at FROM webhook_endpoint_secrets
              WHERE endpoint_id = e.id AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC LIMIT $3) v
      ) s ON true
      ORDER BY w.ord`,

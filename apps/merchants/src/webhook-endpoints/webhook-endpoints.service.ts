@@ -16,13 +16,33 @@ import {
   type WebhookEndpointStatesReply,
   type WebhookEndpointStatesRequest,
 } from '@paynet/contracts';
-import { CONFIG, type IdempotencyClaim, OutboxWriter, SECRET_BOX, SecretBox, webhookDestinationProblem, withTransaction } from '@paynet/platform';
+import {
+  CONFIG,
+  CredentialCache,
+  type CredentialKind,
+  type IdempotencyClaim,
+  OutboxWriter,
+  SECRET_BOX,
+  SecretBox,
+  type Verified,
+  webhookDestinationProblem,
+  withTransaction,
+} from '@paynet/platform';
 import { generateWebhookSecret, signWebhook } from '@paynet/signatures';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { MerchantsConfig } from '../config.js';
 import { MerchantCache } from '../merchants/merchant-cache.js';
 import { all_events } from './event-filter.js';
+import {
+  type OpenedSigningKey,
+  signingCacheKey,
+  signingCacheKeysOf,
+  type SigningState,
+  signingStateOf,
+  webhook_signing_cache_entries_max,
+  webhook_signing_kind,
+} from './signing-keys.js';
 import {
   deleteEndpoint,
   enabledAmong,
@@ -50,17 +70,26 @@ import {
 /**
  * A merchant's webhook endpoints (API.md): their URLs, filters and secrets.
  * Secrets are sealed at rest, each with its own row id, and never leave this
- * service: push asks for signatures.
+ * service: push asks for signatures. What an enabled endpoint signs with
+ * (its URL, its secrets opened) is kept by the credential cache, as API keys
+ * are: a change to an endpoint's URL, status or secrets is refused (503)
+ * when this replica cannot tell the others, and answered only once no
+ * replica can sign from what it was (docs/SECURITY.md).
  */
 @Injectable()
 export class WebhookEndpointsService {
+  private readonly signing: CredentialKind<OpenedSigningKey>;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly outbox: OutboxWriter,
     @Inject(SECRET_BOX) private readonly box: SecretBox,
     @Inject(CONFIG) private readonly config: MerchantsConfig,
     private readonly cache: MerchantCache,
-  ) {}
+    credentials: CredentialCache,
+  ) {
+    this.signing = credentials.kind<OpenedSigningKey>(webhook_signing_kind, { max_entries: webhook_signing_cache_entries_max });
+  }
 
   /** 400 with `param` unless the URL passes the platform's guard. */
   async checkUrl(url: string, param: string): Promise<string> {
@@ -72,22 +101,27 @@ export class WebhookEndpointsService {
   async create(merchant_id: string, body: CreateEndpointBody, claim: IdempotencyClaim | undefined): Promise<WebhookEndpointObject> {
     const url = await this.checkUrl(body.url, 'url');
     const secret = generateWebhookSecret();
-    return withTransaction(this.dataSource, async (manager) => {
-      if ((await lockAndCountEndpoints(manager, merchant_id)) >= webhook_endpoints_per_merchant_max) {
-        throw ApiError.badRequest(ErrorCode.resource_limit_exceeded, `A merchant has at most ${webhook_endpoints_per_merchant_max} webhook endpoints.`);
-      }
-      const row = await insertEndpoint(manager, {
-        id: newId(IdPrefix.webhook_endpoint),
-        merchant_id,
-        url,
-        enabled_events: body.enabled_events ?? [all_events],
-        description: body.description ?? null,
-      });
-      await this.addSecret(manager, row.id, secret);
-      const answer = { ...mapEndpoint(row), secret };
-      await claim?.complete(manager, 201, answer);
-      return answer;
-    }).finally(() => this.cache.changed(merchant_id));
+    const id = newId(IdPrefix.webhook_endpoint);
+    // Nothing kept can name a new endpoint (an endpoint that is off or absent is never kept); told all the same.
+    return this.changingSigning(merchant_id, (touched) =>
+      withTransaction(this.dataSource, async (manager) => {
+        if ((await lockAndCountEndpoints(manager, merchant_id)) >= webhook_endpoints_per_merchant_max) {
+          throw ApiError.badRequest(ErrorCode.resource_limit_exceeded, `A merchant has at most ${webhook_endpoints_per_merchant_max} webhook endpoints.`);
+        }
+        touched.add(id);
+        const row = await insertEndpoint(manager, {
+          id,
+          merchant_id,
+          url,
+          enabled_events: body.enabled_events ?? [all_events],
+          description: body.description ?? null,
+        });
+        await this.addSecret(manager, row.id, secret);
+        const answer = { ...mapEndpoint(row), secret };
+        await claim?.complete(manager, 201, answer);
+        return answer;
+      }).finally(() => this.cache.changed(merchant_id)),
+    );
   }
 
   /**
@@ -106,17 +140,20 @@ export class WebhookEndpointsService {
   /** The older route: set the first endpoint's URL (making one if none is left), or disable it with null. */
   async setFirstUrl(merchant_id: string, url: string | null): Promise<void> {
     const checked = url === null ? null : await this.checkUrl(url, 'url');
-    await withTransaction(this.dataSource, async (manager) => {
-      await lockAndCountEndpoints(manager, merchant_id);
-      const first = await firstEndpoint(manager, merchant_id);
-      if (checked === null) {
-        if (first !== undefined) await updateEndpoint(manager, merchant_id, first.id, { status: 'disabled', disabled_reason: 'merchant' });
-      } else if (first === undefined) {
-        await this.createFirst(manager, merchant_id, checked);
-      } else {
-        await updateEndpoint(manager, merchant_id, first.id, { url: checked, status: 'enabled' });
-      }
-    }).finally(() => this.cache.changed(merchant_id));
+    await this.changingSigning(merchant_id, (touched) =>
+      withTransaction(this.dataSource, async (manager) => {
+        await lockAndCountEndpoints(manager, merchant_id);
+        const first = await firstEndpoint(manager, merchant_id);
+        if (first !== undefined) touched.add(first.id);
+        if (checked === null) {
+          if (first !== undefined) await updateEndpoint(manager, merchant_id, first.id, { status: 'disabled', disabled_reason: 'merchant' });
+        } else if (first === undefined) {
+          touched.add((await this.createFirst(manager, merchant_id, checked)).id);
+        } else {
+          await updateEndpoint(manager, merchant_id, first.id, { url: checked, status: 'enabled' });
+        }
+      }).finally(() => this.cache.changed(merchant_id)),
+    );
   }
 
   async list(merchant_id: string, query: { limit: number; starting_after?: string }): Promise<ListResponse<WebhookEndpointObject>> {
@@ -141,14 +178,25 @@ export class WebhookEndpointsService {
     const url = body.url === undefined ? undefined : await this.checkUrl(body.url, 'url');
     // A merchant's own disable is no news to it: no event.
     const disabled_reason = body.status === 'disabled' ? 'merchant' : undefined;
-    const row = await updateEndpoint(this.dataSource.manager, merchant_id, id, { ...body, url, disabled_reason });
+    const change = () => updateEndpoint(this.dataSource.manager, merchant_id, id, { ...body, url, disabled_reason });
+    // Its filter and description are not what a webhook is signed with or sent to: no invalidation for them.
+    const signs_differently = body.url !== undefined || body.status !== undefined;
+    const row = signs_differently
+      ? await this.changingSigning(merchant_id, (touched) => {
+          touched.add(id);
+          return change();
+        })
+      : await change();
     this.cache.changed(merchant_id);
     if (row === undefined) throw ApiError.notFound('webhook endpoint', id);
     return mapEndpoint(row);
   }
 
   async remove(merchant_id: string, id: string): Promise<{ id: string; object: 'webhook_endpoint'; deleted: true }> {
-    const deleted = await deleteEndpoint(this.dataSource.manager, merchant_id, id);
+    const deleted = await this.changingSigning(merchant_id, (touched) => {
+      touched.add(id);
+      return deleteEndpoint(this.dataSource.manager, merchant_id, id);
+    });
     this.cache.changed(merchant_id);
     if (!deleted) throw ApiError.notFound('webhook endpoint', id);
     return { id, object: 'webhook_endpoint', deleted: true };
@@ -156,12 +204,15 @@ export class WebhookEndpointsService {
 
   async rotateSecret(merchant_id: string, id: string, grace_seconds: number | undefined): Promise<WebhookEndpointObject> {
     const secret = generateWebhookSecret();
-    return withTransaction(this.dataSource, async (manager) => {
-      const row = await this.own(manager, merchant_id, id);
-      await endSecretsAfter(manager, id, grace_seconds ?? rotation_grace_seconds_default);
-      await this.addSecret(manager, id, secret);
-      return { ...mapEndpoint(row), secret };
-    });
+    return this.changingSigning(merchant_id, (touched) =>
+      withTransaction(this.dataSource, async (manager) => {
+        const row = await this.own(manager, merchant_id, id);
+        touched.add(id);
+        await endSecretsAfter(manager, id, grace_seconds ?? rotation_grace_seconds_default);
+        await this.addSecret(manager, id, secret);
+        return { ...mapEndpoint(row), secret };
+      }),
+    );
   }
 
   // ---- for push, over NATS ----
@@ -185,32 +236,79 @@ export class WebhookEndpointsService {
 
   /** push gave up on the endpoint (410, or days of failures): disable it and tell the merchant's stream, once. */
   async disable(request: DisableWebhookEndpointRequest): Promise<DisableWebhookEndpointReply> {
-    return withTransaction(this.dataSource, async (manager) => {
-      const row = await updateEndpoint(manager, request.merchant_id, request.endpoint_id, { status: 'disabled', disabled_reason: request.reason }, true);
-      if (row === undefined) return { disabled: false };
-      await this.outbox.add(manager, [disabledEvent(mapEndpoint(row), request.merchant_id)]);
-      return { disabled: true };
-    }).finally(() => this.cache.changed(request.merchant_id));
+    // Refused (503) when the other replicas cannot be told: push asks again at the endpoint's next failure.
+    return this.changingSigning(request.merchant_id, (touched) =>
+      withTransaction(this.dataSource, async (manager) => {
+        const row = await updateEndpoint(manager, request.merchant_id, request.endpoint_id, { status: 'disabled', disabled_reason: request.reason }, true);
+        if (row === undefined) return { disabled: false };
+        touched.add(row.id);
+        await this.outbox.add(manager, [disabledEvent(mapEndpoint(row), request.merchant_id)]);
+        return { disabled: true };
+      }).finally(() => this.cache.changed(request.merchant_id)),
+    );
   }
 
   /**
    * Signs each webhook with every valid secret of its endpoint; a disabled or
-   * deleted endpoint has no URL to send to. What every webhook needs (its
-   * merchant, endpoint and secrets) is read by one query for all of them.
+   * deleted endpoint has no URL to send to. What a webhook needs (its
+   * merchant, endpoint and secrets) comes from the credential cache; what is
+   * not kept there is read by one query for all of them.
    */
   async sign(request: SignWebhooksRequest): Promise<SignWebhooksReply> {
-    const keys = await signingKeys(this.dataSource.manager, request.webhooks);
+    const states = await this.signingStates(request.webhooks);
     return {
-      signed: request.webhooks.map((webhook, index) => {
-        const key = keys[index];
-        if (key === undefined || !key.merchant_exists) return { merchant_missing: true as const };
-        if (key.endpoint_id === null || key.url === null || key.status !== 'enabled') return { url: null, signature: '' };
-        const signatures = key.secrets.map((row) =>
-          signWebhook({ secret: this.box.open(row.secret_sealed, row.id), msg_id: webhook.msg_id, timestamp: webhook.timestamp, payload: webhook.payload }),
+      signed: request.webhooks.map((webhook) => {
+        const state = states.get(signingCacheKey(webhook.merchant_id, webhook.endpoint_id)) ?? { merchant_missing: true as const };
+        if ('merchant_missing' in state) return state;
+        if (state.url === null) return { url: null, signature: '' };
+        const signatures = state.secrets.map((secret) =>
+          signWebhook({ secret, msg_id: webhook.msg_id, timestamp: webhook.timestamp, payload: webhook.payload }),
         );
-        return { url: key.url, signature: signatures.join(' '), enabled_since_ms: Number(key.enabled_since_ms) };
+        return { url: state.url, signature: signatures.join(' '), enabled_since_ms: state.enabled_since_ms };
       }),
     };
+  }
+
+  /** By cache key: the kept signing keys, and what one read found for the rest (kept when their endpoint is enabled). */
+  private async signingStates(webhooks: readonly { merchant_id: string; endpoint_id?: string }[]): Promise<Map<string, SigningState>> {
+    const targets = new Map(webhooks.map((webhook) => [signingCacheKey(webhook.merchant_id, webhook.endpoint_id), webhook]));
+    const read = new Map<string, SigningState>();
+    const kept = await this.signing.lookupMany([...targets.keys()], async (missing) => {
+      const asked = missing.map((key) => {
+        const target = targets.get(key);
+        if (target === undefined) throw new Error(`the credential cache asked for a signing key nobody wanted: ${key}`);
+        return target;
+      });
+      const rows = await signingKeys(this.dataSource.manager, asked);
+      const verified = new Map<string, Verified<OpenedSigningKey>>();
+      missing.forEach((key, index) => {
+        const row = rows[index];
+        if (row === undefined) return;
+        const found = signingStateOf(row, (secret) => this.box.open(secret.secret_sealed, secret.id));
+        read.set(key, found.state);
+        if (found.verified !== undefined) verified.set(key, found.verified);
+      });
+      return verified;
+    });
+    for (const [key, value] of kept) read.set(key, value);
+    return read;
+  }
+
+  /**
+   * A change to what endpoints of `merchant_id` sign with or send to: `change`
+   * adds each endpoint it touches. Refused (503, nothing changed) when this
+   * replica cannot tell the others; once it committed, every replica drops
+   * those endpoints' kept signing keys before it answers. Also after it
+   * failed: a COMMIT whose answer was lost may have committed.
+   */
+  private async changingSigning<T>(merchant_id: string, change: (touched: Set<string>) => Promise<T>): Promise<T> {
+    this.signing.assertCanInvalidate();
+    const touched = new Set<string>();
+    try {
+      return await change(touched);
+    } finally {
+      await this.signing.invalidate(signingCacheKeysOf(merchant_id, touched), Date.now());
+    }
   }
 
   private async addSecret(manager: EntityManager, endpoint_id: string, secret: string): Promise<void> {

@@ -112,6 +112,58 @@ describe('the credential store', () => {
     expect(reads).toEqual(['ending', 'ending', 'later']);
   });
 
+  it('answers a batch from memory and reads only the missing keys, in one load; a key the load does not verify is not kept', async () => {
+    const { store } = storeWith();
+    const loads: string[][] = [];
+    const load = async (missing: string[]) => {
+      loads.push(missing);
+      return new Map(missing.filter((key) => key !== 'refused').map((key) => [key, { value: `principal of ${key}` }]));
+    };
+    await store.get('a', async () => ({ value: 'principal of a' }));
+    const found = await store.getMany(['a', 'b', 'b', 'refused'], load);
+    expect(found).toEqual(new Map([['a', 'principal of a'], ['b', 'principal of b']]));
+    expect(await store.getMany(['a', 'b', 'refused'], load)).toEqual(new Map([['a', 'principal of a'], ['b', 'principal of b']]));
+    expect(await store.getMany(['a', 'b'], load)).toEqual(new Map([['a', 'principal of a'], ['b', 'principal of b']]));
+    expect(loads).toEqual([['b', 'refused'], ['refused']]);
+  });
+
+  it('keeps nothing of a batch read that a drop overtook, nor while the replica cannot prove it hears', async () => {
+    let hearing = true;
+    const { store } = storeWith({ hearing: () => hearing });
+    const loads: string[][] = [];
+    const load = async (missing: string[]) => {
+      loads.push(missing);
+      return new Map(missing.map((key) => [key, { value: 'principal' }]));
+    };
+    let release: () => void = () => undefined;
+    const slow = store.getMany(['a', 'b'], async (missing) => {
+      loads.push(missing);
+      await new Promise<void>((resolve) => (release = resolve));
+      return new Map(missing.map((key) => [key, { value: 'read before the change committed' }]));
+    });
+    store.drop(['a']);
+    release();
+    expect(await slow).toEqual(new Map([['a', 'read before the change committed'], ['b', 'read before the change committed']]));
+    hearing = false;
+    await store.getMany(['a', 'b'], load);
+    hearing = true;
+    await store.getMany(['a', 'b'], load);
+    await store.getMany(['a', 'b'], load);
+    expect(loads).toEqual([['a', 'b'], ['a', 'b'], ['a', 'b']]);
+  });
+
+  it('keeps a batch entry no longer than a second before its own end', async () => {
+    const { store } = storeWith();
+    const loads: string[][] = [];
+    const load = async (missing: string[]) => {
+      loads.push(missing);
+      return new Map(missing.map((key) => [key, { value: 'principal', until_ms: Date.now() + (key === 'ending' ? 500 : 3_600_000) }]));
+    };
+    await store.getMany(['ending', 'later'], load);
+    await store.getMany(['ending', 'later'], load);
+    expect(loads).toEqual([['ending', 'later'], ['ending']]);
+  });
+
   it('is bounded: past max_entries the least recently used goes', async () => {
     const { store, reads, load } = storeWith({ max_entries: 2 });
     await store.get('a', load('a'));
@@ -153,5 +205,12 @@ describe('an invalidation on the bus', () => {
     expect(parseInvalidation({ keys: [1] })).toBeUndefined();
     expect(parseInvalidation(null)).toBeUndefined();
     expect(parseInvalidation('mk_1')).toBeUndefined();
+  });
+
+  it('names its kind, unless it is of API keys and holder tokens (the format from before kinds)', () => {
+    expect(parseInvalidation({ keys: ['k'], kind: 'webhook_signing' })).toEqual({ keys: ['k'], kind: 'webhook_signing' });
+    expect(parseInvalidation({ keys: ['mk_1'] })).toEqual({ keys: ['mk_1'] });
+    expect(parseInvalidation({ keys: ['k'], kind: 7 })).toBeUndefined();
+    expect(parseInvalidation({ keys: ['k'], kind: null })).toBeUndefined();
   });
 });

@@ -22,15 +22,30 @@ export const invalidation_retry_ms = 250;
 
 export const credential_cache_lookups_total = new Counter({
   name: 'paynet_credential_cache_lookups_total',
-  help: 'Credential checks by where the answer came from: hit (the cache), miss (read, then kept if it verified), bypass (read: this replica could not prove it hears invalidations)',
-  labelNames: ['result'],
+  help: 'Credential checks by kind (credential: API keys, holder tokens; webhook_signing: webhook endpoints\' secrets) and where the answer came from: hit (the cache), miss (read, then kept if it verified), bypass (read: this replica could not prove it hears invalidations)',
+  labelNames: ['kind', 'result'],
   registers: [registry],
 });
+
+/** The kind of the API keys and holder tokens: its invalidations carry no `kind` (the format from before kinds). */
+export const default_credential_kind = 'credential';
 
 /** A check's answer and, when the credential ends by itself, when (epoch ms): it is not kept past a second before that. */
 export interface Verified<V> {
   value: V;
   until_ms?: number;
+}
+
+/** One kind of cached credential (CredentialCache.kind): its own store, the cache's lease and invalidation. */
+export interface CredentialKind<V> {
+  /** The kept answer for `key`, or `load()`'s full check (kept when it verified). */
+  lookup(key: string, load: () => Promise<Verified<V> | undefined>): Promise<V | undefined>;
+  /** The kept answers for `keys`, the missing ones read by one `load` (CredentialStore.getMany). */
+  lookupMany(keys: readonly string[], load: (missing: string[]) => Promise<ReadonlyMap<string, Verified<V>>>): Promise<Map<string, V>>;
+  /** Before a change commits: 503 (nothing changed) when this replica cannot tell the others now. */
+  assertCanInvalidate(): void;
+  /** After the change committed: answers once no replica can answer what `keys` were from its cache. */
+  invalidate(keys: readonly string[], committed_at_ms: number): Promise<void>;
 }
 
 /** A clock for the entries' ages (tests pass their own). */
@@ -42,6 +57,8 @@ export interface CredentialStoreOptions {
   max_entries: number;
   ttl_ms: number;
   clock?: CacheClock;
+  /** The metric's `kind` label. */
+  kind?: string;
 }
 
 /** How far before a credential's own end its entry goes: our clock and the database's may differ a little. */
@@ -78,21 +95,47 @@ export class CredentialStore<V> {
     if (hearing) {
       const hit = this.entries.get(key);
       if (hit) {
-        credential_cache_lookups_total.inc({ result: 'hit' });
+        this.count('hit');
         return hit.value;
       }
     }
-    credential_cache_lookups_total.inc({ result: hearing ? 'miss' : 'bypass' });
+    this.count(hearing ? 'miss' : 'bypass');
     const generation = this.generation;
     const started_ms = this.clock.now();
     const verified = await load();
     if (verified === undefined) return undefined;
-    if (generation === this.generation && this.hearing()) {
-      const own_end_ms = verified.until_ms === undefined ? Infinity : verified.until_ms - own_end_margin_ms - Date.now();
-      const ttl_ms = Math.floor(Math.min(this.options.ttl_ms - (this.clock.now() - started_ms), own_end_ms));
-      if (ttl_ms >= 1) this.entries.set(key, { value: verified.value }, { ttl: ttl_ms });
-    }
+    if (generation === this.generation && this.hearing()) this.keep(key, verified, started_ms);
     return verified.value;
+  }
+
+  /**
+   * The kept answers for `keys`, and `load(missing)`'s for the others, read
+   * together (one statement for a batch); kept as `get` keeps them. A key
+   * `load` answers nothing for is absent from the answer and never kept.
+   */
+  async getMany(keys: readonly string[], load: (missing: string[]) => Promise<ReadonlyMap<string, Verified<V>>>): Promise<Map<string, V>> {
+    const hearing = this.hearing();
+    const found = new Map<string, V>();
+    const missing: string[] = [];
+    for (const key of new Set(keys)) {
+      const hit = hearing ? this.entries.get(key) : undefined;
+      if (hit) found.set(key, hit.value);
+      else missing.push(key);
+    }
+    if (found.size > 0) this.count('hit', found.size);
+    if (missing.length === 0) return found;
+    this.count(hearing ? 'miss' : 'bypass', missing.length);
+    const generation = this.generation;
+    const started_ms = this.clock.now();
+    const verified = await load(missing);
+    const keeping = generation === this.generation && this.hearing();
+    for (const key of missing) {
+      const answer = verified.get(key);
+      if (answer === undefined) continue;
+      found.set(key, answer.value);
+      if (keeping) this.keep(key, answer, started_ms);
+    }
+    return found;
   }
 
   /** These keys changed: gone now, and reads already running are not kept. */
@@ -106,10 +149,23 @@ export class CredentialStore<V> {
     this.generation += 1;
     this.entries.clear();
   }
+
+  /** No longer than the TTL from when its read began, nor than a second before the credential's own end. */
+  private keep(key: string, verified: Verified<V>, started_ms: number): void {
+    const own_end_ms = verified.until_ms === undefined ? Infinity : verified.until_ms - own_end_margin_ms - Date.now();
+    const ttl_ms = Math.floor(Math.min(this.options.ttl_ms - (this.clock.now() - started_ms), own_end_ms));
+    if (ttl_ms >= 1) this.entries.set(key, { value: verified.value }, { ttl: ttl_ms });
+  }
+
+  private count(result: 'hit' | 'miss' | 'bypass', by = 1): void {
+    credential_cache_lookups_total.inc({ kind: this.options.kind ?? default_credential_kind, result }, by);
+  }
 }
 
 interface Invalidation {
   keys: string[];
+  /** Absent for the default kind (API keys, holder tokens), as sent before there were kinds. */
+  kind?: string;
 }
 
 interface Acknowledgement {
@@ -132,7 +188,9 @@ export function invalidationSettled(state: { members: ReadonlySet<string>; ackno
  * Verified credentials kept in memory, so a signed request or a holder's
  * bearer token is not read from PostgreSQL every time, with revocation still
  * "at once" across replicas (docs/SECURITY.md, "Cache of verified
- * credentials"):
+ * credentials"). API keys and holder tokens are the default kind (`lookup`);
+ * another kind (merchants' webhook signing keys) gets a store of its own
+ * from `kind()`, with the same lease and invalidations naming the kind.
  *
  * - A replica uses its cache only while it hears the bus: its NATS
  *   connection is up, its subscription to `<service>.credentials.invalidate`
@@ -153,7 +211,8 @@ export function invalidationSettled(state: { members: ReadonlySet<string>; ackno
 @Injectable()
 export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(CredentialCache.name);
-  private readonly store = new CredentialStore<unknown>({ max_entries: credential_cache_entries_max, ttl_ms: credential_cache_ttl_ms }, () => this.hearing());
+  /** One store per kind, so keys of different kinds never meet (a client's X-Api-Key is looked up as sent). */
+  private readonly stores = new Map<string, CredentialStore<unknown>>([[default_credential_kind, this.newStore(default_credential_kind, credential_cache_entries_max)]]);
   private subscription: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** When the last proof that came back was sent (performance.now()); 0: none on this connection. */
@@ -186,7 +245,7 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
   onModuleDestroy(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    this.store.clear();
+    this.clearAll();
     this.subscription?.unsubscribe();
   }
 
@@ -200,14 +259,32 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
       !this.subscription.isClosed() &&
       performance.now() - this.proof_sent_ms < hearing_lease_ms &&
       this.census.own_heartbeat_returned_ms > this.connected_since_ms;
-    if (this.was_hearing && !hearing) this.store.clear();
+    if (this.was_hearing && !hearing) this.clearAll();
     this.was_hearing = hearing;
     return hearing;
   }
 
   /** The kept answer for `key`, or `load()`'s full check (kept when it verified). */
   lookup<V>(key: string, load: () => Promise<Verified<V> | undefined>): Promise<V | undefined> {
-    return this.store.get(key, load) as Promise<V | undefined>;
+    return this.storeOf(default_credential_kind).get(key, load) as Promise<V | undefined>;
+  }
+
+  /**
+   * Another kind of credential, in a store of its own (its own bound; its
+   * keys never meet another kind's), under the same lease and invalidated
+   * the same way: its invalidations name the kind. Once per kind.
+   */
+  kind<V>(name: string, options: { max_entries: number }): CredentialKind<V> {
+    if (this.stores.has(name)) throw new Error(`credential cache kind '${name}' is registered already`);
+    if (!(options.max_entries >= 1)) throw new Error(`credential cache kind '${name}' needs max_entries >= 1`);
+    const store = this.newStore(name, options.max_entries) as CredentialStore<V>;
+    this.stores.set(name, store as CredentialStore<unknown>);
+    return {
+      lookup: (key, load) => store.get(key, load),
+      lookupMany: (keys, load) => store.getMany(keys, load),
+      assertCanInvalidate: () => this.assertCanInvalidate(),
+      invalidate: (keys, committed_at_ms) => this.invalidate(keys, committed_at_ms, name),
+    };
   }
 
   /**
@@ -226,9 +303,10 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
    * invalidation cannot reach nats-server at all, it answers when every
    * entry made before the commit has aged out (the TTL).
    */
-  async invalidate(keys: readonly string[], committed_at_ms: number): Promise<void> {
+  async invalidate(keys: readonly string[], committed_at_ms: number, kind = default_credential_kind): Promise<void> {
     if (keys.length === 0) return;
-    this.store.drop(keys);
+    this.storeOf(kind).drop(keys);
+    const invalidation: Invalidation = kind === default_credential_kind ? { keys: [...keys] } : { keys: [...keys], kind };
     const give_up_at_ms = committed_at_ms + credential_cache_ttl_ms;
     const acknowledged = new Set<string>([this.census.replica]);
     const members = new Set<string>(this.census.members());
@@ -245,7 +323,7 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       for (;;) {
         try {
-          this.nats.publish(this.subject, JSON.stringify({ keys: [...keys] } satisfies Invalidation), { reply: inbox });
+          this.nats.publish(this.subject, JSON.stringify(invalidation), { reply: inbox });
           await withTimeout(this.nats.flush(), Math.max(give_up_at_ms - Date.now(), 1));
           break;
         } catch (error) {
@@ -275,6 +353,20 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
+  private newStore(kind: string, max_entries: number): CredentialStore<unknown> {
+    return new CredentialStore<unknown>({ max_entries, ttl_ms: credential_cache_ttl_ms, kind }, () => this.hearing());
+  }
+
+  private storeOf(kind: string): CredentialStore<unknown> {
+    const store = this.stores.get(kind);
+    if (store === undefined) throw new Error(`credential cache kind '${kind}' is not registered`);
+    return store;
+  }
+
+  private clearAll(): void {
+    for (const store of this.stores.values()) store.clear();
+  }
+
   private get subject(): string {
     return this.names.request(credentialCacheSubject(this.service));
   }
@@ -282,7 +374,7 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
   private heard(error: Error | null, message: Msg): void {
     if (error) {
       this.logger.warn({ err: error }, 'credential invalidation subscription error');
-      this.store.clear();
+      this.clearAll();
       return;
     }
     let invalidation: Invalidation | undefined;
@@ -291,9 +383,10 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
     } catch {
       invalidation = undefined;
     }
-    // Anything on the subject we cannot read: drop everything rather than guess.
-    if (invalidation) this.store.drop(invalidation.keys);
-    else this.store.clear();
+    // Anything on the subject we cannot read: drop everything rather than guess. A kind this replica
+    // does not keep has nothing here to drop; it acknowledges all the same.
+    if (invalidation) this.stores.get(invalidation.kind ?? default_credential_kind)?.drop(invalidation.keys);
+    else this.clearAll();
     if (!message.reply) return;
     try {
       message.respond(JSON.stringify({ replica: this.census.replica } satisfies Acknowledgement));
@@ -327,7 +420,7 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
         this.proof_sent_ms = 0;
         this.connected = status.type === 'reconnect';
         this.connected_since_ms = Date.now();
-        this.store.clear();
+        this.clearAll();
         if (this.connected) this.prove();
       }
     }
@@ -337,9 +430,11 @@ export class CredentialCache implements OnApplicationBootstrap, OnModuleDestroy 
 /** Pure: an invalidation as sent, or undefined. */
 export function parseInvalidation(data: unknown): Invalidation | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { keys } = data as Record<string, unknown>;
+  const { keys, kind } = data as Record<string, unknown>;
   if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string')) return undefined;
-  return { keys: keys as string[] };
+  if (kind === undefined) return { keys: keys as string[] };
+  if (typeof kind !== 'string') return undefined;
+  return { keys: keys as string[], kind };
 }
 
 function parseAcknowledgement(message: Msg): string | undefined {
