@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import type { PlatformEvent, WebhookDeliveryObject } from '@paynet/contracts';
+import { IdPrefix, newId, type PlatformEvent, type WebhookDeliveryObject } from '@paynet/contracts';
 import { type Behaviour, waitFor, WebhookReceiver } from '@paynet/testing';
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
@@ -190,6 +190,29 @@ describe('push: webhooks', () => {
       const { rows } = await push.database.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE event_id = ANY($1::text[]) AND status = 'succeeded' AND attempts = 1`, [events.map((event) => event.id)]);
       return rows[0]?.n === events.length;
     }, { description: "every delivery's outcome is recorded", timeout_ms });
+  });
+
+  it('records an attempt\'s outcome in the transaction that records the next events, while events keep coming', async () => {
+    const endpoint = await receiver();
+    const merchant = push.fakes.addMerchant(endpoint.url);
+    const event = makeEvent({ merchant: merchant.merchant_id, type: 'payment_intent.succeeded' });
+    await push.publish(event);
+    await waitFor(() => endpoint.requestsFor(event.id).length === 1, { description: 'the webhook arrives', timeout_ms });
+    // A holder's events (no webhooks of their own) keep coming until the outcome is recorded.
+    const followers: string[] = [];
+    const recorded = await waitFor(async () => {
+      const follower = makeEvent({ merchant: null, account: newId(IdPrefix.account) });
+      followers.push(follower.id);
+      await push.publish(follower);
+      const { rows } = await push.database.query(
+        `SELECT d.status, EXISTS (SELECT 1 FROM events e WHERE e.id = ANY($2::text[]) AND e.received_at = d.updated_at) AS with_events
+         FROM webhook_deliveries d WHERE d.event_id = $1 AND d.status <> 'pending'`,
+        [event.id, followers],
+      );
+      return rows[0] as { status: string; with_events: boolean } | undefined;
+    }, { description: 'the outcome is recorded', timeout_ms, interval_ms: 20 });
+    // The same now(): the statement that stored a follower recorded the outcome; no transaction of its own.
+    expect(recorded).toEqual({ status: 'succeeded', with_events: true });
   });
 
   it("delivers to an endpoint added after push had cached the merchant's endpoints (merchants' change broadcast drops them)", async () => {

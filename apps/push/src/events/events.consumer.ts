@@ -13,6 +13,7 @@ import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsNames } from '@paynet/contracts';
 import { ensureEventsStream, NATS_CONNECTION, NATS_NAMES } from '@paynet/platform';
 import { events_recorded_total } from '../push.metrics.js';
+import { WriteBatcher } from '../webhooks/write-batcher.js';
 import { EventsService } from './events.service.js';
 import { parseReceivedEvent, type ReceivedEvent } from './received-event.js';
 
@@ -22,12 +23,21 @@ export const consumer_name = 'push';
 export const consumer_ack_wait_ms = 30_000;
 /** Messages handed out and not yet acknowledged, across replicas. */
 export const consumer_ack_pending_max = 1_024;
-/**
- * Events recorded by one statement at most. Whatever arrived while the
- * previous batch was being written goes into the next one: no batch waits to
- * fill up, so a lone event is recorded at once.
- */
+/** Events recorded by one statement at most. */
 export const consumer_record_batch_max = 256;
+/**
+ * A record starts at least this long after the previous one started (unless
+ * a full batch is waiting): however fast events come, at most about 7
+ * recording transactions a second per replica, each with every event that
+ * arrived meanwhile and the webhook outcomes waiting for a record (carried
+ * along). An event after a quiet spell is recorded at once. Under saturating
+ * load events come a few to 10 ms apart (three per payment), so recording
+ * them as they came cost more than one transaction per payment; spaced, it
+ * is about 7 / (payments per second). The wait is on the way to a webhook
+ * (its delivery is made by the record) and to a resume's replay (it waits for
+ * the record), not to the live stream: the fan-out is another consumer.
+ */
+export const consumer_record_spacing_ms = 150;
 /** Messages pulled ahead of recording: one batch being written and the next one gathering. */
 export const consumer_pull_batch_max = 2 * consumer_record_batch_max;
 /** A failed message comes back after this, doubled on each redelivery up to the maximum. */
@@ -38,8 +48,9 @@ export const consumer_restart_delay_ms = 1_000;
 
 /**
  * At-least-once in, exactly-once effects out: the messages that arrived
- * together are recorded in one transaction (deduped by event id) and each is
- * acknowledged only after that commit.
+ * together (within consumer_record_spacing_ms of the last record) are
+ * recorded in one transaction (deduped by event id) and each is acknowledged
+ * only after that commit.
  */
 @Injectable()
 export class EventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -108,19 +119,21 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
     this.messages = messages;
     if (this.stopped) await messages.close();
     this.watch(messages);
-    const gathered: JsMsg[] = [];
-    let writing: Promise<void> | undefined;
-    const writeGathered = async (): Promise<void> => {
-      while (gathered.length > 0) await this.handle(gathered.splice(0, consumer_record_batch_max));
-      writing = undefined;
-    };
+    const batcher = new WriteBatcher<JsMsg, void>(
+      async (batch) => {
+        await this.handle(batch);
+        return batch.map(() => undefined);
+      },
+      { batch_max: consumer_record_batch_max, spacing_ms: consumer_record_spacing_ms },
+    );
+    let last_added: Promise<void> = Promise.resolve();
     for await (const message of messages) {
-      gathered.push(message);
-      writing ??= writeGathered();
-      // Bounded: past a full batch gathered, wait for the write in progress.
-      if (gathered.length >= consumer_record_batch_max) await writing;
+      // handle() settles every message itself (ack, nak or term); an unexpected error leaves them to the ack wait.
+      last_added = batcher.add(message).catch((error: unknown) => this.logger.error({ err: error }, 'could not record a batch of events'));
+      // Bounded: past a full batch queued, wait for the writes in progress (they go in order: the last added is written last).
+      if (batcher.queued >= consumer_record_batch_max) await last_added;
     }
-    await writing;
+    await last_added;
   }
 
   /** A deleted consumer does not come back by itself: recreate it. */
@@ -135,7 +148,11 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
     })().catch(() => undefined);
   }
 
-  /** Records one batch and acknowledges it after commit; a batch that fails is tried event by event, so one bad event holds up only itself. */
+  /**
+   * Records one batch (carrying the webhook outcomes waiting for a record)
+   * and acknowledges it after commit; a batch that fails is tried again event
+   * by event without them, so one bad event or outcome holds up only itself.
+   */
   private async handle(batch: readonly JsMsg[]): Promise<void> {
     const valid: { message: JsMsg; received: ReceivedEvent }[] = [];
     for (const message of batch) {
@@ -151,16 +168,18 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
     }
     if (valid.length === 0) return;
     try {
-      await this.recordAndAck(valid);
+      await this.recordAndAck(valid, { carry_outcomes: true });
     } catch (error) {
-      if (valid.length === 1) return this.retryLater(valid[0] as (typeof valid)[number], error);
+      // Without the webhook outcomes it carried (given back to the worker): they cannot hold up an event either.
       this.logger.warn({ err: error, events: valid.length }, 'could not record a batch of events; recording them one by one');
-      for (const one of valid) await this.recordAndAck([one]).catch((single_error: unknown) => this.retryLater(one, single_error));
+      for (const one of valid) {
+        await this.recordAndAck([one], { carry_outcomes: false }).catch((single_error: unknown) => this.retryLater(one, single_error));
+      }
     }
   }
 
-  private async recordAndAck(batch: readonly { message: JsMsg; received: ReceivedEvent }[]): Promise<void> {
-    const inserted = await this.events.record(batch.map(({ received }) => received));
+  private async recordAndAck(batch: readonly { message: JsMsg; received: ReceivedEvent }[], options: { carry_outcomes: boolean }): Promise<void> {
+    const inserted = await this.events.record(batch.map(({ received }) => received), options);
     const counted = new Set<string>();
     for (const { message, received } of batch) {
       const id = received.event.id;

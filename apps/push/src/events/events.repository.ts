@@ -1,9 +1,21 @@
 import { IdPrefix, newId } from '@paynet/contracts';
 import type { EntityManager } from 'typeorm';
-import type { ClaimedDelivery } from '../webhooks/webhook-deliveries.repository.js';
+import {
+  type AttemptRecord,
+  attemptsCtes,
+  type ClaimedDelivery,
+  type EndpointHealthUpdate,
+  type RecordedAttempts,
+  type RecordedAttemptsRow,
+  recorded_attempts_columns,
+  recordedAttemptsOf,
+} from '../webhooks/webhook-deliveries.repository.js';
 import type { ReceivedEvent } from './received-event.js';
 
 /** SQL for push's copy of the events. */
+
+/** Parameters of recordEvents' own part ($1 to $15); the carried outcomes' are numbered after them. */
+const events_statement_params = 15;
 
 export interface EventRow {
   id: string;
@@ -36,6 +48,14 @@ export interface RecordedEvents {
   claimed: ClaimedDelivery[];
   /** Deliveries made unclaimed, due now for whichever replica claims them. */
   unclaimed: number;
+  /** What became of the attempt outcomes the statement carried. */
+  attempts: RecordedAttempts;
+}
+
+/** Attempt outcomes waiting for a record, carried by the statement that records a batch of events. */
+export interface CarriedAttempts {
+  attempts: readonly AttemptRecord[];
+  health: readonly EndpointHealthUpdate[];
 }
 
 /**
@@ -48,17 +68,22 @@ export interface RecordedEvents {
  * attempts it after the commit without a claim statement of its own; if this
  * replica dies first, the lease runs out and any replica claims it. An event
  * published twice keeps its first stream sequence, the one the live fan-out
- * sent it at, so a resume replays it where it was sent.
+ * sent it at, so a resume replays it where it was sent. The same statement
+ * records the webhook attempt outcomes it is given (`carried`: attempts on
+ * deliveries committed earlier, so never a row this statement makes), which
+ * saves them a transaction of their own.
  */
 export async function recordEvents(
   manager: EntityManager,
   events: readonly ReceivedEvent[],
   deliveries: readonly EventDelivery[],
   claim: BatchClaim,
+  carried: CarriedAttempts = { attempts: [], health: [] },
 ): Promise<RecordedEvents> {
-  if (events.length === 0) return { inserted: new Set(), claimed: [], unclaimed: 0 };
+  if (events.length === 0) throw new RangeError('recordEvents needs at least one event');
   const ids = deliveries.map(() => newId(IdPrefix.delivery));
-  const rows: { inserted: string[] | null; claimed: string[] | null; unclaimed: number; now_ms: string }[] = await manager.query(
+  const outcomes = attemptsCtes(carried.attempts, carried.health, events_statement_params + 1);
+  const rows: ({ inserted: string[] | null; claimed: string[] | null; unclaimed: number; now_ms: string } & RecordedAttemptsRow)[] = await manager.query(
     `WITH ev AS (
        INSERT INTO events (id, type, merchant_id, account_id, stream_seq, payload, created)
        SELECT e.id, e.type, e.merchant_id, e.account_id, e.stream_seq, e.payload, to_timestamp(e.created)
@@ -75,11 +100,12 @@ export async function recordEvents(
        JOIN ev ON ev.id = d.event_id AND ev.inserted
        ON CONFLICT (event_id, endpoint_id) WHERE origin = 'event' DO NOTHING
        RETURNING id, claim_id IS NOT NULL AS claimed
-     )
+     ), ${outcomes.sql}
      SELECT (SELECT array_agg(id) FROM ev WHERE inserted) AS inserted,
             (SELECT array_agg(id) FROM made WHERE claimed) AS claimed,
             (SELECT count(*) FROM made WHERE NOT claimed)::int AS unclaimed,
-            floor(extract(epoch FROM now()) * 1000)::bigint AS now_ms`,
+            floor(extract(epoch FROM now()) * 1000)::bigint AS now_ms,
+            ${recorded_attempts_columns}`,
     [
       events.map((received) => received.event.id),
       events.map((received) => received.event.type),
@@ -96,6 +122,7 @@ export async function recordEvents(
       deliveries.map((delivery) => delivery.claimed),
       claim.claim_id,
       claim.lease_ms / 1_000,
+      ...outcomes.params,
     ],
   );
   const row = rows[0];
@@ -117,7 +144,7 @@ export async function recordEvents(
       payload: payloads.get(delivery.event_id) ?? '',
     });
   });
-  return { inserted: new Set(row?.inserted ?? []), claimed, unclaimed: row?.unclaimed ?? 0 };
+  return { inserted: new Set(row?.inserted ?? []), claimed, unclaimed: row?.unclaimed ?? 0, attempts: recordedAttemptsOf(row) };
 }
 
 export async function findEvent(manager: EntityManager, id: string): Promise<EventRow | undefined> {

@@ -11,6 +11,8 @@ import type { ReceivedEvent } from './received-event.js';
  * deduped by event id, and the caller acknowledges the messages only after
  * it commits. The deliveries the worker has slots for are made claimed by
  * that statement and attempted right after it, with no claim of their own.
+ * The statement also records the webhook attempt outcomes that are waiting
+ * for their record (the worker's, carried along): one transaction for both.
  */
 @Injectable()
 export class EventsService {
@@ -20,8 +22,8 @@ export class EventsService {
     private readonly worker: WebhookDeliveryWorker,
   ) {}
 
-  /** Records the batch; answers the ids of the events that were new. */
-  async record(batch: readonly ReceivedEvent[]): Promise<ReadonlySet<string>> {
+  /** Records the batch (with the waiting webhook outcomes if `carry_outcomes`); answers the ids of the events that were new. */
+  async record(batch: readonly ReceivedEvent[], options: { carry_outcomes: boolean }): Promise<ReadonlySet<string>> {
     // The same event twice in a batch (published twice): keep its first sequence, as a second record would.
     const first = new Map<string, ReceivedEvent>();
     for (const received of batch) {
@@ -42,15 +44,21 @@ export class EventsService {
     // Held from here to the commit: what has no slot is made due now, for the worker's next claim.
     const slots = this.worker.reserve(targets.map((target) => target.merchant_id));
     const deliveries = targets.map((target, index) => ({ ...target, claimed: slots.taken[index] === true }));
+    // Taken last, right before the statement: every outcome that finished meanwhile rides along.
+    const outcomes = options.carry_outcomes ? this.worker.carryOutcomes() : undefined;
     let recorded: RecordedEvents;
     try {
       // A redelivered message finds its event stored: its deliveries were made by that same statement.
-      recorded = await recordEvents(this.dataSource.manager, events, deliveries, { claim_id: slots.claim_id, lease_ms: webhook_lease_ms });
+      const claim = { claim_id: slots.claim_id, lease_ms: webhook_lease_ms };
+      recorded = await recordEvents(this.dataSource.manager, events, deliveries, claim, outcomes);
     } catch (error) {
       slots.settle([]);
+      // Not lost: the worker records them in a statement of its own.
+      outcomes?.giveBack();
       throw error;
     }
     slots.settle(recorded.claimed);
+    outcomes?.settle(recorded.attempts);
     if (recorded.unclaimed > 0) this.worker.wake();
     return recorded.inserted;
   }

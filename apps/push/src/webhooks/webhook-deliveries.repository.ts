@@ -134,21 +134,28 @@ export type EndpointHealthUpdate = {
   enabled_since_ms: number | null;
 };
 
+/** What recording a batch of attempts answers: the deliveries recorded and, per endpoint, for how long it has only failed (null: its last attempt succeeded). */
+export interface RecordedAttempts {
+  recorded: ReadonlySet<string>;
+  failing_ms: ReadonlyMap<string, number | null>;
+}
+
 /**
- * Records a batch of attempts (each only if its claim is still ours: a claim
- * whose lease ran out may have been taken over) and their endpoints' health,
- * in one statement. Answers the deliveries recorded and, per endpoint, for
- * how long it has only failed (null: its last attempt succeeded).
+ * The common table expressions that record a batch of attempts (each only if
+ * its claim is still ours: a claim whose lease ran out may have been taken
+ * over) and their endpoints' health, numbered from `$first_param`: `recorded`
+ * answers the delivery ids recorded, `health` each endpoint's failing_ms.
+ * Shared by recordAttempts and by the recorder's statement, which carries the
+ * outcomes waiting for a record with its events (events.repository.ts).
  */
-export async function recordAttempts(
-  manager: EntityManager,
+export function attemptsCtes(
   attempts: readonly AttemptRecord[],
   health: readonly EndpointHealthUpdate[],
-): Promise<{ recorded: ReadonlySet<string>; failing_ms: ReadonlyMap<string, number | null> }> {
-  if (attempts.length === 0 && health.length === 0) return { recorded: new Set(), failing_ms: new Map() };
-  const rows: { kind: 'delivery' | 'endpoint'; id: string; failing_ms: string | null }[] = await manager.query(
-    `WITH attempt AS (
-       SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[], $7::double precision[], $8::text[])
+  first_param: number,
+): { sql: string; params: unknown[] } {
+  const $ = (index: number) => `$${first_param + index - 1}`;
+  const sql = `attempt AS (
+       SELECT * FROM unnest(${$(1)}::text[], ${$(2)}::uuid[], ${$(3)}::text[], ${$(4)}::int[], ${$(5)}::int[], ${$(6)}::text[], ${$(7)}::double precision[], ${$(8)}::text[])
          AS a (id, claim_id, status, attempts, last_status_code, last_error, retry_after_s, url)
      ), recorded AS (
        UPDATE webhook_deliveries d
@@ -159,7 +166,7 @@ export async function recordAttempts(
        WHERE d.id = a.id AND d.claim_id = a.claim_id AND d.status = 'pending'
        RETURNING d.id
      ), judged AS (
-       SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::double precision[]) AS j (endpoint_id, merchant_id, state, enabled_since_ms)
+       SELECT * FROM unnest(${$(9)}::text[], ${$(10)}::text[], ${$(11)}::text[], ${$(12)}::double precision[]) AS j (endpoint_id, merchant_id, state, enabled_since_ms)
      ), current AS (
        -- Locked in one order, so replicas recording the same endpoints wait for each other instead of deadlocking.
        SELECT h.endpoint_id, h.failing_since FROM webhook_endpoint_health h
@@ -173,31 +180,52 @@ export async function recordAttempts(
        FROM judged j LEFT JOIN current c ON c.endpoint_id = j.endpoint_id
        ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = EXCLUDED.failing_since
        RETURNING endpoint_id, floor(extract(epoch FROM now() - failing_since) * 1000)::bigint AS failing_ms
-     )
-     SELECT 'delivery' AS kind, id, NULL::bigint AS failing_ms FROM recorded
-     UNION ALL SELECT 'endpoint', endpoint_id, failing_ms FROM health`,
-    [
-      attempts.map(({ claim }) => claim.id),
-      attempts.map(({ claim }) => claim.claim_id),
-      attempts.map(({ outcome }) => outcome.status),
-      attempts.map(({ outcome }) => outcome.attempts),
-      attempts.map(({ outcome }) => outcome.last_status_code),
-      attempts.map(({ outcome }) => outcome.last_error),
-      attempts.map(({ outcome }) => (outcome.retry_after_ms ?? 0) / 1_000),
-      attempts.map(({ url }) => url),
-      health.map((update) => update.endpoint_id),
-      health.map((update) => update.merchant_id),
-      health.map((update) => update.state),
-      health.map((update) => update.enabled_since_ms),
-    ],
-  );
-  const recorded = new Set<string>();
-  const failing_ms = new Map<string, number | null>();
-  for (const row of rows) {
-    if (row.kind === 'delivery') recorded.add(row.id);
-    else failing_ms.set(row.id, row.failing_ms === null ? null : Number(row.failing_ms));
-  }
-  return { recorded, failing_ms };
+     )`;
+  const params = [
+    attempts.map(({ claim }) => claim.id),
+    attempts.map(({ claim }) => claim.claim_id),
+    attempts.map(({ outcome }) => outcome.status),
+    attempts.map(({ outcome }) => outcome.attempts),
+    attempts.map(({ outcome }) => outcome.last_status_code),
+    attempts.map(({ outcome }) => outcome.last_error),
+    attempts.map(({ outcome }) => (outcome.retry_after_ms ?? 0) / 1_000),
+    attempts.map(({ url }) => url),
+    health.map((update) => update.endpoint_id),
+    health.map((update) => update.merchant_id),
+    health.map((update) => update.state),
+    health.map((update) => update.enabled_since_ms),
+  ];
+  return { sql, params };
+}
+
+/** The select list that answers what attemptsCtes recorded, as two columns of one row (see recordedAttemptsOf). */
+export const recorded_attempts_columns = `(SELECT array_agg(id) FROM recorded) AS recorded_deliveries,
+  (SELECT json_agg(json_build_array(endpoint_id, failing_ms)) FROM health) AS endpoint_health`;
+
+/** The row recorded_attempts_columns answers. */
+export interface RecordedAttemptsRow {
+  recorded_deliveries: string[] | null;
+  /** [endpoint_id, failing_ms]; failing_ms is a bigint that JSON gives as a number (milliseconds, far below 2^53). */
+  endpoint_health: [string, number | null][] | null;
+}
+
+export function recordedAttemptsOf(row: RecordedAttemptsRow | undefined): RecordedAttempts {
+  return {
+    recorded: new Set(row?.recorded_deliveries ?? []),
+    failing_ms: new Map(row?.endpoint_health ?? []),
+  };
+}
+
+/** Records a batch of attempts and their endpoints' health in one statement (attemptsCtes). */
+export async function recordAttempts(
+  manager: EntityManager,
+  attempts: readonly AttemptRecord[],
+  health: readonly EndpointHealthUpdate[],
+): Promise<RecordedAttempts> {
+  if (attempts.length === 0 && health.length === 0) return { recorded: new Set(), failing_ms: new Map() };
+  const ctes = attemptsCtes(attempts, health, 1);
+  const rows: RecordedAttemptsRow[] = await manager.query(`WITH ${ctes.sql} SELECT ${recorded_attempts_columns}`, ctes.params);
+  return recordedAttemptsOf(rows[0]);
 }
 
 /**

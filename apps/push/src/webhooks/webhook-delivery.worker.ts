@@ -13,6 +13,7 @@ import {
   type ClaimedDelivery,
   claimDueDeliveries,
   type EndpointHealthUpdate,
+  type RecordedAttempts,
   recordAttempts,
   releaseClaim,
 } from './webhook-deliveries.repository.js';
@@ -52,11 +53,15 @@ export const webhook_sign_request_bytes_max = 256 * 1024;
 export const webhook_record_batch_max = 256;
 /**
  * An attempt that finishes when no record is being written waits this long
- * for others to share its statement. Nothing waits on the record but the
- * delivery list and the retry's clock (a retry is due its delay after the
- * record): an attempt not yet recorded when push dies is made again, never lost.
+ * for others to share its statement, or for the recorder to carry it in the
+ * statement that records the next events (carryOutcomes), which under load
+ * starts within the recorder's spacing (consumer_record_spacing_ms, 150 ms):
+ * twice that, so the recorder nearly always comes first while events flow.
+ * Nothing waits on the record but the delivery list, the retry's clock (a
+ * retry is due its delay after the record) and the attempt's slot: an
+ * attempt not yet recorded when push dies is made again, never lost.
  */
-export const webhook_record_linger_ms = 100;
+export const webhook_record_linger_ms = 300;
 /** Shutdown waits this long for attempts in flight; the rest run out their lease and are retried. */
 export const webhook_shutdown_wait_ms = webhook_timeout_ms + 2_000;
 
@@ -78,12 +83,28 @@ interface RecordedAttempt {
   failing_ms: number | null;
 }
 
+/** An attempt waiting for its record, with when its endpoint was last enabled. */
+type FinishedAttempt = AttemptRecord & { enabled_since_ms: number | null };
+
+/**
+ * Attempt outcomes handed to the recorder (carryOutcomes): it records them
+ * in its statement, then settles them with what that statement answered, or
+ * gives them back when the statement failed (the worker records them itself).
+ */
+export interface CarriedOutcomes {
+  readonly attempts: readonly AttemptRecord[];
+  readonly health: readonly EndpointHealthUpdate[];
+  settle(recorded: RecordedAttempts): void;
+  giveBack(): void;
+}
+
 /**
  * Delivers webhooks at its own pace: claims due rows with SKIP LOCKED (so
  * replicas share the work), has merchants sign all it claimed in one
  * request, runs each attempt on its own (a slow merchant holds only its own
  * slots), and records outcomes with the retry schedule, the attempts that
- * finish together (or within webhook_record_linger_ms) in one statement.
+ * finish together (or within webhook_record_linger_ms) in one statement, or
+ * in the recorder's next statement when it comes first (carryOutcomes).
  * The deliveries the recorder made claimed for it (`reserve`) start right
  * after the recorder's commit; the recorder wakes it for the ones it left
  * unclaimed.
@@ -107,11 +128,10 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
   /** The last claim was cut short by the bounds: a finished attempt frees a slot for what is waiting. */
   private starved = false;
   private loop: Promise<void> | undefined;
-  private readonly attempts = new WriteBatcher<AttemptRecord & { enabled_since_ms: number | null }, RecordedAttempt>(
-    (batch) => this.recordBatch(batch),
-    webhook_record_batch_max,
-    webhook_record_linger_ms,
-  );
+  private readonly attempts = new WriteBatcher<FinishedAttempt, RecordedAttempt>((batch) => this.recordBatch(batch), {
+    batch_max: webhook_record_batch_max,
+    linger_ms: webhook_record_linger_ms,
+  });
 
   constructor(
     private readonly dataSource: DataSource,
@@ -276,22 +296,25 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     if (claim.endpoint_id !== null) await this.judgeEndpoint(claim.merchant_id, claim.endpoint_id, outcome, failing_ms);
   }
 
+  /**
+   * The outcomes waiting for their record, for the recorder to write in the
+   * statement that records its events: one transaction for both. Undefined
+   * when none wait.
+   */
+  carryOutcomes(): CarriedOutcomes | undefined {
+    const taken = this.attempts.take(webhook_record_batch_max);
+    if (taken === undefined) return undefined;
+    return {
+      attempts: taken.items,
+      health: healthOf(taken.items),
+      settle: (recorded) => taken.settle(resultsOf(taken.items, recorded)),
+      giveBack: () => taken.giveBack(),
+    };
+  }
+
   /** The attempts that finished together, and their endpoints' health, in one statement. */
-  private async recordBatch(batch: readonly (AttemptRecord & { enabled_since_ms: number | null })[]): Promise<RecordedAttempt[]> {
-    const health = new Map<string, EndpointHealthUpdate>();
-    for (const { claim, outcome, enabled_since_ms } of batch) {
-      if (claim.endpoint_id === null) continue;
-      const before = health.get(claim.endpoint_id);
-      const succeeded = outcome.status === 'succeeded';
-      const state = succeeded ? 'succeeded' : before === undefined || before.state === 'failed' ? 'failed' : 'failed_after_success';
-      const since = Math.max(before?.enabled_since_ms ?? 0, enabled_since_ms ?? 0);
-      health.set(claim.endpoint_id, { endpoint_id: claim.endpoint_id, merchant_id: claim.merchant_id, state, enabled_since_ms: since === 0 ? null : since });
-    }
-    const { recorded, failing_ms } = await recordAttempts(this.dataSource.manager, batch, [...health.values()]);
-    return batch.map(({ claim }) => ({
-      recorded: recorded.has(claim.id),
-      failing_ms: claim.endpoint_id === null ? null : (failing_ms.get(claim.endpoint_id) ?? null),
-    }));
+  private async recordBatch(batch: readonly FinishedAttempt[]): Promise<RecordedAttempt[]> {
+    return resultsOf(batch, await recordAttempts(this.dataSource.manager, batch, healthOf(batch)));
   }
 
   /** 410 disables an endpoint at once; so do five days (scaled) of nothing but failures. */
@@ -402,6 +425,28 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
       this.wakeUp = done;
     });
   }
+}
+
+/** What a batch of attempts says of each endpoint's health, in the order they finished. */
+function healthOf(batch: readonly FinishedAttempt[]): EndpointHealthUpdate[] {
+  const health = new Map<string, EndpointHealthUpdate>();
+  for (const { claim, outcome, enabled_since_ms } of batch) {
+    if (claim.endpoint_id === null) continue;
+    const before = health.get(claim.endpoint_id);
+    const succeeded = outcome.status === 'succeeded';
+    const state = succeeded ? 'succeeded' : before === undefined || before.state === 'failed' ? 'failed' : 'failed_after_success';
+    const since = Math.max(before?.enabled_since_ms ?? 0, enabled_since_ms ?? 0);
+    health.set(claim.endpoint_id, { endpoint_id: claim.endpoint_id, merchant_id: claim.merchant_id, state, enabled_since_ms: since === 0 ? null : since });
+  }
+  return [...health.values()];
+}
+
+/** Each attempt's part of what its batch's statement answered. */
+function resultsOf(batch: readonly FinishedAttempt[], { recorded, failing_ms }: RecordedAttempts): RecordedAttempt[] {
+  return batch.map(({ claim }) => ({
+    recorded: recorded.has(claim.id),
+    failing_ms: claim.endpoint_id === null ? null : (failing_ms.get(claim.endpoint_id) ?? null),
+  }));
 }
 
 /** A signature merchants made, with the URL to send it to and the timestamp it signed. */
