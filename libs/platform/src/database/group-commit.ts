@@ -102,7 +102,7 @@ export class GroupCommit implements BeforeApplicationShutdown {
   private readonly logger = new Logger(GroupCommit.name);
   private readonly queue: Waiting[] = [];
   private in_flight = 0;
-  /** Our own connections not running a transaction now; at most in_flight_max are ever open. */
+  /** Our own connections not running a transaction now; at most one per lane (in_flight_max + group_commit_stalled_lanes_max) is ever open. */
   private readonly idle: pg.Client[] = [];
   private readonly open = new Set<pg.Client>();
   private drained: (() => void) | undefined;
