@@ -4,6 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { natsNames } from '@paynet/contracts';
 import { LoggerModule } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
 import { ADMIN_TOKEN, AuthGuard } from './auth/auth.guard.js';
 import { NatsHolderAuthenticator, NatsMerchantAuthenticator } from './auth/nats-authenticators.js';
 import { HOLDER_AUTHENTICATOR, MERCHANT_AUTHENTICATOR } from './auth/principal.js';
@@ -11,6 +12,7 @@ import { RevocationAnnouncer } from './auth/revocations.js';
 import { type BaseConfig, CONFIG } from './config/config.js';
 import { SECRET_BOX, secretBoxOf } from './crypto/secret-box.js';
 import { dataSourceOptions, type ServiceDatabaseSettings } from './database/database.js';
+import { GroupCommit } from './database/group-commit.js';
 import { MIGRATED_AS_OWNER, MigrationRunner } from './database/migration-runner.js';
 import { migrateAsOwner, type OwnerMigrationSettings } from './database/roles.js';
 import { ApiExceptionFilter } from './errors/api-exception.filter.js';
@@ -90,6 +92,11 @@ export class PlatformModule {
       RpcClient,
       RevocationAnnouncer,
       NatsConnectionCloser,
+      {
+        provide: GroupCommit,
+        useFactory: (dataSource: DataSource) => new GroupCommit(dataSource, { in_flight_max: config.DATABASE_GROUP_COMMIT_IN_FLIGHT }),
+        inject: [DataSource],
+      },
       IdempotencyStore,
       // Every service has an idempotency_keys table (see idempotency_table_sql in its first migration).
       IdempotencySweeper,

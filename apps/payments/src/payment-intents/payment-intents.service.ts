@@ -11,6 +11,7 @@ import {
 } from '@paynet/contracts';
 import {
   CONFIG,
+  GroupCommit,
   type IdempotencyClaim,
   IdempotencyStore,
   OutboxWriter,
@@ -97,6 +98,7 @@ export class PaymentIntentsService {
     private readonly risk: RiskService,
     private readonly outcomes: PaymentOutcomes,
     private readonly idempotency: IdempotencyStore,
+    private readonly groupCommit: GroupCommit,
     @Inject(CONFIG) private readonly config: PaymentsConfig,
   ) {}
 
@@ -128,7 +130,8 @@ export class PaymentIntentsService {
   }
 
   /**
-   * The whole creation in one statement, its own transaction: the key stored
+   * The whole creation in one statement, its own transaction (or, under
+   * load, one shared with other such statements: GroupCommit): the key stored
    * with its answer, the intent, its event. The answer is sealed before the
    * statement runs, so the intent is made here in full, its `created` from
    * this process's clock (as every event's is) rather than the database's.
@@ -166,7 +169,8 @@ export class PaymentIntentsService {
     const event = intentEvent('payment_intent.created', intent, null);
     const p = new SqlParameters();
     const created_at = `to_timestamp(${p.add(now_ms)}::bigint / 1000.0)`;
-    const rows: { created: number }[] = await this.dataSource.query(
+    // Shares its commit with other one-statement steps under load (GroupCommit); ordered by the key, the one row creations contend for.
+    const rows = await this.groupCommit.query<{ created: number }>(
       `WITH answered AS (${this.idempotency.answeredCte(claim, p, { status: 201, body: intent })}),
        created AS (
          INSERT INTO payment_intents (id, merchant_id, merchant_name, merchant_account_id, fee_bps, amount, currency, reference,
@@ -179,6 +183,7 @@ export class PaymentIntentsService {
        ${this.outbox.insertCte([event], p, 'EXISTS (SELECT 1 FROM created)')}
        SELECT count(*)::int AS created FROM created`,
       p.values,
+      `${claim.scope}\n${claim.key}`,
     );
     if (rows[0]?.created !== 1) return undefined;
     this.idempotency.answered(claim);
@@ -278,7 +283,8 @@ export class PaymentIntentsService {
     type StartRow = PaymentIntentRow & { claimed: number };
     let row: StartRow;
     if (limit) {
-      row = ((await this.dataSource.query(statement, p.values)) as StartRow[])[0] as StartRow;
+      // Its own transaction, or shared with other one-statement steps under load (GroupCommit), ordered by the intent they lock.
+      row = (await this.groupCommit.query<StartRow>(statement, p.values, id))[0] as StartRow;
     } else {
       try {
         row = await withTransaction(this.dataSource, async (manager) => {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError, ErrorCode, type PaymentErrorObject, type PaymentIntentObject } from '@paynet/contracts';
-import { type IdempotencyClaim, IdempotencyStore, OutboxWriter, SqlParameters, updateReturning } from '@paynet/platform';
-import { DataSource, type EntityManager } from 'typeorm';
+import { GroupCommit, type IdempotencyClaim, IdempotencyStore, OutboxWriter, SqlParameters, updateReturning } from '@paynet/platform';
+import type { EntityManager } from 'typeorm';
 import { attemptOutcome } from './attempts.js';
 import { statusGuard } from './transitions.js';
 import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } from './payment-intent.js';
@@ -16,9 +16,9 @@ import { intent_columns, intentEvent, mapPaymentIntent, type PaymentIntentRow } 
 @Injectable()
 export class PaymentOutcomes {
   constructor(
-    private readonly dataSource: DataSource,
     private readonly outbox: OutboxWriter,
     private readonly idempotency: IdempotencyStore,
+    private readonly groupCommit: GroupCommit,
   ) {}
 
   /**
@@ -48,7 +48,7 @@ export class PaymentOutcomes {
 
   /**
    * recordApplied and pay's stored answer (`answer_status`, the intent) in
-   * one statement, its own transaction: the intent as it will read is known
+   * one statement, its own transaction (or one shared under load: GroupCommit): the intent as it will read is known
    * beforehand, since an attempt's row holds every column the outcome does
    * not set (the attempt as started, as an unpaid intent still has them:
    * nothing received, refunded, captured, voided or canceled). The statement
@@ -68,13 +68,15 @@ export class PaymentOutcomes {
     });
     const event = intentEvent(outcome.event, intent, attempt.payer_account);
     const parameters = new SqlParameters();
-    const rows: { applied: number; answered: number }[] = await this.dataSource.query(
+    // Its own transaction, or shared with other one-statement steps under load (GroupCommit), ordered by the intent they lock.
+    const rows = await this.groupCommit.query<{ applied: number; answered: number }>(
       `WITH held AS (${this.idempotency.stillHeldCte(claim, parameters)}),
        applied AS (${appliedUpdate(attempt, parameters)} AND ${unpaid_as_created_sql} AND EXISTS (SELECT 1 FROM held) RETURNING id),
        ${this.outbox.insertCte([event], parameters, 'EXISTS (SELECT 1 FROM applied)')},
        answered AS (${this.idempotency.completedCte(claim, parameters, { status: answer_status, body: intent }, 'EXISTS (SELECT 1 FROM applied)')})
        SELECT (SELECT count(*)::int FROM applied) AS applied, (SELECT count(*)::int FROM answered) AS answered`,
       parameters.values,
+      attempt.id,
     );
     const counts = rows[0] as { applied: number; answered: number };
     if (counts.applied !== counts.answered) throw new Error(`payment ${attempt.id}: outcome and answer recorded apart`);

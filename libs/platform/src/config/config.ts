@@ -12,6 +12,8 @@ export const idempotency_retention_seconds_default = 48 * 3600;
 const idempotency_retention_seconds_max = 30 * 24 * 3600;
 export const idempotency_lease_seconds_default = 30;
 
+/** Chosen by measurement: docs/ARCHITECTURE.md, "Group commit". */
+export const group_commit_in_flight_default = 1;
 /** Sized by measurement: docs/BENCHMARKS.md, "Flood". */
 export const max_concurrent_requests_default = 8;
 export const max_pending_requests_per_principal_default = 64;
@@ -37,6 +39,11 @@ export const base_config_schema = z.object({
     z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
+  /**
+   * GroupCommit: transactions of its statements a replica runs at once; statements arriving while
+   * that many run wait and then commit together in one (docs/ARCHITECTURE.md, "Group commit"). 0: each alone.
+   */
+  DATABASE_GROUP_COMMIT_IN_FLIGHT: z.coerce.number().int().min(0).max(64).default(group_commit_in_flight_default),
   NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
   NATS_PREFIX: z
     .string()

@@ -33,6 +33,20 @@ export const outbox_lag_seconds = new Gauge({
   registers: [registry],
 });
 
+/** GroupCommit (libs/platform/src/database/group-commit.ts): statements per transaction it ran. */
+export const group_commit_statements = new Histogram({
+  name: 'paynet_group_commit_statements',
+  help: 'Statements per transaction GroupCommit ran for statements that waited (a lone statement that found a free slot is not counted)',
+  buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+  registers: [registry],
+});
+
+export const group_commit_retried_alone_total = new Counter({
+  name: 'paynet_group_commit_retried_alone_total',
+  help: 'Shared transactions GroupCommit rolled back (a statement refused) and ran again statement by statement',
+  registers: [registry],
+});
+
 export function httpMetricsMiddleware(request: Request, response: Response, next: NextFunction): void {
   const stop = http_request_duration_seconds.startTimer();
   response.on('finish', () => {
