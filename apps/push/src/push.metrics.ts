@@ -19,7 +19,7 @@ export const webhook_attempts_total = new Counter({
 
 export const webhook_deliveries_in_flight = new Gauge({
   name: 'paynet_webhook_deliveries_in_flight',
-  help: 'Webhook attempts running on this replica',
+  help: 'Webhook POSTs open on this replica (a merchant slot each, freed at the answer)',
   registers: [registry],
 });
 

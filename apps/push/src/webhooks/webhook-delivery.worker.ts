@@ -260,31 +260,47 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, BeforeAppl
     claims.forEach((claim, index) => this.start(claim, signed.then((all) => all[index] ?? null)));
   }
 
+  /**
+   * Runs one attempt in one of its merchant's slots. The slot bounds the
+   * requests open to the merchant's endpoint, so it is freed as soon as the
+   * POST has its answer (or there is none to send), not when the outcome is
+   * recorded: that record may wait for the recorder's next statement
+   * (webhook_record_linger_ms), and holding the slot through it capped a busy
+   * merchant at its slots per record interval (about 50 webhooks a second).
+   * The claim stays leased until the record, so nothing else sends it meanwhile.
+   */
   private start(claim: ClaimedDelivery, signed: Promise<SignedWebhook | null>): void {
     this.in_flight_by_merchant.set(claim.merchant_id, (this.in_flight_by_merchant.get(claim.merchant_id) ?? 0) + 1);
     webhook_deliveries_in_flight.inc();
-    const task = this.attempt(claim, signed)
+    let held = true;
+    const freeSlot = () => {
+      if (!held) return;
+      held = false;
+      const left = (this.in_flight_by_merchant.get(claim.merchant_id) ?? 1) - 1;
+      if (left === 0) this.in_flight_by_merchant.delete(claim.merchant_id);
+      else this.in_flight_by_merchant.set(claim.merchant_id, left);
+      webhook_deliveries_in_flight.dec();
+      // A slot is free: anything waiting for one may go now.
+      if (this.starved) this.wake();
+    };
+    const task = this.attempt(claim, signed, freeSlot)
       .catch((error: unknown) => this.logger.error({ err: error, delivery: claim.id }, 'webhook attempt failed unexpectedly'))
       .finally(() => {
         this.in_flight.delete(task);
-        const left = (this.in_flight_by_merchant.get(claim.merchant_id) ?? 1) - 1;
-        if (left === 0) this.in_flight_by_merchant.delete(claim.merchant_id);
-        else this.in_flight_by_merchant.set(claim.merchant_id, left);
-        webhook_deliveries_in_flight.dec();
-        // A slot is free: anything waiting for one may go now.
-        if (this.starved) this.wake();
+        freeSlot();
       });
     this.in_flight.add(task);
   }
 
   /**
    * POST with the signature merchants made (it answers the endpoint's URL as
-   * it is now: a retry goes there), then record. No transaction is open meanwhile.
+   * it is now: a retry goes there), free the slot, then record. No transaction is open meanwhile.
    */
-  private async attempt(claim: ClaimedDelivery, signing: Promise<SignedWebhook | null>): Promise<void> {
+  private async attempt(claim: ClaimedDelivery, signing: Promise<SignedWebhook | null>, freeSlot: () => void): Promise<void> {
     const signed = await signing;
     if (signed === null) return;
     const result = await this.sender.send({ url: signed.url, msg_id: claim.event_id, timestamp: signed.timestamp, signature: signed.signature, payload: claim.payload });
+    freeSlot();
     const outcome = outcomeOfAttempt(claim.attempts, result, this.config.WEBHOOK_RETRY_SCALE);
     const { recorded, failing_ms } = await this.attempts.add({ claim, url: signed.url, outcome, enabled_since_ms: signed.enabled_since_ms ?? null });
     webhook_attempts_total.inc({ status: outcome.status });
