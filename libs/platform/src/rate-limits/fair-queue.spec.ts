@@ -61,61 +61,65 @@ describe('fair admission (FairQueue)', () => {
     expect(queue.enter('flood')?.state).toBe('waiting');
   });
 
-  it('lets a key alone hold every slot, and caps it once another key is active, so the other finds a slot at once', () => {
+  it('lets a key alone hold every slot, and caps the key above the mean slot-time once another is active, never the one below', () => {
     const time = clock();
-    const queue = new FairQueue(4, 100, 2, time.now);
+    const queue = new FairQueue(4, 100, 1, time.now);
     const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
     expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'held', 'waiting', 'waiting']);
     expect(queue.cap('flood')).toBe(4);
-    // Another key arrives: all slots are held, it waits, and goes first.
-    const steady = queue.enter('steady') as Slot;
-    expect(queue.cap('flood')).toBe(2);
+    // Another key arrives: all slots are held, it waits, and goes first; the flood, above the mean, is capped to 1.
     time.advance(10);
+    const steady = queue.enter('steady') as Slot;
+    expect([queue.cap('flood'), queue.cap('steady')]).toEqual([1, 4]);
     flood[0]?.release();
     expect([steady.state, flood[4]?.state]).toEqual(['held', 'waiting']);
-    // The flood holds 3, over its cap of 2 while another key is active: a slot it frees stays free ...
+    // The flood holds 3, over its cap: a slot it frees stays free ...
+    time.advance(10);
     flood[1]?.release();
     expect([queue.in_flight, flood[4]?.state]).toEqual([3, 'waiting']);
-    // ... until it holds fewer than 2.
-    flood[2]?.release();
-    expect([queue.in_flight, flood[4]?.state]).toEqual([3, 'held']);
+    // ... for the steady key, below the mean: it may hold more than the flood's cap.
     const second = queue.enter('steady') as Slot;
-    expect(second.state).toBe('held');
+    expect([second.state, queue.in_flight]).toEqual(['held', 4]);
+    expect([steady.state, second.state].filter((state) => state === 'held')).toHaveLength(2);
   });
 
-  it('keeps a key capped while another was active within the idle memory, and lifts the cap after', () => {
+  it('keeps a heavy key capped while another was active within the idle memory, and lifts the cap after', () => {
     const time = clock();
     const queue = new FairQueue(4, 100, 1, time.now);
     const steady = queue.enter('steady') as Slot;
-    time.advance(5);
+    const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
+    expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    time.advance(10);
     steady.release();
-    const flood = Array.from({ length: 4 }, () => queue.enter('flood') as Slot);
-    expect(flood.map((slot) => slot.state)).toEqual(['held', 'waiting', 'waiting', 'waiting']);
-    time.advance(idle_key_memory_ms - 1);
     flood[0]?.release();
-    expect(flood.map((slot) => slot.state)).toEqual(['released', 'held', 'waiting', 'waiting']);
+    // The steady key is idle but remembered, the flood far above the mean: it stays at 2 held, over its cap of 1.
+    expect(flood.map((slot) => slot.state)).toEqual(['released', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    time.advance(idle_key_memory_ms - 1);
+    flood[1]?.release();
+    expect(flood.map((slot) => slot.state)).toEqual(['released', 'released', 'held', 'waiting', 'waiting', 'waiting']);
     time.advance(1);
     // The steady key is forgotten at the next event: the flood is alone and takes every free slot.
-    flood[1]?.release();
-    expect(flood.map((slot) => slot.state)).toEqual(['released', 'released', 'held', 'held']);
+    flood[2]?.release();
+    expect(flood.map((slot) => slot.state)).toEqual(['released', 'released', 'released', 'held', 'held', 'held']);
     expect([queue.keys_known, queue.keys_pending]).toEqual([1, 1]);
   });
 
   it('serves the keys below their cap, passing over a capped key without losing its place', () => {
     const time = clock();
-    const queue = new FairQueue(3, 100, 2, time.now);
-    const other = queue.enter('other') as Slot;
+    const queue = new FairQueue(3, 100, 1, time.now);
     const flood = Array.from({ length: 4 }, () => queue.enter('flood') as Slot);
+    time.advance(10);
     const third = [queue.enter('third') as Slot, queue.enter('third') as Slot];
-    expect([flood[0]?.state, flood[1]?.state, flood[2]?.state, other.state, third[0]?.state]).toEqual(['held', 'held', 'waiting', 'held', 'waiting']);
-    time.advance(10);
-    // The flood waits first, but at its cap: the free slot goes to the third key.
-    other.release();
-    expect([flood[2]?.state, third[0]?.state]).toEqual(['waiting', 'held']);
-    // Below its cap again, the flood (20 ms of slot-time) still goes after the third key (10 ms).
-    time.advance(10);
+    expect([...flood.map((slot) => slot.state), ...third.map((slot) => slot.state)]).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    // The flood waits first, but above the mean and at its cap: the free slot goes to the third key.
     flood[0]?.release();
-    expect([flood[2]?.state, third[1]?.state]).toEqual(['waiting', 'held']);
+    expect([flood[3]?.state, third[0]?.state]).toEqual(['waiting', 'held']);
+    flood[1]?.release();
+    expect([flood[3]?.state, third[1]?.state]).toEqual(['waiting', 'held']);
+    // Back below its cap (it holds none), the flood has its turn.
+    time.advance(10);
+    flood[2]?.release();
+    expect(flood[3]?.state).toBe('held');
   });
 
   it('lets a waiter that gives up leave without taking a slot, and its wait answers false', async () => {
@@ -171,10 +175,11 @@ describe('fair admission (FairQueue)', () => {
   /**
    * Random arrivals, releases (answers, errors, aborts of waiters) and
    * pauses against the rules: never more than the capacity held; a slot
-   * taken only by a key below its cap (all slots while it is the only key
-   * active, `per_key_held_max` otherwise); no free slot while a key below
-   * its cap waits; a key alone never waits while a slot is free; no key past
-   * its bound; and nothing pending once all is released.
+   * taken only by a key below its cap; the cap all slots for a key alone or
+   * below the active keys' mean slot-time, `per_key_held_max` above it; no
+   * free slot while a key below its cap waits; a key alone never waits while
+   * a slot is free; no key past its bound; and nothing pending once all is
+   * released.
    */
   it('keeps its promises under any interleaving of arrivals, releases and pauses', () => {
     const operation = fc.oneof(
@@ -194,14 +199,13 @@ describe('fair admission (FairQueue)', () => {
         const pending = (key: string) => live.filter((entry) => entry.key === key).length;
         const held_by = (key: string) => live.filter((entry) => entry.key === key && entry.slot.state === 'held').length;
         const active = () => new Set([...live.map((entry) => entry.key), ...[...idle_since].filter(([, since]) => since + idle_key_memory_ms > time.now()).map(([key]) => key)]);
-        const cap = (key: string) => ([...active()].some((other) => other !== key) ? Math.min(held_max, capacity) : capacity);
         for (const operation of operations) {
           if ('wait_ms' in operation) {
             time.advance(operation.wait_ms);
             continue;
           }
           const held_before = new Map(live.map((entry) => [entry.slot, entry.slot.state]));
-          const caps_before = new Map(['k0', 'k1', 'k2'].map((key) => [key, { cap: cap(key) }]));
+          const caps_before = new Map(['k0', 'k1', 'k2'].map((key) => [key, queue.cap(key)]));
           let entered: { key: string; slot: Slot } | undefined;
           if ('enter' in operation) {
             const key = `k${operation.enter}`;
@@ -224,14 +228,21 @@ describe('fair admission (FairQueue)', () => {
           }
           // Every slot taken in this operation went to a key below its cap.
           const newly_held = live.filter((entry) => entry.slot.state === 'held' && held_before.get(entry.slot) !== 'held');
-          for (const { key } of newly_held) expect(held_by(key)).toBeLessThanOrEqual(Math.max(caps_before.get(key)?.cap ?? capacity, cap(key)));
+          for (const { key } of newly_held) expect(held_by(key)).toBeLessThanOrEqual(Math.max(caps_before.get(key) ?? capacity, queue.cap(key)));
+          // The cap: all slots for a key alone or at most the active keys' mean slot-time, per_key_held_max above it.
+          const keys = [...active()];
+          const mean_ms = keys.reduce((sum, key) => sum + queue.slotTime(key), 0) / Math.max(1, keys.length);
+          for (const key of keys) {
+            if (keys.length === 1 || queue.slotTime(key) < mean_ms - 1e-6) expect(queue.cap(key)).toBe(capacity);
+            else if (queue.slotTime(key) > mean_ms + 1e-6) expect(queue.cap(key)).toBe(Math.min(held_max, capacity));
+          }
           const held = live.filter((entry) => entry.slot.state === 'held').length;
           const waiting = live.length - held;
           expect(queue.in_flight).toBe(held);
           expect(queue.waiting).toBe(waiting);
           expect(held).toBeLessThanOrEqual(capacity);
           for (const key of new Set(live.map((entry) => entry.key))) expect(held_by(key)).toBeLessThanOrEqual(capacity);
-          const eligible_waiting = live.some((entry) => entry.slot.state === 'waiting' && held_by(entry.key) < cap(entry.key));
+          const eligible_waiting = live.some((entry) => entry.slot.state === 'waiting' && held_by(entry.key) < queue.cap(entry.key));
           if (eligible_waiting) expect(held).toBe(capacity);
           // A key alone with nothing waiting is never capped below all the slots.
           if (entered !== undefined && active().size === 1 && held - (entered.slot.state === 'held' ? 1 : 0) < capacity && pending(entered.key) === 1) {
@@ -323,7 +334,7 @@ describe('fair admission over slot-time (simulated)', () => {
     );
   });
 
-  it('gives a key alone every slot, and the same key next to another its cap', () => {
+  it('gives a key alone every slot, and two equal keys equal shares of them', () => {
     const alone = simulate({ capacity: 8, held_max: 4, hold_ms: [10], duration_ms: 1_000, backlog: 16 });
     expect(alone.slot_ms[0]).toBeGreaterThan(7_000);
     const together = simulate({ capacity: 8, held_max: 4, hold_ms: [10, 10], duration_ms: 1_000, backlog: 16 });

@@ -9,25 +9,30 @@ export const turns_compared_max = 32;
 
 /**
  * Fair admission (docs/SECURITY.md, "Rate limits"): at most `capacity`
- * requests hold a slot at once. Free slots go to the waiting key that has
- * held slots the least time recently (its slot-time: what it held, halved
- * every `slot_time_half_life_ms`, plus what it holds now), so a key whose
- * requests hold slots long gets fewer turns than one whose requests are
- * quick, and a key with an occasional request goes before a flood's next.
- * A key alone (no other key holding, waiting, or idle for less than
- * `idle_key_memory_ms`) may hold every slot; while another key is active it
- * holds at most `per_key_held_max`, and waits even while slots are free, so
- * they stay free for the others, who then find one at once. A key has at
- * most `per_key_max` requests holding or waiting.
+ * requests hold a slot at once, and what a key (a principal, or a client
+ * address) may take is weighed by its slot-time: the time its requests held
+ * slots, halved every `slot_time_half_life_ms`, plus what they hold now.
+ *
+ * - Free slots go to the waiting key with the least slot-time, so a key
+ *   whose requests hold slots long gets fewer turns than one whose requests
+ *   are quick, and a key with an occasional request goes before a flood's
+ *   next (keys that always wait converge to equal shares of slot-time).
+ * - A key whose slot-time is above the mean of the active keys (those
+ *   holding, waiting, or idle for less than `idle_key_memory_ms`) holds at
+ *   most `per_key_held_max` slots and waits even while slots are free, so
+ *   they stay free for the others, who find one at once. A key alone, or at
+ *   or below the mean, may hold every slot: the cap never serialises a key
+ *   nobody else needs the slots for, nor a light key next to a heavy one.
+ * - A key has at most `per_key_max` requests holding or waiting.
  *
  * O(1) per request but for the comparison of at most `turns_compared_max`
  * waiting keys (plus the capped ones passed over: at most capacity /
  * per_key_held_max) per free slot: keys with waiters form a ring (a Map in
  * insertion order; a served key moves to the end, so equal slot-times are
  * served round-robin), each key's waiters a doubly linked list (a cancelled
- * waiter leaves in O(1)). Memory: the keys with requests in the server,
- * and at most `idle_keys_max` idle ones, each forgotten `idle_key_memory_ms`
- * after its last request.
+ * waiter leaves in O(1)), and the mean comes from running totals. Memory:
+ * the keys with requests in the server, and at most `idle_keys_max` idle
+ * ones, each forgotten `idle_key_memory_ms` after its last request.
  */
 export class FairQueue {
   private held = 0;
@@ -37,6 +42,10 @@ export class FairQueue {
   private readonly idle = new Map<string, KeyState>();
   /** The keys with waiters, in the order they are compared for the next slot. */
   private readonly turns = new Map<string, KeyState>();
+  /** The remembered keys' slot-time of released slots (ms), as of `used_total_at_ms`, and the grant times of the held slots: their mean slot-time in O(1). */
+  private used_total_ms = 0;
+  private used_total_at_ms = 0;
+  private held_since_total_ms = 0;
 
   constructor(
     readonly capacity: number,
@@ -75,10 +84,23 @@ export class FairQueue {
     return (this.keys.get(key)?.pending ?? 0) >= this.per_key_max;
   }
 
-  /** How many slots `key` may hold now: all while it is the only active key. */
+  /**
+   * How many slots `key` may hold now: all while it is the only active key,
+   * or while its slot-time is no more than the active keys' mean (a light
+   * key is never held back); `per_key_held_max` while it is above.
+   */
   cap(key: string): number {
-    const others = this.keys.size - (this.keys.has(key) ? 1 : 0);
-    return others === 0 ? this.capacity : Math.min(this.capacity, this.per_key_held_max);
+    const state = this.keys.get(key);
+    // A key not remembered has no slot-time: at most the mean.
+    if (state === undefined) return this.capacity;
+    return this.capOf(state, this.now());
+  }
+
+  private capOf(state: KeyState, now_ms: number): number {
+    if (this.keys.size <= 1) return this.capacity;
+    const mean_ms = (decay(this.used_total_ms, this.used_total_at_ms, now_ms) + this.held * now_ms - this.held_since_total_ms) / this.keys.size;
+    // A margin for rounding: equal keys are not over the mean.
+    return score(state, now_ms) > mean_ms + slot_time_margin_ms ? Math.min(this.capacity, this.per_key_held_max) : this.capacity;
   }
 
   /** The key's slot-time now (ms): what it held recently, decayed, plus what it holds. */
@@ -106,7 +128,7 @@ export class FairQueue {
     state.pending++;
     const slot = new Slot(this, state);
     // A free slot means nobody below their cap waits (dispatch fills it at once otherwise); a key's own requests keep their order.
-    if (this.held < this.capacity && state.held < this.cap(key) && state.waiting === 0) {
+    if (this.held < this.capacity && state.held < this.capOf(state, now_ms) && state.waiting === 0) {
       this.hold(state, slot, now_ms);
       slot.state = 'held';
     } else {
@@ -125,9 +147,13 @@ export class FairQueue {
     if (was === 'held') {
       this.held--;
       state.held--;
-      state.used_ms = decayed(state, now_ms) + Math.max(0, now_ms - slot.granted_at_ms);
+      const held_ms = Math.max(0, now_ms - slot.granted_at_ms);
+      state.used_ms = decayed(state, now_ms) + held_ms;
       state.used_at_ms = now_ms;
       state.held_since_sum_ms -= slot.granted_at_ms;
+      this.used_total_ms = decay(this.used_total_ms, this.used_total_at_ms, now_ms) + held_ms;
+      this.used_total_at_ms = now_ms;
+      this.held_since_total_ms -= slot.granted_at_ms;
     } else {
       this.dequeue(state, slot);
     }
@@ -146,13 +172,17 @@ export class FairQueue {
       if (state.idle_since_ms + idle_key_memory_ms > now_ms && this.idle.size <= idle_keys_max) break;
       this.idle.delete(state.key);
       this.keys.delete(state.key);
+      this.used_total_ms = Math.max(0, decay(this.used_total_ms, this.used_total_at_ms, now_ms) - decayed(state, now_ms));
+      this.used_total_at_ms = now_ms;
     }
+    if (this.keys.size === 0) [this.used_total_ms, this.held_since_total_ms] = [0, 0];
   }
 
   private hold(state: KeyState, slot: Slot, now_ms: number): void {
     this.held++;
     state.held++;
     state.held_since_sum_ms += now_ms;
+    this.held_since_total_ms += now_ms;
     slot.granted_at_ms = now_ms;
   }
 
@@ -200,7 +230,7 @@ export class FairQueue {
     let best_score = Infinity;
     let compared = 0;
     for (const state of this.turns.values()) {
-      if (state.held >= this.cap(state.key)) continue;
+      if (state.held >= this.capOf(state, now_ms)) continue;
       const state_score = score(state, now_ms);
       if (state_score < best_score) [best, best_score] = [state, state_score];
       if (++compared >= turns_compared_max) break;
@@ -209,10 +239,18 @@ export class FairQueue {
   }
 }
 
-/** Pure: slot-time held before, halved every `slot_time_half_life_ms` since it was counted. */
+/** Slot-time (ms) within which a key counts as equal to the mean. */
+const slot_time_margin_ms = 0.001;
+
+/** Pure: slot-time counted at `at_ms`, halved every `slot_time_half_life_ms` since. */
+function decay(used_ms: number, at_ms: number, now_ms: number): number {
+  if (used_ms === 0) return 0;
+  return used_ms * 2 ** (-Math.max(0, now_ms - at_ms) / slot_time_half_life_ms);
+}
+
+/** Pure: a key's slot-time of released slots now. */
 function decayed(state: KeyState, now_ms: number): number {
-  if (state.used_ms === 0) return 0;
-  return state.used_ms * 2 ** (-Math.max(0, now_ms - state.used_at_ms) / slot_time_half_life_ms);
+  return decay(state.used_ms, state.used_at_ms, now_ms);
 }
 
 /** Pure: the slot-time a key is compared by: held before (decayed) and held now. */
