@@ -93,13 +93,15 @@ export const base_config_schema = z.object({
   /** API.md: requests a second per client address that carry no valid credentials, across all replicas. */
   RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(20),
   /**
-   * Requests one replica serves at once (past the guard, until the response is finished); more wait
-   * and get free slots round-robin across principals (docs/SECURITY.md, Rate limits).
+   * Requests one replica serves at once (past the guard, until the response is finished); more wait,
+   * and a free slot goes to the principal that held slots the least time recently (docs/SECURITY.md, Rate limits).
    */
   MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(100_000).default(max_concurrent_requests_default),
   /**
-   * Slots one principal (or client address) may hold at once on one replica; its other requests wait, even
-   * while slots are free, so another principal finds one at once. Unset: half of MAX_CONCURRENT_REQUESTS, rounded up.
+   * Slots one principal (or client address) may hold at once on one replica while others are active there and it
+   * has held slots longer than their mean (a principal alone, or at or below the mean, may hold all); its other
+   * requests wait, even while slots are free, so another principal finds one at once. Unset: half of
+   * MAX_CONCURRENT_REQUESTS, rounded up.
    */
   MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL: z.coerce.number().int().min(1).max(100_000).optional(),
   /** Requests one principal (or client address, without valid credentials) has in flight and waiting on one replica; 429 beyond. */

@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { FairQueue, type Slot } from './fair-queue.js';
+import { FairQueue, idle_key_memory_ms, idle_keys_max, type Slot } from './fair-queue.js';
+
+/** A clock the test moves. */
+function clock(): { now: () => number; advance: (ms: number) => void } {
+  let now_ms = 0;
+  return { now: () => now_ms, advance: (ms) => (now_ms += ms) };
+}
 
 describe('fair admission (FairQueue)', () => {
   it('holds a slot at once while one is free, and queues past the capacity', async () => {
@@ -13,16 +19,36 @@ describe('fair admission (FairQueue)', () => {
     expect([queue.in_flight, queue.waiting]).toEqual([2, 0]);
   });
 
-  it('gives the next free slot to a key with one request waiting before the second of a key that queued many', () => {
-    const queue = new FairQueue(1, 100);
+  it('gives the next free slot to a key with one request waiting before a flood that has held the slot', () => {
+    const time = clock();
+    const queue = new FairQueue(1, 100, 1, time.now);
     const holder = queue.enter('flood') as Slot;
     const flood = Array.from({ length: 50 }, () => queue.enter('flood') as Slot);
+    time.advance(10);
     const steady = queue.enter('steady') as Slot;
     holder.release();
-    expect(flood[0]?.state).toBe('held');
-    flood[0]?.release();
     expect(steady.state).toBe('held');
-    expect(flood.slice(1).every((slot) => slot.state === 'waiting')).toBe(true);
+    expect(flood.every((slot) => slot.state === 'waiting')).toBe(true);
+    time.advance(10);
+    steady.release();
+    expect(flood[0]?.state).toBe('held');
+  });
+
+  it('gives turns by slot-time, not by request: a key whose requests hold slots long waits for the quick ones', () => {
+    const time = clock();
+    const queue = new FairQueue(1, 100, 1, time.now);
+    const first = queue.enter('slow') as Slot;
+    const slow = [queue.enter('slow') as Slot, queue.enter('slow') as Slot];
+    const quick = [queue.enter('quick') as Slot, queue.enter('quick') as Slot, queue.enter('quick') as Slot];
+    // The slow key held the slot 30 ms: the quick key's three 5 ms requests go first.
+    time.advance(30);
+    first.release();
+    for (const slot of quick) {
+      expect(slot.state).toBe('held');
+      time.advance(5);
+      slot.release();
+    }
+    expect(slow[0]?.state).toBe('held');
   });
 
   it('refuses a key that already has its bound holding and waiting, and no other key', () => {
@@ -35,33 +61,65 @@ describe('fair admission (FairQueue)', () => {
     expect(queue.enter('flood')?.state).toBe('waiting');
   });
 
-  it('keeps a key at its cap of slots waiting while slots are free, so another key finds one at once', () => {
-    const queue = new FairQueue(4, 100, 2);
+  it('lets a key alone hold every slot, and caps the key above the mean slot-time once another is active, never the one below', () => {
+    const time = clock();
+    const queue = new FairQueue(4, 100, 1, time.now);
     const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
-    expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'waiting', 'waiting', 'waiting', 'waiting']);
-    expect([queue.in_flight, queue.waiting]).toEqual([2, 4]);
-    const steady = [queue.enter('steady') as Slot, queue.enter('steady') as Slot, queue.enter('steady') as Slot];
-    expect(steady.map((slot) => slot.state)).toEqual(['held', 'held', 'waiting']);
-    // A slot freed by the flood is the flood's next waiter's (the steady one is at its cap too).
+    expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'held', 'waiting', 'waiting']);
+    expect(queue.cap('flood')).toBe(4);
+    // Another key arrives: all slots are held, it waits, and goes first; the flood, above the mean, is capped to 1.
+    time.advance(10);
+    const steady = queue.enter('steady') as Slot;
+    expect([queue.cap('flood'), queue.cap('steady')]).toEqual([1, 4]);
     flood[0]?.release();
-    expect([flood[2]?.state, steady[2]?.state]).toEqual(['held', 'waiting']);
-    // One freed by the steady key goes to its own waiter, though the flood queued first.
-    steady[0]?.release();
-    expect([steady[2]?.state, flood[3]?.state]).toEqual(['held', 'waiting']);
+    expect([steady.state, flood[4]?.state]).toEqual(['held', 'waiting']);
+    // The flood holds 3, over its cap: a slot it frees stays free ...
+    time.advance(10);
+    flood[1]?.release();
+    expect([queue.in_flight, flood[4]?.state]).toEqual([3, 'waiting']);
+    // ... for the steady key, below the mean: it may hold more than the flood's cap.
+    const second = queue.enter('steady') as Slot;
+    expect([second.state, queue.in_flight]).toEqual(['held', 4]);
+    expect([steady.state, second.state].filter((state) => state === 'held')).toHaveLength(2);
   });
 
-  it('serves the keys below their cap in turn, passing over a capped key without losing its place', () => {
-    const queue = new FairQueue(3, 100, 2);
-    const flood = Array.from({ length: 4 }, () => queue.enter('flood') as Slot);
-    const other = queue.enter('other') as Slot;
-    const third = [queue.enter('third') as Slot, queue.enter('third') as Slot];
-    expect([flood[2]?.state, other.state, third[0]?.state, third[1]?.state]).toEqual(['waiting', 'held', 'waiting', 'waiting']);
-    // The flood is first in the ring, but at its cap: the free slot goes to the third key.
-    other.release();
-    expect([flood[2]?.state, third[0]?.state]).toEqual(['waiting', 'held']);
-    // The flood, below its cap again, has its turn before the third key's second request.
+  it('keeps a heavy key capped while another was active within the idle memory, and lifts the cap after', () => {
+    const time = clock();
+    const queue = new FairQueue(4, 100, 1, time.now);
+    const steady = queue.enter('steady') as Slot;
+    const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
+    expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    time.advance(10);
+    steady.release();
     flood[0]?.release();
-    expect([flood[2]?.state, third[1]?.state]).toEqual(['held', 'waiting']);
+    // The steady key is idle but remembered, the flood far above the mean: it stays at 2 held, over its cap of 1.
+    expect(flood.map((slot) => slot.state)).toEqual(['released', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    time.advance(idle_key_memory_ms - 1);
+    flood[1]?.release();
+    expect(flood.map((slot) => slot.state)).toEqual(['released', 'released', 'held', 'waiting', 'waiting', 'waiting']);
+    time.advance(1);
+    // The steady key is forgotten at the next event: the flood is alone and takes every free slot.
+    flood[2]?.release();
+    expect(flood.map((slot) => slot.state)).toEqual(['released', 'released', 'released', 'held', 'held', 'held']);
+    expect([queue.keys_known, queue.keys_pending]).toEqual([1, 1]);
+  });
+
+  it('serves the keys below their cap, passing over a capped key without losing its place', () => {
+    const time = clock();
+    const queue = new FairQueue(3, 100, 1, time.now);
+    const flood = Array.from({ length: 4 }, () => queue.enter('flood') as Slot);
+    time.advance(10);
+    const third = [queue.enter('third') as Slot, queue.enter('third') as Slot];
+    expect([...flood.map((slot) => slot.state), ...third.map((slot) => slot.state)]).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    // The flood waits first, but above the mean and at its cap: the free slot goes to the third key.
+    flood[0]?.release();
+    expect([flood[3]?.state, third[0]?.state]).toEqual(['waiting', 'held']);
+    flood[1]?.release();
+    expect([flood[3]?.state, third[1]?.state]).toEqual(['waiting', 'held']);
+    // Back below its cap (it holds none), the flood has its turn.
+    time.advance(10);
+    flood[2]?.release();
+    expect(flood[3]?.state).toBe('held');
   });
 
   it('lets a waiter that gives up leave without taking a slot, and its wait answers false', async () => {
@@ -74,7 +132,7 @@ describe('fair admission (FairQueue)', () => {
     await expect(waited).resolves.toBe(false);
     holder.release();
     expect(next.state).toBe('held');
-    expect([queue.in_flight, queue.waiting, queue.keys_known]).toEqual([1, 0, 1]);
+    expect([queue.in_flight, queue.waiting, queue.keys_pending]).toEqual([1, 0, 1]);
   });
 
   it('counts a release once, however many paths call it (answer, error, close)', () => {
@@ -87,7 +145,7 @@ describe('fair admission (FairQueue)', () => {
     expect(queue.in_flight).toBe(1);
     second.release();
     second.release();
-    expect([queue.in_flight, queue.waiting, queue.keys_known]).toEqual([0, 0, 0]);
+    expect([queue.in_flight, queue.waiting, queue.keys_pending]).toEqual([0, 0, 0]);
   });
 
   it('takes only whole positive sizes', () => {
@@ -96,30 +154,59 @@ describe('fair admission (FairQueue)', () => {
     expect(() => new FairQueue(2, 2, 0)).toThrow(RangeError);
   });
 
+  it('remembers at most idle_keys_max idle keys, however many come and go, and forgets them all once idle long enough', () => {
+    const time = clock();
+    const queue = new FairQueue(2, 4, 1, time.now);
+    const keys = idle_keys_max + 5_000;
+    for (let index = 0; index < keys; index++) {
+      const slot = queue.enter(`address:${index}`) as Slot;
+      time.advance(0.01);
+      slot.release();
+      expect(queue.keys_known).toBeLessThanOrEqual(idle_keys_max + 1);
+    }
+    expect(queue.keys_known).toBe(idle_keys_max);
+    time.advance(idle_key_memory_ms);
+    const last = queue.enter('last') as Slot;
+    expect([queue.keys_known, last.state]).toEqual([1, 'held']);
+    last.release();
+    expect([queue.in_flight, queue.waiting, queue.keys_pending]).toEqual([0, 0, 0]);
+  });
+
   /**
-   * Random arrivals and releases (answers, errors, aborts of waiters) against
-   * the rules: never more than the capacity held, nor more than a key's cap,
-   * no free slot while anyone below their cap waits, no key past its bound,
-   * no key served more than once per round while another waits (without
-   * caps), and nothing remembered once all is released.
+   * Random arrivals, releases (answers, errors, aborts of waiters) and
+   * pauses against the rules: never more than the capacity held; a slot
+   * taken only by a key below its cap; the cap all slots for a key alone or
+   * below the active keys' mean slot-time, `per_key_held_max` above it; no
+   * free slot while a key below its cap waits; a key alone never waits while
+   * a slot is free; no key past its bound; and nothing pending once all is
+   * released.
    */
-  it('keeps its promises under any interleaving of arrivals and releases', () => {
+  it('keeps its promises under any interleaving of arrivals, releases and pauses', () => {
     const operation = fc.oneof(
       { arbitrary: fc.record({ enter: fc.integer({ min: 0, max: 2 }) }), weight: 4 },
       // A request answered (or failed) frees its slot; a waiting one whose client left leaves the queue.
       { arbitrary: fc.record({ finish: fc.nat() }), weight: 3 },
       { arbitrary: fc.record({ abort: fc.nat() }), weight: 1 },
+      { arbitrary: fc.record({ wait_ms: fc.integer({ min: 0, max: 1_500 }) }), weight: 1 },
     );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.array(operation, { maxLength: 200, size: 'max' }), (capacity, per_key_max, held_max, operations) => {
-        const queue = new FairQueue(capacity, per_key_max, held_max);
-        const capped = held_max < capacity;
+        const time = clock();
+        const queue = new FairQueue(capacity, per_key_max, held_max, time.now);
         const live: { key: string; slot: Slot }[] = [];
-        /** For each waiter: the slots granted to every key since it came. */
-        const waits = new Map<Slot, { grants: Map<string, number> }>();
+        /** When each key last had nothing pending. */
+        const idle_since = new Map<string, number>();
         const pending = (key: string) => live.filter((entry) => entry.key === key).length;
+        const held_by = (key: string) => live.filter((entry) => entry.key === key && entry.slot.state === 'held').length;
+        const active = () => new Set([...live.map((entry) => entry.key), ...[...idle_since].filter(([, since]) => since + idle_key_memory_ms > time.now()).map(([key]) => key)]);
         for (const operation of operations) {
-          const before = new Set(live.filter((entry) => entry.slot.state === 'waiting').map((entry) => entry.slot));
+          if ('wait_ms' in operation) {
+            time.advance(operation.wait_ms);
+            continue;
+          }
+          const held_before = new Map(live.map((entry) => [entry.slot, entry.slot.state]));
+          const caps_before = new Map(['k0', 'k1', 'k2'].map((key) => [key, queue.cap(key)]));
+          let entered: { key: string; slot: Slot } | undefined;
           if ('enter' in operation) {
             const key = `k${operation.enter}`;
             const was = pending(key);
@@ -127,8 +214,9 @@ describe('fair admission (FairQueue)', () => {
             const slot = queue.enter(key);
             expect(slot === undefined).toBe(was >= per_key_max);
             if (slot === undefined) continue;
-            if (slot.state === 'waiting') waits.set(slot, { grants: new Map() });
-            live.push({ key, slot });
+            entered = { key, slot };
+            live.push(entered);
+            idle_since.delete(key);
           } else {
             const [index, state] = 'finish' in operation ? [operation.finish, 'held'] : [operation.abort, 'waiting'];
             const candidates = live.filter((entry) => entry.slot.state === state);
@@ -136,39 +224,121 @@ describe('fair admission (FairQueue)', () => {
             if (entry === undefined) continue;
             live.splice(live.indexOf(entry), 1);
             entry.slot.release();
-            waits.delete(entry.slot);
+            if (pending(entry.key) === 0) idle_since.set(entry.key, time.now());
           }
-          // At most one slot is freed per operation, so at most one waiter is served.
-          const served = live.filter((entry) => before.has(entry.slot) && entry.slot.state === 'held');
-          expect(served.length).toBeLessThanOrEqual(1);
-          for (const { key, slot } of served) {
-            waits.delete(slot);
-            for (const other of waits.values()) other.grants.set(key, (other.grants.get(key) ?? 0) + 1);
-          }
-          // A waiter is passed by at most one request of each other key per round: its own key's earlier waiters each took a round.
-          // (With caps a capped key is passed over as often as it stays capped.)
-          for (const [slot, wait] of capped ? [] : waits) {
-            const own = live.find((entry) => entry.slot === slot)?.key ?? '';
-            const rounds = wait.grants.get(own) ?? 0;
-            for (const [other, count] of wait.grants) if (other !== own) expect(count).toBeLessThanOrEqual(rounds + 1);
+          // Every slot taken in this operation went to a key below its cap.
+          const newly_held = live.filter((entry) => entry.slot.state === 'held' && held_before.get(entry.slot) !== 'held');
+          for (const { key } of newly_held) expect(held_by(key)).toBeLessThanOrEqual(Math.max(caps_before.get(key) ?? capacity, queue.cap(key)));
+          // The cap: all slots for a key alone or at most the active keys' mean slot-time, per_key_held_max above it.
+          const keys = [...active()];
+          const mean_ms = keys.reduce((sum, key) => sum + queue.slotTime(key), 0) / Math.max(1, keys.length);
+          for (const key of keys) {
+            if (keys.length === 1 || queue.slotTime(key) < mean_ms - 1e-6) expect(queue.cap(key)).toBe(capacity);
+            else if (queue.slotTime(key) > mean_ms + 1e-6) expect(queue.cap(key)).toBe(Math.min(held_max, capacity));
           }
           const held = live.filter((entry) => entry.slot.state === 'held').length;
           const waiting = live.length - held;
           expect(queue.in_flight).toBe(held);
           expect(queue.waiting).toBe(waiting);
           expect(held).toBeLessThanOrEqual(capacity);
-          const held_by = (key: string) => live.filter((entry) => entry.key === key && entry.slot.state === 'held').length;
-          const keys = new Set(live.map((entry) => entry.key));
-          for (const key of keys) expect(held_by(key)).toBeLessThanOrEqual(held_max);
-          const eligible_waiting = live.some((entry) => entry.slot.state === 'waiting' && held_by(entry.key) < held_max);
+          for (const key of new Set(live.map((entry) => entry.key))) expect(held_by(key)).toBeLessThanOrEqual(capacity);
+          const eligible_waiting = live.some((entry) => entry.slot.state === 'waiting' && held_by(entry.key) < queue.cap(entry.key));
           if (eligible_waiting) expect(held).toBe(capacity);
-          if (!capped && waiting > 0) expect(held).toBe(capacity);
-          expect(queue.keys_known).toBe(keys.size);
+          // A key alone with nothing waiting is never capped below all the slots.
+          if (entered !== undefined && active().size === 1 && held - (entered.slot.state === 'held' ? 1 : 0) < capacity && pending(entered.key) === 1) {
+            expect(entered.slot.state).toBe('held');
+          }
+          expect(queue.keys_pending).toBe(new Set(live.map((entry) => entry.key)).size);
         }
         for (const entry of live) entry.slot.release();
-        expect([queue.in_flight, queue.waiting, queue.keys_known]).toEqual([0, 0, 0]);
+        expect([queue.in_flight, queue.waiting, queue.keys_pending]).toEqual([0, 0, 0]);
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+/**
+ * Keys that always have requests waiting, each request holding its slot a
+ * fixed time per key, on a simulated clock: which key gets each slot, and
+ * for how long.
+ */
+function simulate(settings: { capacity: number; held_max: number; hold_ms: readonly number[]; duration_ms: number; backlog: number }) {
+  const time = clock();
+  const queue = new FairQueue(settings.capacity, settings.backlog + settings.capacity, settings.held_max, time.now);
+  const running: { key: number; slot: Slot; ends_ms: number }[] = [];
+  const waiting: { key: number; slot: Slot }[] = [];
+  const slot_ms = settings.hold_ms.map(() => 0);
+  const grants: number[][] = settings.hold_ms.map(() => []);
+  const start = (key: number, slot: Slot) => {
+    grants[key]?.push(time.now());
+    running.push({ key, slot, ends_ms: time.now() + (settings.hold_ms[key] ?? 1) });
+  };
+  const enter = (key: number) => {
+    const slot = queue.enter(`k${key}`) as Slot;
+    if (slot.state === 'held') start(key, slot);
+    else waiting.push({ key, slot });
+  };
+  const collect = () => {
+    for (let index = waiting.length - 1; index >= 0; index--) {
+      const entry = waiting[index] as (typeof waiting)[number];
+      if (entry.slot.state !== 'held') continue;
+      waiting.splice(index, 1);
+      start(entry.key, entry.slot);
+    }
+  };
+  for (let round = 0; round < settings.backlog; round++) for (let key = 0; key < settings.hold_ms.length; key++) enter(key);
+  collect();
+  while (running.length > 0) {
+    running.sort((a, b) => a.ends_ms - b.ends_ms);
+    const done = running.shift() as (typeof running)[number];
+    if (done.ends_ms > settings.duration_ms) break;
+    time.advance(done.ends_ms - time.now());
+    slot_ms[done.key] = (slot_ms[done.key] ?? 0) + (settings.hold_ms[done.key] ?? 0);
+    done.slot.release();
+    collect();
+    enter(done.key);
+    collect();
+  }
+  return { slot_ms, grants };
+}
+
+describe('fair admission over slot-time (simulated)', () => {
+  const hold_ms = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 2, maxLength: 5 });
+
+  it('gives keys that always wait equal shares of the slot-time, however long their requests hold a slot', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), hold_ms, (capacity, holds) => {
+        const duration_ms = 30_000;
+        const { slot_ms } = simulate({ capacity, held_max: capacity, hold_ms: holds, duration_ms, backlog: capacity + 1 });
+        const total = slot_ms.reduce((sum, ms) => sum + ms, 0);
+        for (const ms of slot_ms) expect(Math.abs(ms / total - 1 / holds.length)).toBeLessThan(0.05);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('starves no key: each waiting key is served within a bounded time, however quick the others are', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), hold_ms, (capacity, held_max, holds) => {
+        const { grants } = simulate({ capacity, held_max: Math.min(held_max, capacity), hold_ms: holds, duration_ms: 5_000, backlog: capacity + 1 });
+        const longest_ms = Math.max(...holds);
+        // Its share of the slot-time comes back within a few of the others' longest requests each.
+        const bound_ms = 4 * holds.length * longest_ms;
+        for (const times of grants) {
+          expect(times.length).toBeGreaterThan(0);
+          for (let index = 1; index < times.length; index++) expect((times[index] ?? 0) - (times[index - 1] ?? 0)).toBeLessThanOrEqual(bound_ms);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('gives a key alone every slot, and two equal keys equal shares of them', () => {
+    const alone = simulate({ capacity: 8, held_max: 4, hold_ms: [10], duration_ms: 1_000, backlog: 16 });
+    expect(alone.slot_ms[0]).toBeGreaterThan(7_000);
+    const together = simulate({ capacity: 8, held_max: 4, hold_ms: [10, 10], duration_ms: 1_000, backlog: 16 });
+    expect(together.slot_ms).toEqual([together.slot_ms[1], together.slot_ms[0]]);
+    expect((together.slot_ms[0] ?? 0) + (together.slot_ms[1] ?? 0)).toBeGreaterThan(7_000);
   });
 });

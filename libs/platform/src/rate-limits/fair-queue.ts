@@ -1,31 +1,58 @@
+/** How fast a key's slot-time is forgotten: what it held a second ago counts half. */
+export const slot_time_half_life_ms = 1_000;
+/** A key with nothing holding or waiting is remembered this long: it still counts as active (others stay capped) and keeps its slot-time. */
+export const idle_key_memory_ms = 2_000;
+/** Idle keys remembered at most; past it the longest idle are forgotten first. */
+export const idle_keys_max = 10_000;
+/** Waiting keys below their cap compared per free slot (from the front of the ring): bounds the work per grant. */
+export const turns_compared_max = 32;
+
 /**
  * Fair admission (docs/SECURITY.md, "Rate limits"): at most `capacity`
- * requests hold a slot at once, and at most `per_key_held_max` of one key (a
- * principal, or a client address): a key at that cap waits even while slots
- * are free, so they stay free for the others, who then find one at once. A
- * key has at most `per_key_max` requests holding or waiting. Waiting
- * requests get free slots round-robin across the keys below their cap, one
- * per key per round, so a key with one request waiting is served after at
- * most one request of each other waiting key, however many those keys queued.
+ * requests hold a slot at once, and what a key (a principal, or a client
+ * address) may take is weighed by its slot-time: the time its requests held
+ * slots, halved every `slot_time_half_life_ms`, plus what they hold now.
  *
- * O(1) per request, but for passing over capped keys (at most
- * capacity / per_key_held_max of them): keys with waiters form a ring (a Map
- * in insertion order: the first is next; served, it moves to the end), and
- * each key's waiters a doubly linked list (a cancelled waiter leaves in O(1)).
- * A key is forgotten when nothing of it holds or waits, so memory is bounded
- * by the requests in the server.
+ * - Free slots go to the waiting key with the least slot-time, so a key
+ *   whose requests hold slots long gets fewer turns than one whose requests
+ *   are quick, and a key with an occasional request goes before a flood's
+ *   next (keys that always wait converge to equal shares of slot-time).
+ * - A key whose slot-time is above the mean of the active keys (those
+ *   holding, waiting, or idle for less than `idle_key_memory_ms`) holds at
+ *   most `per_key_held_max` slots and waits even while slots are free, so
+ *   they stay free for the others, who find one at once. A key alone, or at
+ *   or below the mean, may hold every slot: the cap never serialises a key
+ *   nobody else needs the slots for, nor a light key next to a heavy one.
+ * - A key has at most `per_key_max` requests holding or waiting.
+ *
+ * O(1) per request but for the comparison of at most `turns_compared_max`
+ * waiting keys (plus the capped ones passed over: at most capacity /
+ * per_key_held_max) per free slot: keys with waiters form a ring (a Map in
+ * insertion order; a served key moves to the end, so equal slot-times are
+ * served round-robin), each key's waiters a doubly linked list (a cancelled
+ * waiter leaves in O(1)), and the mean comes from running totals. Memory:
+ * the keys with requests in the server, and at most `idle_keys_max` idle
+ * ones, each forgotten `idle_key_memory_ms` after its last request.
  */
 export class FairQueue {
   private held = 0;
   private queued = 0;
   private readonly keys = new Map<string, KeyState>();
-  /** The keys with waiters, in the order they get their next slot. */
+  /** The keys with nothing pending still remembered, longest idle first. */
+  private readonly idle = new Map<string, KeyState>();
+  /** The keys with waiters, in the order they are compared for the next slot. */
   private readonly turns = new Map<string, KeyState>();
+  /** The remembered keys' slot-time of released slots (ms), as of `used_total_at_ms`, and the grant times of the held slots: their mean slot-time in O(1). */
+  private used_total_ms = 0;
+  private used_total_at_ms = 0;
+  private held_since_total_ms = 0;
 
   constructor(
     readonly capacity: number,
     readonly per_key_max: number,
     readonly per_key_held_max: number = capacity,
+    /** Milliseconds, monotonic. */
+    private readonly now: () => number = () => performance.now(),
   ) {
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError('capacity must be an integer >= 1');
     if (!(Number.isInteger(per_key_max) && per_key_max >= 1)) throw new RangeError('per_key_max must be an integer >= 1');
@@ -42,9 +69,14 @@ export class FairQueue {
     return this.queued;
   }
 
-  /** Keys with a request holding or waiting (what the queue remembers). */
+  /** Keys remembered: those with a request holding or waiting, and the recently idle. */
   get keys_known(): number {
     return this.keys.size;
+  }
+
+  /** Keys with a request holding or waiting. */
+  get keys_pending(): number {
+    return this.keys.size - this.idle.size;
   }
 
   /** Would `key` be refused now (it has `per_key_max` holding or waiting)? Changes nothing. */
@@ -53,43 +85,105 @@ export class FairQueue {
   }
 
   /**
-   * A slot for `key`: held at once when one is free and the key holds fewer
-   * than its cap, otherwise queued. Undefined when the key already has `per_key_max`
-   * holding or waiting: refuse the request.
+   * How many slots `key` may hold now: all while it is the only active key,
+   * or while its slot-time is no more than the active keys' mean (a light
+   * key is never held back); `per_key_held_max` while it is above.
+   */
+  cap(key: string): number {
+    const state = this.keys.get(key);
+    // A key not remembered has no slot-time: at most the mean.
+    if (state === undefined) return this.capacity;
+    return this.capOf(state, this.now());
+  }
+
+  private capOf(state: KeyState, now_ms: number): number {
+    if (this.keys.size <= 1) return this.capacity;
+    const mean_ms = (decay(this.used_total_ms, this.used_total_at_ms, now_ms) + this.held * now_ms - this.held_since_total_ms) / this.keys.size;
+    // A margin for rounding: equal keys are not over the mean.
+    return score(state, now_ms) > mean_ms + slot_time_margin_ms ? Math.min(this.capacity, this.per_key_held_max) : this.capacity;
+  }
+
+  /** The key's slot-time now (ms): what it held recently, decayed, plus what it holds. */
+  slotTime(key: string): number {
+    const state = this.keys.get(key);
+    return state === undefined ? 0 : score(state, this.now());
+  }
+
+  /**
+   * A slot for `key`: held at once when one is free, the key holds fewer
+   * than its cap and none of its requests waits, otherwise queued. Undefined
+   * when the key already has `per_key_max` holding or waiting: refuse the request.
    */
   enter(key: string): Slot | undefined {
+    const now_ms = this.now();
+    this.forget(now_ms);
     let state = this.keys.get(key);
     if (state === undefined) {
-      state = { key, pending: 0, held: 0, waiting: 0, first: undefined, last: undefined };
+      state = { key, pending: 0, held: 0, waiting: 0, first: undefined, last: undefined, used_ms: 0, used_at_ms: now_ms, held_since_sum_ms: 0, idle_since_ms: 0 };
       this.keys.set(key, state);
     } else if (state.pending >= this.per_key_max) {
       return undefined;
     }
+    this.idle.delete(key);
     state.pending++;
     const slot = new Slot(this, state);
-    // A free slot means nobody below their cap waits (dispatch fills it at once otherwise).
-    if (this.held < this.capacity && state.held < this.per_key_held_max) {
-      this.held++;
-      state.held++;
+    // A free slot means nobody below their cap waits (dispatch fills it at once otherwise); a key's own requests keep their order.
+    if (this.held < this.capacity && state.held < this.capOf(state, now_ms) && state.waiting === 0) {
+      this.hold(state, slot, now_ms);
       slot.state = 'held';
     } else {
       this.enqueue(state, slot);
     }
+    // Keys forgotten just now may have lifted another's cap.
+    this.dispatch(now_ms);
     return slot;
   }
 
   /** @internal Slot.release: gives back a held slot, or leaves the queue. */
   leave(slot: Slot, was: 'held' | 'waiting'): void {
+    const now_ms = this.now();
     const state = slot.owner;
     state.pending--;
     if (was === 'held') {
       this.held--;
       state.held--;
+      const held_ms = Math.max(0, now_ms - slot.granted_at_ms);
+      state.used_ms = decayed(state, now_ms) + held_ms;
+      state.used_at_ms = now_ms;
+      state.held_since_sum_ms -= slot.granted_at_ms;
+      this.used_total_ms = decay(this.used_total_ms, this.used_total_at_ms, now_ms) + held_ms;
+      this.used_total_at_ms = now_ms;
+      this.held_since_total_ms -= slot.granted_at_ms;
     } else {
       this.dequeue(state, slot);
     }
-    if (state.pending === 0) this.keys.delete(state.key);
-    this.dispatch();
+    if (state.pending === 0) {
+      state.held_since_sum_ms = 0;
+      state.idle_since_ms = now_ms;
+      this.idle.set(state.key, state);
+    }
+    this.forget(now_ms);
+    this.dispatch(now_ms);
+  }
+
+  /** Forgets the keys idle for `idle_key_memory_ms`, and the longest idle past `idle_keys_max`. */
+  private forget(now_ms: number): void {
+    for (const state of this.idle.values()) {
+      if (state.idle_since_ms + idle_key_memory_ms > now_ms && this.idle.size <= idle_keys_max) break;
+      this.idle.delete(state.key);
+      this.keys.delete(state.key);
+      this.used_total_ms = Math.max(0, decay(this.used_total_ms, this.used_total_at_ms, now_ms) - decayed(state, now_ms));
+      this.used_total_at_ms = now_ms;
+    }
+    if (this.keys.size === 0) [this.used_total_ms, this.held_since_total_ms] = [0, 0];
+  }
+
+  private hold(state: KeyState, slot: Slot, now_ms: number): void {
+    this.held++;
+    state.held++;
+    state.held_since_sum_ms += now_ms;
+    this.held_since_total_ms += now_ms;
+    slot.granted_at_ms = now_ms;
   }
 
   private enqueue(state: KeyState, slot: Slot): void {
@@ -113,32 +207,58 @@ export class FairQueue {
     if (state.waiting === 0) this.turns.delete(state.key);
   }
 
-  /** Free slots go to the waiting keys below their cap in turn, one each. */
-  private dispatch(): void {
+  /** Free slots go, one at a time, to the waiting key below its cap with the least slot-time. */
+  private dispatch(now_ms: number): void {
     while (this.held < this.capacity) {
-      const state = this.nextTurn();
+      const state = this.nextTurn(now_ms);
       if (state === undefined) return;
       const slot = state.first as Slot;
       this.dequeue(state, slot);
-      // Served: to the end of the ring if it still waits.
+      // Served: to the end of the ring if it still waits (ties go round-robin).
       if (state.waiting > 0) {
         this.turns.delete(state.key);
         this.turns.set(state.key, state);
       }
-      this.held++;
-      state.held++;
+      this.hold(state, slot, now_ms);
       slot.grant();
     }
   }
 
-  /** The first key in the ring below its cap; a capped key keeps its place. */
-  private nextTurn(): KeyState | undefined {
-    for (const state of this.turns.values()) if (state.held < this.per_key_held_max) return state;
-    return undefined;
+  /** Of the first `turns_compared_max` keys in the ring below their cap, the one with the least slot-time (the first of equals). */
+  private nextTurn(now_ms: number): KeyState | undefined {
+    let best: KeyState | undefined;
+    let best_score = Infinity;
+    let compared = 0;
+    for (const state of this.turns.values()) {
+      if (state.held >= this.capOf(state, now_ms)) continue;
+      const state_score = score(state, now_ms);
+      if (state_score < best_score) [best, best_score] = [state, state_score];
+      if (++compared >= turns_compared_max) break;
+    }
+    return best;
   }
 }
 
-/** @internal a key's count and waiting list */
+/** Slot-time (ms) within which a key counts as equal to the mean. */
+const slot_time_margin_ms = 0.001;
+
+/** Pure: slot-time counted at `at_ms`, halved every `slot_time_half_life_ms` since. */
+function decay(used_ms: number, at_ms: number, now_ms: number): number {
+  if (used_ms === 0) return 0;
+  return used_ms * 2 ** (-Math.max(0, now_ms - at_ms) / slot_time_half_life_ms);
+}
+
+/** Pure: a key's slot-time of released slots now. */
+function decayed(state: KeyState, now_ms: number): number {
+  return decay(state.used_ms, state.used_at_ms, now_ms);
+}
+
+/** Pure: the slot-time a key is compared by: held before (decayed) and held now. */
+function score(state: KeyState, now_ms: number): number {
+  return decayed(state, now_ms) + Math.max(0, state.held * now_ms - state.held_since_sum_ms);
+}
+
+/** @internal a key's count, waiting list and slot-time */
 export interface KeyState {
   key: string;
   /** Holding or waiting. */
@@ -147,6 +267,13 @@ export interface KeyState {
   waiting: number;
   first: Slot | undefined;
   last: Slot | undefined;
+  /** Slot-time of released slots (ms), as of `used_at_ms`. */
+  used_ms: number;
+  used_at_ms: number;
+  /** Sum of the grant times of the slots it holds: with `held`, the slot-time they have run so far. */
+  held_since_sum_ms: number;
+  /** When its last request left (meaningful while it is idle). */
+  idle_since_ms: number;
 }
 
 /** One request's place: waiting, holding a slot, or released (for good). */
@@ -156,6 +283,8 @@ export class Slot {
   previous: Slot | undefined;
   /** @internal */
   next: Slot | undefined;
+  /** @internal when it got its slot (ms) */
+  granted_at_ms = 0;
   private granted: { promise: Promise<boolean>; resolve: (held: boolean) => void } | undefined;
 
   constructor(

@@ -83,7 +83,7 @@ describe('request slots over HTTP (RequestAdmission)', () => {
   async function until(condition: () => boolean): Promise<void> {
     while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  const state = () => ({ in_flight: admission.queue.in_flight, waiting: admission.queue.waiting, keys: admission.queue.keys_known });
+  const state = () => ({ in_flight: admission.queue.in_flight, waiting: admission.queue.waiting, keys: admission.queue.keys_pending });
 
   it('keeps the slot of a request whose client went away until its handler has settled, and frees it then', async () => {
     const started = handlers.started;
