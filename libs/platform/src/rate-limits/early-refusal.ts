@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
 import { rate_limited_total } from './rate-limit.metrics.js';
 import { rate_limit_exempt_path } from './rate-limit-exempt.js';
@@ -9,6 +10,11 @@ import { concurrency_retry_after_seconds, RequestAdmission } from './request-adm
 const authenticated_path = /^\/v1\//i;
 
 type Refused = Budget | 'concurrency';
+
+/** Refused answers held at once by one replica at most (refusal pacing); past it, refusals are answered at once. */
+export const refusals_held_max = 1_024;
+/** Keys (principals, addresses) whose window's first refusal is remembered, at most: the least recent go first. */
+export const refused_keys_max = 10_000;
 
 /**
  * The door (docs/SECURITY.md, Rate limits): the first thing a request meets,
@@ -23,10 +29,22 @@ type Refused = Budget | 'concurrency';
  * Everything else goes on to the AuthGuard, which charges and admits it as
  * before: the door only refuses early what the guard would refuse, so a
  * client that ignores Retry-After costs a header parse and a map lookup.
+ *
+ * Refusal pacing: a spent budget's first refusal in its window is answered
+ * at once (a client that obeys Retry-After hears it at once and waits); any
+ * more in the same window are held until the window ends, then answered
+ * the same (at most refusals_held_max held per replica, beyond which they
+ * are answered at once). A client that asks again as soon as it is refused
+ * therefore gets one answer per request it has open per window, not one per
+ * round trip: a retry loop with 32 requests open costs about 32 refusals a
+ * second instead of hundreds, and the CPU they took goes back to the others.
  */
 @Injectable()
 export class EarlyRefusal {
   private readonly answers = new Map<string, { headers: OutgoingHttpHeaders; body: string }>();
+  /** Per key refused in its window: when that window ends (performance.now() ms). */
+  private readonly refused_until = new LRUCache<string, number>({ max: refused_keys_max });
+  private held = 0;
   private readonly refused = {
     principal: rate_limited_total.labels('principal'),
     address: rate_limited_total.labels('address'),
@@ -62,12 +80,28 @@ export class EarlyRefusal {
     }
     this.limits.atTheDoor(address, claimed).then(
       (door) => {
-        if (door.spent !== undefined) this.refuse(response, door.spent.budget, door.spent.retry_after_seconds);
+        if (door.spent !== undefined) this.refuseSpent(door.key, response, door.spent.budget, door.spent.retry_after_seconds, door.spent.window_ends_in_ms);
         else if (this.admission.queue.full(door.key)) this.refuse(response, 'concurrency', concurrency_retry_after_seconds);
         else next();
       },
       () => next(),
     );
+  }
+
+  /** A spent budget's refusal: at once if it is its window's first, else when the window ends (refusal pacing, above). */
+  private refuseSpent(key: string, response: ServerResponse, budget: Budget, retry_after_seconds: number, window_ends_in_ms: number): void {
+    const now = performance.now();
+    const until = this.refused_until.get(key);
+    if (until === undefined || until <= now) {
+      this.refused_until.set(key, now + window_ends_in_ms);
+      return this.refuse(response, budget, retry_after_seconds);
+    }
+    if (this.held >= refusals_held_max) return this.refuse(response, budget, retry_after_seconds);
+    this.held += 1;
+    setTimeout(() => {
+      this.held -= 1;
+      if (!response.destroyed) this.refuse(response, budget, retry_after_seconds);
+    }, Math.ceil(until - now)).unref();
   }
 
   private refuse(response: ServerResponse, refused: Refused, retry_after_seconds: number): void {

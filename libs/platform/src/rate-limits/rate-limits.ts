@@ -75,7 +75,7 @@ export type Budget = 'principal' | 'address';
 
 /** What RateLimits.atTheDoor found: the budget already spent, if any, and whose turn the request would take. */
 export interface DoorCheck {
-  spent: { budget: Budget; retry_after_seconds: number } | undefined;
+  spent: { budget: Budget; retry_after_seconds: number; window_ends_in_ms: number } | undefined;
   /** `principal:<scope>` or `address:<address>`, as admissionKey answers after beforeCheck. */
   key: string;
 }
@@ -157,7 +157,7 @@ export class RateLimits {
   private async spent(limiter: RateLimiterMemory, key: string, budget: Budget): Promise<DoorCheck['spent']> {
     const used = await limiter.get(key);
     if (used === null || used.consumedPoints < limiter.points) return undefined;
-    return { budget, retry_after_seconds: retryAfterSeconds(used) };
+    return { budget, retry_after_seconds: retryAfterSeconds(used), window_ends_in_ms: Math.max(0, used.msBeforeNext) };
   }
 
   /** A request whose credentials nobody checks (a public route): counted against its address. */
