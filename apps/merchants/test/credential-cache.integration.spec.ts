@@ -2,11 +2,9 @@ import { jest } from '@jest/globals';
 import type { MerchantObject } from '@paynet/contracts';
 import { CredentialCache, ReplicaCensus } from '@paynet/platform';
 import type { PaynetClient } from '@paynet/sdk';
-import { type InProcessStack, merchantClient, onboardMerchant, startInProcess, TcpProxy, waitFor } from '@paynet/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { type InProcessStack, onboardMerchant, type TcpProxy, waitFor } from '@paynet/testing';
 import pg from 'pg';
-import { AppModule } from '../src/app.module.js';
-import { merchants_config_schema } from '../src/config.js';
+import { type Replica, useReplicas } from './replicas.js';
 
 /**
  * API keys are kept by each merchants replica's credential cache, and a
@@ -20,38 +18,17 @@ jest.setTimeout(180_000);
 /** Waits on a loaded machine: generous, never a measure of speed. */
 const timeout_ms = 20_000;
 
-const definition = { service: 'merchants' as const, schema: merchants_config_schema, module: AppModule.forConfig };
 
-type Replica = { url: string; app: NestExpressApplication };
 
 describe('merchants: the cache of verified API keys', () => {
+  const replicas = useReplicas(timeout_ms);
+  const { through } = replicas;
   let stack: InProcessStack;
   let proxy: TcpProxy;
   let a: Replica;
   let b: Replica;
   let cut: Replica;
-
-  beforeAll(async () => {
-    stack = await startInProcess([definition], { neighbours: ['accounts'] });
-    proxy = await TcpProxy.start(stack.nats.url);
-    a = { url: stack.urls['merchants'] as string, app: stack.apps['merchants'] as NestExpressApplication };
-    b = await stack.startReplica(definition);
-    cut = await stack.startReplica({ ...definition, env: { NATS_URL: proxy.urlFor(stack.nats.url) } });
-    await waitFor(() => [a, b, cut].every(({ app }) => app.get(ReplicaCensus).replicas === 3 && app.get(CredentialCache).hearing()), {
-      description: 'every replica hears the others and its invalidations',
-      timeout_ms,
-    });
-  });
-
-  afterAll(async () => {
-    await proxy?.close();
-    await stack?.stop();
-  });
-
-  /** `merchant`'s key, signing requests to one replica. */
-  function through(replica: Replica, merchant: MerchantObject): PaynetClient {
-    return merchantClient({ urls: { merchants: replica.url }, adminToken: stack.adminToken }, merchant);
-  }
+  beforeAll(() => ({ stack, proxy, a, b, cut } = replicas));
 
   async function status(client: PaynetClient, merchant: MerchantObject): Promise<number> {
     return (await client.request('GET', `/v1/merchants/${merchant.id}`)).status;

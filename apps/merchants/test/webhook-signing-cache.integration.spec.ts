@@ -3,12 +3,10 @@ import type { MerchantObject, SignWebhookReply, SignWebhooksReply, WebhookEndpoi
 import { CredentialCache, ReplicaCensus } from '@paynet/platform';
 import type { PaynetClient } from '@paynet/sdk';
 import { signWebhook } from '@paynet/signatures';
-import { type InProcessStack, merchantClient, onboardMerchant, startInProcess, TcpProxy, waitFor } from '@paynet/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { type InProcessStack, onboardMerchant, type TcpProxy, waitFor } from '@paynet/testing';
 import pg from 'pg';
-import { AppModule } from '../src/app.module.js';
-import { merchants_config_schema } from '../src/config.js';
 import { WebhookEndpointsService } from '../src/webhook-endpoints/webhook-endpoints.service.js';
+import { type Replica, useReplicas } from './replicas.js';
 
 /**
  * What a webhook is signed with and sent to (an endpoint's URL, status and
@@ -26,40 +24,19 @@ jest.setTimeout(180_000);
 const timeout_ms = 20_000;
 const endpoint_url = 'http://127.0.0.1:9/hooks';
 
-const definition = { service: 'merchants' as const, schema: merchants_config_schema, module: AppModule.forConfig };
 
-type Replica = { url: string; app: NestExpressApplication };
 type Endpoint = WebhookEndpointObject & { secret: string };
 
 describe('merchants: the cache of webhook signing keys', () => {
+  const replicas = useReplicas(timeout_ms);
+  const { through } = replicas;
   let stack: InProcessStack;
   let proxy: TcpProxy;
   let a: Replica;
   let b: Replica;
   let cut: Replica;
   let webhooks_signed = 0;
-
-  beforeAll(async () => {
-    stack = await startInProcess([definition], { neighbours: ['accounts'] });
-    proxy = await TcpProxy.start(stack.nats.url);
-    a = { url: stack.urls['merchants'] as string, app: stack.apps['merchants'] as NestExpressApplication };
-    b = await stack.startReplica(definition);
-    cut = await stack.startReplica({ ...definition, env: { NATS_URL: proxy.urlFor(stack.nats.url) } });
-    await waitFor(() => [a, b, cut].every(({ app }) => app.get(ReplicaCensus).replicas === 3 && app.get(CredentialCache).hearing()), {
-      description: 'every replica hears the others and its invalidations',
-      timeout_ms,
-    });
-  });
-
-  afterAll(async () => {
-    await proxy?.close();
-    await stack?.stop();
-  });
-
-  /** `merchant`'s key, signing requests to one replica. */
-  function through(replica: Replica, merchant: MerchantObject): PaynetClient {
-    return merchantClient({ urls: { merchants: replica.url }, adminToken: stack.adminToken }, merchant);
-  }
+  beforeAll(() => ({ stack, proxy, a, b, cut } = replicas));
 
   async function createEndpoint(client: PaynetClient, url = endpoint_url): Promise<Endpoint> {
     const created = await client.request<Endpoint>('POST', '/v1/webhook-endpoints', { url });
