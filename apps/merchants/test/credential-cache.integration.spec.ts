@@ -18,8 +18,6 @@ jest.setTimeout(180_000);
 /** Waits on a loaded machine: generous, never a measure of speed. */
 const timeout_ms = 20_000;
 
-
-
 describe('merchants: the cache of verified API keys', () => {
   const replicas = useReplicas(timeout_ms);
   const { through } = replicas;

@@ -24,7 +24,6 @@ jest.setTimeout(180_000);
 const timeout_ms = 20_000;
 const endpoint_url = 'http://127.0.0.1:9/hooks';
 
-
 type Endpoint = WebhookEndpointObject & { secret: string };
 
 describe('merchants: the cache of webhook signing keys', () => {

@@ -76,12 +76,20 @@ export class CredentialStore<V> {
   private readonly entries: LRUCache<string, { value: V }>;
   private readonly clock: CacheClock;
   private generation = 0;
+  /** The metric's series of this store's kind, bound once (a lookup is on every authenticated request). */
+  private readonly lookups: Record<'hit' | 'miss' | 'bypass', { inc(by?: number): void }>;
 
   constructor(
     private readonly options: CredentialStoreOptions,
     private readonly hearing: () => boolean,
   ) {
     this.clock = options.clock ?? performance;
+    const kind = options.kind ?? default_credential_kind;
+    this.lookups = {
+      hit: credential_cache_lookups_total.labels(kind, 'hit'),
+      miss: credential_cache_lookups_total.labels(kind, 'miss'),
+      bypass: credential_cache_lookups_total.labels(kind, 'bypass'),
+    };
     this.entries = new LRUCache({ max: options.max_entries, ttl: options.ttl_ms, ttlResolution: 0, perf: this.clock });
   }
 
@@ -158,7 +166,7 @@ export class CredentialStore<V> {
   }
 
   private count(result: 'hit' | 'miss' | 'bypass', by = 1): void {
-    credential_cache_lookups_total.inc({ kind: this.options.kind ?? default_credential_kind, result }, by);
+    this.lookups[result].inc(by);
   }
 }
 
