@@ -52,8 +52,13 @@ const services = ['accounts', 'merchants', 'payments'] as const satisfies readon
 const steady_address = '198.51.100.1';
 const flood_address = '198.51.100.2';
 
+/** The flood's first second (its onset: new connections, a credential not yet seen, a burst before pacing has a rate to hold it to), reported apart as well. */
+const onset_ms = 1_000;
+
 interface Phase {
   latency: LatencySummary;
+  /** The steady reads sent from the phase's second second on: a flood under way, its onset left out. */
+  sustained: LatencySummary;
   /** The steady merchant's answers other than 200 (a 429 here would be a failure of isolation). */
   steady_failures: Record<string, number>;
   /** The flood's answers by status, and its rate. */
@@ -103,10 +108,10 @@ async function main(): Promise<void> {
 
   say(`alone: the steady merchant reads its intent ${steady_per_second} times a second for ${duration_s} s`);
   const alone = await measure({ steady, steady_client, read_path, duration_s, steady_per_second, urls });
-  say(`alone: p50 ${formatMs(alone.latency.p50_ms)}, p99 ${formatMs(alone.latency.p99_ms)}`);
+  say(`alone: p50 ${formatMs(alone.latency.p50_ms)}, p99 ${formatMs(alone.latency.p99_ms)} (from the second second ${formatMs(alone.sustained.p99_ms)})`);
   say(`flooded: the same, while another merchant floods payments: ${floodPace(flood_per_second)}`);
   const flooded = await measure({ steady, steady_client, read_path, duration_s, steady_per_second, urls, flood: { merchant: flooder, client: flood_client, per_second: flood_per_second } });
-  say(`flooded: p50 ${formatMs(flooded.latency.p50_ms)}, p99 ${formatMs(flooded.latency.p99_ms)}; flood ${formatRate(flooded.flood_per_s)}/s ${JSON.stringify(flooded.flood)}`);
+  say(`flooded: p50 ${formatMs(flooded.latency.p50_ms)}, p99 ${formatMs(flooded.latency.p99_ms)} (from the second second ${formatMs(flooded.sustained.p99_ms)}); flood ${formatRate(flooded.flood_per_s)}/s ${JSON.stringify(flooded.flood)}`);
   say(`CPU: ${cpuLine(alone, flooded)}`);
   const load_after = loadAverage();
   say(`load average before ${load_before}, after ${load_after}`);
@@ -222,6 +227,7 @@ export function cpuLine(alone: Phase, flooded: Phase): string {
 async function measure(settings: MeasureSettings): Promise<Phase> {
   const { steady, steady_client, read_path, duration_s, steady_per_second } = settings;
   const recorder = new LatencyRecorder(steady_per_second * duration_s + 1);
+  const sustained = new LatencyRecorder(steady_per_second * duration_s + 1);
   const steady_failures: Record<string, number> = {};
   const flood: Record<string, number> = {};
   let flooding = settings.flood !== undefined;
@@ -250,7 +256,9 @@ async function measure(settings: MeasureSettings): Promise<Phase> {
       (async () => {
         const sent_ms = performance.now();
         const answer = await steady_client.send('GET', read_path, () => ({ ...signedHeaders(steady, 'GET', read_path, undefined), 'x-forwarded-for': steady_address })).catch(() => ({ status: 0 }));
-        recorder.record(performance.now() - sent_ms);
+        const latency_ms = performance.now() - sent_ms;
+        recorder.record(latency_ms);
+        if (sent_ms - started_ms >= onset_ms) sustained.record(latency_ms);
         if (answer.status !== 200) steady_failures[answer.status] = (steady_failures[answer.status] ?? 0) + 1;
       })(),
     );
@@ -262,7 +270,7 @@ async function measure(settings: MeasureSettings): Promise<Phase> {
   const wall_s = (performance.now() - flood_started_ms) / 1_000;
   const cpu_s = cpuSpent(cpu_before, await cpuNow(settings.urls));
   const flood_total = Object.values(flood).reduce((sum, count) => sum + count, 0);
-  return { latency: recorder.summary(), steady_failures, flood, flood_per_s: flood_total / flood_elapsed_s, cpu_s, wall_s };
+  return { latency: recorder.summary(), sustained: sustained.summary(), steady_failures, flood, flood_per_s: flood_total / flood_elapsed_s, cpu_s, wall_s };
 }
 
 interface FloodRun {
@@ -280,22 +288,23 @@ interface FloodRun {
 export function renderFlood(run: FloodRun): string {
   const { alone, flooded } = run;
   const ratio = alone.latency.p99_ms && flooded.latency.p99_ms ? flooded.latency.p99_ms / alone.latency.p99_ms : undefined;
+  const sustained_ratio = alone.sustained.p99_ms && flooded.sustained.p99_ms ? flooded.sustained.p99_ms / alone.sustained.p99_ms : undefined;
   const failures = (phase: Phase) => (Object.keys(phase.steady_failures).length === 0 ? 'none' : JSON.stringify(phase.steady_failures));
   const flood = (phase: Phase) =>
     Object.keys(phase.flood).length === 0 ? '-' : `${formatRate(phase.flood_per_s)}/s (${Object.entries(phase.flood).map(([status, count]) => `${count} x ${status}`).join(', ')})`;
   const row = (name: string, phase: Phase) =>
-    `| ${name} | ${phase.latency.count} | ${formatMs(phase.latency.p50_ms)} | ${formatMs(phase.latency.p99_ms)} | ${failures(phase)} | ${flood(phase)} |`;
+    `| ${name} | ${phase.latency.count} | ${formatMs(phase.latency.p50_ms)} | ${formatMs(phase.latency.p99_ms)} | ${formatMs(phase.sustained.p99_ms)} | ${failures(phase)} | ${flood(phase)} |`;
   return [
     '### Results of the last run',
     '',
     `${run.date.toISOString().slice(0, 16).replace('T', ' ')} UTC; ${processorCount()} CPUs, load average (1, 5, 15 min) ${run.load_before} at the start and ${run.load_after} at the end (a shared machine: others' work is in these figures); ${run.duration_s} s per phase, the steady merchant at ${run.steady_per_second} reads/s, the flood ${floodPace(run.flood_per_second)}.`,
     '',
-    '| phase | steady reads | p50 | p99 | steady reads not 200 | flood (answers) |',
-    '|---|---|---|---|---|---|',
+    '| phase | steady reads | p50 | p99 | p99 from the second second | steady reads not 200 | flood (answers) |',
+    '|---|---|---|---|---|---|---|',
     row('alone', alone),
     row('flooded', flooded),
     '',
-    `p99 flooded / alone: ${ratio === undefined ? 'n/a' : ratio.toFixed(2)} (target <= ${p99_ratio_max}: ${ratio !== undefined && ratio <= p99_ratio_max ? 'met' : 'not met'}).`,
+    `p99 flooded / alone: ${ratio === undefined ? 'n/a' : ratio.toFixed(2)} (target <= ${p99_ratio_max}: ${ratio !== undefined && ratio <= p99_ratio_max ? 'met' : 'not met'}); from the second second of each phase, the flood's onset left out: ${sustained_ratio === undefined ? 'n/a' : sustained_ratio.toFixed(2)}.`,
     '',
     `CPU: ${cpuLine(alone, flooded)}.`,
   ].join('\n');

@@ -38,6 +38,13 @@ export interface SignedBy {
 }
 
 /**
+ * Nonce writes running at once: a signed request's nonce that arrives while one write runs (about
+ * 10 ms on the 2-core test machine under a flood, docs/BENCHMARKS.md, Flood) starts its own instead
+ * of waiting for it; two keep the batches of a saturated replica large (one statement for many nonces).
+ */
+const nonce_writes_in_flight = 2;
+
+/**
  * API keys, request signatures, nonces and stream tokens. The API secret is
  * sealed at rest and opened only here, to check a signature; it never leaves
  * this service. Live keys are kept by the credential cache (every replica
@@ -45,7 +52,7 @@ export interface SignedBy {
  */
 @Injectable()
 export class CredentialsService {
-  private readonly nonces = new NonceBatcher((uses) => this.insertNonces(uses));
+  private readonly nonces = new NonceBatcher((uses) => this.insertNonces(uses), nonce_writes_in_flight);
 
   constructor(
     private readonly dataSource: DataSource,

@@ -64,3 +64,31 @@ describe('NonceBatcher', () => {
     expect(await first).toBe(true);
   });
 });
+
+describe('NonceBatcher with writes in flight', () => {
+  it('starts a write for each nonce while fewer than its bound run, then batches what arrives meanwhile', async () => {
+    const writer = memoryWriter();
+    let running = 0;
+    let most = 0;
+    const batcher = new NonceBatcher(async (uses) => {
+      running++;
+      most = Math.max(most, running);
+      try {
+        return await writer.write(uses);
+      } finally {
+        running--;
+      }
+    }, 2);
+    const answers = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((nonce) => batcher.use('mk_1', `${nonce}-nonce-0123456789`)));
+    expect(answers).toEqual([true, true, true, true, true]);
+    expect(most).toBe(2);
+    expect(writer.batches.map((batch) => batch.length)).toEqual([1, 1, 3]);
+  });
+
+  it('lets a nonce sent again while its first write runs through once, whatever batch each copy is in', async () => {
+    const writer = memoryWriter();
+    const batcher = new NonceBatcher(writer.write, 4);
+    const answers = await Promise.all(Array.from({ length: 9 }, () => batcher.use('mk_1', 'again-nonce-0123456789')));
+    expect(answers.filter(Boolean)).toHaveLength(1);
+  });
+});

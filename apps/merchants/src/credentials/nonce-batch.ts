@@ -22,7 +22,7 @@ export function nonceKey(use: NonceUse): string {
 
 /**
  * The nonces of concurrent signed requests, written together: one INSERT
- * for every nonce that arrived while the previous one ran (the ledger's
+ * for every nonce that arrived while the previous ones ran (the ledger's
  * transfers batch the same way), instead of one autocommit transaction per
  * request. Each request still learns, before it is answered, whether its
  * nonce was new: the table's primary key decides, across every replica.
@@ -30,28 +30,36 @@ export function nonceKey(use: NonceUse): string {
  */
 export class NonceBatcher {
   private queue: Waiting[] = [];
-  private writing = false;
+  private writing = 0;
 
-  constructor(private readonly write: NonceWriter) {}
+  constructor(
+    private readonly write: NonceWriter,
+    /**
+     * Writes running at once. One makes the largest batches; more keep a nonce from waiting for a write
+     * already running and then for its own (two writes' time) when nonces arrive faster than one write
+     * takes. Concurrent writes are safe: the primary key decides, and each batch inserts in key order.
+     */
+    private readonly writes_in_flight = 1,
+  ) {}
 
   /** Whether the nonce is new (false: a replay). */
   use(api_key: string, nonce: string): Promise<boolean> {
     if (this.queue.length >= nonce_queue_max) return Promise.reject(new NonceQueueFullError());
     return new Promise((resolve, reject) => {
       this.queue.push({ api_key, nonce, resolve, reject });
-      if (!this.writing) void this.drain();
+      this.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.writing = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, nonce_batch_max);
-        await this.flush(batch);
-      }
-    } finally {
-      this.writing = false;
+  /** Starts writes while fewer than `writes_in_flight` run, each with what has arrived (at most nonce_batch_max). */
+  private pump(): void {
+    while (this.writing < this.writes_in_flight && this.queue.length > 0) {
+      const batch = this.queue.splice(0, nonce_batch_max);
+      this.writing++;
+      void this.flush(batch).finally(() => {
+        this.writing--;
+        this.pump();
+      });
     }
   }
 

@@ -17,6 +17,9 @@ export const group_commit_in_flight_default = 1;
 /** Sized by measurement: docs/BENCHMARKS.md, "Flood". */
 export const max_concurrent_requests_default = 8;
 export const max_pending_requests_per_principal_default = 64;
+/** Requests of a principal that start at once before pacing spreads the rest (docs/BENCHMARKS.md, "Flood"). */
+const rate_limit_burst_default = 4;
+
 /** MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL unset: half the slots, rounded up (docs/BENCHMARKS.md, "Flood"). */
 export function concurrentRequestsPerPrincipal(config: Pick<BaseConfig, 'MAX_CONCURRENT_REQUESTS' | 'MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL'>): number {
   return Math.min(config.MAX_CONCURRENT_REQUESTS, config.MAX_CONCURRENT_REQUESTS_PER_PRINCIPAL ?? Math.ceil(config.MAX_CONCURRENT_REQUESTS / 2));
@@ -92,6 +95,11 @@ export const base_config_schema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
   /** API.md: requests a second per client address that carry no valid credentials, across all replicas. */
   RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /**
+   * Pacing (docs/SECURITY.md, Rate limits): requests of one principal (or address) that start at once on a replica
+   * before the rest of its budget is spread over the second, one per (1 s / its share of the budget); they wait, not refused.
+   */
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(rate_limit_burst_default),
   /**
    * Requests one replica serves at once (past the guard, until the response is finished); more wait,
    * and a free slot goes to the principal that held slots the least time recently (docs/SECURITY.md, Rate limits).

@@ -32,9 +32,11 @@ export const refused_keys_max = 10_000;
  *
  * Refusal pacing: a spent budget's first refusal in its window is answered
  * at once (a client that obeys Retry-After hears it at once and waits); any
- * more in the same window are held until the window ends, then answered
- * the same (at most refusals_held_max held per replica, beyond which they
- * are answered at once). A client that asks again as soon as it is refused
+ * more in the same window are each held for their Retry-After from when
+ * they arrived, then answered the same (at most refusals_held_max held per
+ * replica, beyond which they are answered at once). Not until the window
+ * ends: answers released together come back together, a burst of requests
+ * at the start of every window (docs/BENCHMARKS.md, Flood). A client that asks again as soon as it is refused
  * therefore gets one answer per request it has open per window, not one per
  * round trip: a retry loop with 32 requests open costs about 32 refusals a
  * second instead of hundreds, and the CPU they took goes back to the others.
@@ -101,7 +103,7 @@ export class EarlyRefusal {
     setTimeout(() => {
       this.held -= 1;
       if (!response.destroyed) this.refuse(response, budget, retry_after_seconds);
-    }, Math.ceil(until - now)).unref();
+    }, retry_after_seconds * 1_000).unref();
   }
 
   private refuse(response: ServerResponse, refused: Refused, retry_after_seconds: number): void {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FairQueue, idle_key_memory_ms, idle_keys_max, type Slot } from './fair-queue.js';
+import { FairQueue, idle_key_memory_ms, idle_keys_max, type Slot, type Wakeup } from './fair-queue.js';
 
 /** A clock the test moves. */
 function clock(): { now: () => number; advance: (ms: number) => void } {
@@ -340,5 +340,130 @@ describe('fair admission over slot-time (simulated)', () => {
     const together = simulate({ capacity: 8, held_max: 4, hold_ms: [10, 10], duration_ms: 1_000, backlog: 16 });
     expect(together.slot_ms).toEqual([together.slot_ms[1], together.slot_ms[0]]);
     expect((together.slot_ms[0] ?? 0) + (together.slot_ms[1] ?? 0)).toBeGreaterThan(7_000);
+  });
+});
+
+/** A clock the test moves, with the timers FairQueue sets on it: they fire, in order, as it passes them. */
+function timedClock(): { now: () => number; wakeup: Wakeup; advanceTo: (ms: number) => void; timers: () => number } {
+  let now_ms = 0;
+  let next_id = 0;
+  const timers = new Map<number, { at_ms: number; wake: () => void }>();
+  return {
+    now: () => now_ms,
+    wakeup: {
+      set: (delay_ms, wake) => {
+        timers.set(++next_id, { at_ms: now_ms + delay_ms, wake });
+        return next_id;
+      },
+      clear: (handle) => void timers.delete(handle as number),
+    },
+    advanceTo: (ms) => {
+      for (;;) {
+        const [id, timer] = [...timers].sort(([, a], [, b]) => a.at_ms - b.at_ms)[0] ?? [];
+        if (id === undefined || timer === undefined || timer.at_ms > ms) break;
+        timers.delete(id);
+        now_ms = Math.max(now_ms, timer.at_ms);
+        timer.wake();
+      }
+      now_ms = Math.max(now_ms, ms);
+    },
+    timers: () => timers.size,
+  };
+}
+
+describe('pacing (FairQueue)', () => {
+  const paced = (interval_ms: number, burst: number) => () => ({ interval_ms, burst });
+
+  it("starts a key's burst at once, then one request per interval, the rest waiting while slots are free", () => {
+    const time = timedClock();
+    const queue = new FairQueue(100, 100, 100, time.now, paced(10, 3), time.wakeup);
+    const slots = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
+    expect(slots.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
+    expect(queue.waiting).toBe(3);
+    time.advanceTo(9);
+    expect(slots[3]?.state).toBe('waiting');
+    time.advanceTo(10);
+    expect(slots.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'held', 'waiting', 'waiting']);
+    time.advanceTo(30);
+    expect(slots.every((slot) => slot.state === 'held')).toBe(true);
+    expect(time.timers()).toBe(0);
+  });
+
+  it('never holds back a key that keeps to its rate, nor another key while one is paced', () => {
+    const time = timedClock();
+    const queue = new FairQueue(100, 100, 100, time.now, paced(10, 1), time.wakeup);
+    for (let at_ms = 0; at_ms < 200; at_ms += 10) {
+      time.advanceTo(at_ms);
+      const steady = queue.enter('steady') as Slot;
+      expect(steady.state).toBe('held');
+      steady.release();
+    }
+    time.advanceTo(200);
+    const flood = Array.from({ length: 20 }, () => queue.enter('flood') as Slot);
+    expect(flood.filter((slot) => slot.state === 'held')).toHaveLength(1);
+    expect(queue.enter('steady')?.state).toBe('held');
+  });
+
+  it('lets a paced waiter whose client went away leave, and the next one take its turn', async () => {
+    const time = timedClock();
+    const queue = new FairQueue(100, 100, 100, time.now, paced(10, 1), time.wakeup);
+    const [first, second, third] = [queue.enter('k') as Slot, queue.enter('k') as Slot, queue.enter('k') as Slot];
+    const gone = second.held();
+    second.release();
+    await expect(gone).resolves.toBe(false);
+    time.advanceTo(20);
+    expect([first.state, second.state, third.state]).toEqual(['held', 'released', 'held']);
+    expect([queue.in_flight, queue.waiting]).toEqual([2, 0]);
+  });
+
+  /**
+   * With slots to spare, each request starts exactly when the GCRA allows
+   * (its arrival, or `burst - 1` intervals before the key's theoretical time),
+   * and so no span of time sees more starts of a key than `burst` plus one
+   * per interval it lasts.
+   */
+  it('starts every request when its schedule allows and never more than burst + span / interval in any span', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.record({ gap_ms: fc.integer({ min: 0, max: 60 }) }), { minLength: 1, maxLength: 80 }),
+        (interval_ms, burst, arrivals) => {
+          const time = timedClock();
+          const queue = new FairQueue(1_000, 1_000, 1_000, time.now, paced(interval_ms, burst), time.wakeup);
+          const started: (number | undefined)[] = [];
+          const expected: number[] = [];
+          const slots: Slot[] = [];
+          let theoretical_ms = 0;
+          let at_ms = 0;
+          const note = () => slots.forEach((slot, index) => (started[index] ??= slot.state !== 'waiting' ? time.now() : undefined));
+          // The clock moves a millisecond at a time (every time here is whole), noting each start when it happens.
+          const until = (end_ms: number) => {
+            for (let step_ms = time.now() + 1; step_ms <= end_ms; step_ms++) {
+              time.advanceTo(step_ms);
+              note();
+            }
+          };
+          for (const { gap_ms } of arrivals) {
+            at_ms += gap_ms;
+            until(at_ms);
+            const due_ms = Math.max(at_ms, Math.max(theoretical_ms, at_ms) - (burst - 1) * interval_ms);
+            theoretical_ms = Math.max(theoretical_ms, at_ms) + interval_ms;
+            expected.push(due_ms);
+            slots.push(queue.enter('k') as Slot);
+            note();
+          }
+          until(at_ms + (arrivals.length + 1) * interval_ms);
+          expect(started).toEqual(expected);
+          const starts = (started as number[]).slice().sort((a, b) => a - b);
+          for (let from = 0; from < starts.length; from++) {
+            for (let to = from; to < starts.length; to++) {
+              expect(to - from + 1).toBeLessThanOrEqual(burst + Math.floor(((starts[to] as number) - (starts[from] as number)) / interval_ms));
+            }
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

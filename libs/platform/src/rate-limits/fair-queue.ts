@@ -8,6 +8,27 @@ export const idle_keys_max = 10_000;
 export const turns_compared_max = 32;
 
 /**
+ * How a key's requests are spread over time (pacing): after `burst` started
+ * at once, at most one starts every `interval_ms` (a GCRA: the leaky bucket
+ * as a meter, shaping rather than refusing).
+ */
+export interface Pace {
+  interval_ms: number;
+  burst: number;
+}
+
+/** When the queue wakes to hand out a slot a paced request is due for; the default is a Node timer that does not keep the process alive. */
+export interface Wakeup {
+  set(delay_ms: number, wake: () => void): unknown;
+  clear(handle: unknown): void;
+}
+
+const node_wakeup: Wakeup = {
+  set: (delay_ms, wake) => setTimeout(wake, delay_ms).unref(),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/**
  * Fair admission (docs/SECURITY.md, "Rate limits"): at most `capacity`
  * requests hold a slot at once, and what a key (a principal, or a client
  * address) may take is weighed by its slot-time: the time its requests held
@@ -24,6 +45,14 @@ export const turns_compared_max = 32;
  *   or below the mean, may hold every slot: the cap never serialises a key
  *   nobody else needs the slots for, nor a light key next to a heavy one.
  * - A key has at most `per_key_max` requests holding or waiting.
+ * - Pacing (`pace`, when given for the key): a key's requests are spread
+ *   over time, so a principal that spends its budget of a second in its
+ *   first milliseconds (a flood, whose refused requests come back at once)
+ *   takes the slots, the CPU behind them and the services it calls at a
+ *   steady rate, not in a burst at the start of each window. Each request
+ *   is given the earliest time it may start when it enters (GCRA: the
+ *   key's `burst` requests at once, then one per `interval_ms`); it waits
+ *   until then even while slots are free, and counts as pending meanwhile.
  *
  * O(1) per request but for the comparison of at most `turns_compared_max`
  * waiting keys (plus the capped ones passed over: at most capacity /
@@ -46,6 +75,10 @@ export class FairQueue {
   private used_total_ms = 0;
   private used_total_at_ms = 0;
   private held_since_total_ms = 0;
+  /** Pacing: the earliest due time nextTurn passed over, and the timer set for the earliest. */
+  private next_due_ms = Infinity;
+  private wake: unknown;
+  private wake_at_ms = Infinity;
 
   constructor(
     readonly capacity: number,
@@ -53,6 +86,9 @@ export class FairQueue {
     readonly per_key_held_max: number = capacity,
     /** Milliseconds, monotonic. */
     private readonly now: () => number = () => performance.now(),
+    /** How each key is paced (undefined: not paced). */
+    private readonly pace: (key: string) => Pace | undefined = () => undefined,
+    private readonly wakeup: Wakeup = node_wakeup,
   ) {
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError('capacity must be an integer >= 1');
     if (!(Number.isInteger(per_key_max) && per_key_max >= 1)) throw new RangeError('per_key_max must be an integer >= 1');
@@ -119,7 +155,7 @@ export class FairQueue {
     this.forget(now_ms);
     let state = this.keys.get(key);
     if (state === undefined) {
-      state = { key, pending: 0, held: 0, waiting: 0, first: undefined, last: undefined, used_ms: 0, used_at_ms: now_ms, held_since_sum_ms: 0, idle_since_ms: 0 };
+      state = { key, pending: 0, held: 0, waiting: 0, first: undefined, last: undefined, used_ms: 0, used_at_ms: now_ms, held_since_sum_ms: 0, idle_since_ms: 0, paced_until_ms: 0 };
       this.keys.set(key, state);
     } else if (state.pending >= this.per_key_max) {
       return undefined;
@@ -127,8 +163,9 @@ export class FairQueue {
     this.idle.delete(key);
     state.pending++;
     const slot = new Slot(this, state);
-    // A free slot means nobody below their cap waits (dispatch fills it at once otherwise); a key's own requests keep their order.
-    if (this.held < this.capacity && state.held < this.capOf(state, now_ms) && state.waiting === 0) {
+    slot.due_ms = this.schedule(state, now_ms);
+    // A free slot means nobody below their cap and due waits (dispatch fills it at once otherwise); a key's own requests keep their order.
+    if (this.held < this.capacity && state.held < this.capOf(state, now_ms) && state.waiting === 0 && slot.due_ms <= now_ms) {
       this.hold(state, slot, now_ms);
       slot.state = 'held';
     } else {
@@ -164,6 +201,15 @@ export class FairQueue {
     }
     this.forget(now_ms);
     this.dispatch(now_ms);
+  }
+
+  /** Pacing: when this request of `state`'s may start (GCRA), the key's schedule moved on by one. */
+  private schedule(state: KeyState, now_ms: number): number {
+    const pace = this.pace(state.key);
+    if (pace === undefined || !(pace.interval_ms > 0)) return now_ms;
+    const theoretical_ms = Math.max(state.paced_until_ms, now_ms);
+    state.paced_until_ms = theoretical_ms + pace.interval_ms;
+    return Math.max(now_ms, theoretical_ms - (Math.max(1, pace.burst) - 1) * pace.interval_ms);
   }
 
   /** Forgets the keys idle for `idle_key_memory_ms`, and the longest idle past `idle_keys_max`. */
@@ -207,11 +253,11 @@ export class FairQueue {
     if (state.waiting === 0) this.turns.delete(state.key);
   }
 
-  /** Free slots go, one at a time, to the waiting key below its cap with the least slot-time. */
+  /** Free slots go, one at a time, to the waiting key below its cap and due with the least slot-time. */
   private dispatch(now_ms: number): void {
     while (this.held < this.capacity) {
       const state = this.nextTurn(now_ms);
-      if (state === undefined) return;
+      if (state === undefined) return this.wakeWhenDue(now_ms);
       const slot = state.first as Slot;
       this.dequeue(state, slot);
       // Served: to the end of the ring if it still waits (ties go round-robin).
@@ -224,18 +270,41 @@ export class FairQueue {
     }
   }
 
-  /** Of the first `turns_compared_max` keys in the ring below their cap, the one with the least slot-time (the first of equals). */
+  /**
+   * Of the first `turns_compared_max` keys in the ring below their cap whose
+   * next request is due, the one with the least slot-time (the first of
+   * equals). Notes the earliest time a key passed over as not due will be.
+   */
   private nextTurn(now_ms: number): KeyState | undefined {
     let best: KeyState | undefined;
     let best_score = Infinity;
     let compared = 0;
+    this.next_due_ms = Infinity;
     for (const state of this.turns.values()) {
       if (state.held >= this.capOf(state, now_ms)) continue;
+      const due_ms = (state.first as Slot).due_ms;
+      if (due_ms > now_ms) {
+        this.next_due_ms = Math.min(this.next_due_ms, due_ms);
+        continue;
+      }
       const state_score = score(state, now_ms);
       if (state_score < best_score) [best, best_score] = [state, state_score];
       if (++compared >= turns_compared_max) break;
     }
     return best;
+  }
+
+  /** Slots are free and nobody below their cap is due: wake when the first paced request is (one timer, moved earlier when needed). */
+  private wakeWhenDue(now_ms: number): void {
+    const due_ms = this.next_due_ms;
+    if (due_ms === Infinity || due_ms >= this.wake_at_ms) return;
+    if (this.wake !== undefined) this.wakeup.clear(this.wake);
+    this.wake_at_ms = due_ms;
+    this.wake = this.wakeup.set(Math.max(0, Math.ceil(due_ms - now_ms)), () => {
+      this.wake = undefined;
+      this.wake_at_ms = Infinity;
+      this.dispatch(this.now());
+    });
   }
 }
 
@@ -274,6 +343,8 @@ export interface KeyState {
   held_since_sum_ms: number;
   /** When its last request left (meaningful while it is idle). */
   idle_since_ms: number;
+  /** Pacing: the theoretical time of its next request (GCRA), after which the next one may start `burst - 1` intervals early. */
+  paced_until_ms: number;
 }
 
 /** One request's place: waiting, holding a slot, or released (for good). */
@@ -285,6 +356,8 @@ export class Slot {
   next: Slot | undefined;
   /** @internal when it got its slot (ms) */
   granted_at_ms = 0;
+  /** @internal pacing: not granted before this time (ms) */
+  due_ms = 0;
   private granted: { promise: Promise<boolean>; resolve: (held: boolean) => void } | undefined;
 
   constructor(

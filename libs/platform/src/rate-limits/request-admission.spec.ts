@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CONFIG } from '../config/config.js';
 import { ApiExceptionFilter } from '../errors/api-exception.filter.js';
 import { AdmissionInterceptor, RequestAdmission } from './request-admission.js';
+import { ReplicaCensus } from './replica-census.js';
 
 /** What the handlers are doing, for the test to steer: each slow call waits for `finish`. */
 const handlers = { started: 0, settled: 0, gates: [] as { resolve: () => void; reject: (error: Error) => void }[] };
@@ -38,7 +39,12 @@ class KeyGuard implements CanActivate {
 @Module({
   controllers: [SlowController],
   providers: [
-    { provide: CONFIG, useValue: { MAX_CONCURRENT_REQUESTS: 1, MAX_PENDING_REQUESTS_PER_PRINCIPAL: 2 } },
+    {
+      provide: CONFIG,
+      useValue: { MAX_CONCURRENT_REQUESTS: 1, MAX_PENDING_REQUESTS_PER_PRINCIPAL: 2, RATE_LIMIT_PER_SECOND: 1_000_000, RATE_LIMIT_UNAUTHENTICATED_PER_SECOND: 1_000_000, RATE_LIMIT_BURST: 4 },
+    },
+    // One replica, as a service alone on the bus hears itself.
+    { provide: ReplicaCensus, useValue: { replicas: 1, onChange: () => undefined } },
     RequestAdmission,
     { provide: APP_GUARD, useClass: KeyGuard },
     { provide: APP_FILTER, useClass: ApiExceptionFilter },

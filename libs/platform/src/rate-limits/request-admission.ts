@@ -3,8 +3,10 @@ import { ApiError, ErrorCode } from '@paynet/contracts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { finalize, type Observable } from 'rxjs';
 import { type BaseConfig, CONFIG, concurrentRequestsPerPrincipal } from '../config/config.js';
-import { FairQueue, type Slot } from './fair-queue.js';
+import { FairQueue, type Pace, type Slot } from './fair-queue.js';
 import { rate_limited_total, watchAdmission } from './rate-limit.metrics.js';
+import { replicaShare } from './rate-limits.js';
+import { ReplicaCensus } from './replica-census.js';
 
 /** A principal over its bound of pending requests may try again this soon: one of them will have finished. */
 export const concurrency_retry_after_seconds = 1;
@@ -17,14 +19,30 @@ export const concurrency_retry_after_seconds = 1;
  * guard until the response is finished (its `close`, which every path
  * reaches: answer, error, the client going away) and the handler, if it
  * started, has settled (AdmissionInterceptor): a client that disconnects
- * does not free a slot while its handler still works.
+ * does not free a slot while its handler still works. Each key is paced at
+ * its share of its rate budget (RATE_LIMIT_PER_SECOND for a principal,
+ * RATE_LIMIT_UNAUTHENTICATED_PER_SECOND for an address): RATE_LIMIT_BURST
+ * requests at once, then one per (1 s / share), so a budget spent in a
+ * burst is served over its second.
  */
 @Injectable()
 export class RequestAdmission {
   readonly queue: FairQueue;
 
-  constructor(@Inject(CONFIG) private readonly config: BaseConfig) {
-    this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL, concurrentRequestsPerPrincipal(config));
+  constructor(
+    @Inject(CONFIG) private readonly config: BaseConfig,
+    census: ReplicaCensus,
+  ) {
+    const paces = { principal: { interval_ms: 0, burst: 1 }, address: { interval_ms: 0, burst: 1 } };
+    const reshare = (replicas: number) => {
+      paces.principal = pace(config.RATE_LIMIT_PER_SECOND, replicas, config.RATE_LIMIT_BURST);
+      paces.address = pace(config.RATE_LIMIT_UNAUTHENTICATED_PER_SECOND, replicas, config.RATE_LIMIT_BURST);
+    };
+    reshare(census.replicas);
+    census.onChange(reshare);
+    this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL, concurrentRequestsPerPrincipal(config), undefined, (key) =>
+      key.startsWith('principal:') ? paces.principal : paces.address,
+    );
     watchAdmission(this.queue);
   }
 
@@ -60,6 +78,12 @@ export class RequestAdmission {
       retry_after_seconds: concurrency_retry_after_seconds,
     });
   }
+}
+
+/** Pure: how a key with `budget` requests a second across `replicas` is paced on one of them: its share spread over the second after `burst` at once. */
+export function pace(budget: number, replicas: number, burst: number): Pace {
+  const share = replicaShare(budget, replicas);
+  return { interval_ms: 1_000 / share, burst: Math.min(burst, share) };
 }
 
 /** The response can no longer be written: answered already, or the connection is gone. */
