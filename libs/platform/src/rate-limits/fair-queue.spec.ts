@@ -190,9 +190,10 @@ describe('fair admission (FairQueue)', () => {
       { arbitrary: fc.record({ wait_ms: fc.integer({ min: 0, max: 1_500 }) }), weight: 1 },
     );
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.array(operation, { maxLength: 200, size: 'max' }), (capacity, per_key_max, held_max, operations) => {
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.nat(3), fc.array(operation, { maxLength: 200, size: 'max' }), (capacity, per_key_max, held_max, reserve, operations) => {
         const time = clock();
-        const queue = new FairQueue(capacity, per_key_max, held_max, time.now);
+        const reserved = reserve % capacity;
+        const queue = new FairQueue(capacity, per_key_max, held_max, time.now, undefined, undefined, reserved);
         const live: { key: string; slot: Slot }[] = [];
         /** When each key last had nothing pending. */
         const idle_since = new Map<string, number>();
@@ -226,6 +227,10 @@ describe('fair admission (FairQueue)', () => {
             entry.slot.release();
             if (pending(entry.key) === 0) idle_since.set(entry.key, time.now());
           }
+          // A key that already held a slot took another only with more than the reserve free, or while alone.
+          if (entered !== undefined && entered.slot.state === 'held' && held_by(entered.key) > 1 && active().size > 1) {
+            expect(capacity - (held_before.size === 0 ? 0 : [...held_before.values()].filter((state) => state === 'held').length)).toBeGreaterThan(reserved);
+          }
           // Every slot taken in this operation went to a key below its cap.
           const newly_held = live.filter((entry) => entry.slot.state === 'held' && held_before.get(entry.slot) !== 'held');
           for (const { key } of newly_held) expect(held_by(key)).toBeLessThanOrEqual(Math.max(caps_before.get(key) ?? capacity, queue.cap(key)));
@@ -242,7 +247,13 @@ describe('fair admission (FairQueue)', () => {
           expect(queue.waiting).toBe(waiting);
           expect(held).toBeLessThanOrEqual(capacity);
           for (const key of new Set(live.map((entry) => entry.key))) expect(held_by(key)).toBeLessThanOrEqual(capacity);
-          const eligible_waiting = live.some((entry) => entry.slot.state === 'waiting' && held_by(entry.key) < queue.cap(entry.key));
+          // Eligible: below its cap, and holding none, or alone, or with more than the reserve free.
+          const eligible_waiting = live.some(
+            (entry) =>
+              entry.slot.state === 'waiting' &&
+              held_by(entry.key) < queue.cap(entry.key) &&
+              (held_by(entry.key) === 0 || queue.keys_known <= 1 || capacity - held > reserved),
+          );
           if (eligible_waiting) expect(held).toBe(capacity);
           // A key alone with nothing waiting is never capped below all the slots.
           if (entered !== undefined && active().size === 1 && held - (entered.slot.state === 'held' ? 1 : 0) < capacity && pending(entered.key) === 1) {
@@ -370,6 +381,27 @@ function timedClock(): { now: () => number; wakeup: Wakeup; advanceTo: (ms: numb
     timers: () => timers.size,
   };
 }
+
+describe('reserved slots (FairQueue)', () => {
+  it('keeps the last slots for keys that hold none while others are active, and lets a key alone take them', () => {
+    const time = clock();
+    const queue = new FairQueue(4, 100, 4, time.now, undefined, undefined, 2);
+    const steady = queue.enter('steady') as Slot;
+    steady.release();
+    // Two new keys of one flood (its address, then its principal): neither above the mean, both capped only by the reserve.
+    const address = [queue.enter('address:flood') as Slot, queue.enter('address:flood') as Slot];
+    const principal = [queue.enter('principal:flood') as Slot, queue.enter('principal:flood') as Slot];
+    expect(address.map((slot) => slot.state)).toEqual(['held', 'held']);
+    expect(principal.map((slot) => slot.state)).toEqual(['held', 'waiting']);
+    expect(queue.enter('steady')?.state).toBe('held');
+    expect(() => new FairQueue(2, 2, 2, time.now, undefined, undefined, 2)).toThrow(RangeError);
+  });
+
+  it('reserves nothing for a key alone', () => {
+    const queue = new FairQueue(4, 100, 4, undefined, undefined, undefined, 2);
+    expect(Array.from({ length: 4 }, () => queue.enter('alone')?.state)).toEqual(['held', 'held', 'held', 'held']);
+  });
+});
 
 describe('pacing (FairQueue)', () => {
   const paced = (interval_ms: number, burst: number) => () => ({ interval_ms, burst });

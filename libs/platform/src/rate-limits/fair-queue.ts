@@ -44,6 +44,11 @@ const node_wakeup: Wakeup = {
  *   they stay free for the others, who find one at once. A key alone, or at
  *   or below the mean, may hold every slot: the cap never serialises a key
  *   nobody else needs the slots for, nor a light key next to a heavy one.
+ * - The last `reserved` free slots go only to keys that hold none while
+ *   more than one key is active: a principal with a request now and then
+ *   finds a slot at once even while new keys (whose slot-time is still
+ *   nothing, so none is above the mean) take the rest, as a flood's first
+ *   requests do under its client address and then under its principal.
  * - A key has at most `per_key_max` requests holding or waiting.
  * - Pacing (`pace`, when given for the key): a key's requests are spread
  *   over time, so a principal that spends its budget of a second in its
@@ -89,10 +94,13 @@ export class FairQueue {
     /** How each key is paced (undefined: not paced). */
     private readonly pace: (key: string) => Pace | undefined = () => undefined,
     private readonly wakeup: Wakeup = node_wakeup,
+    /** Slots kept, while more than one key is active, for keys that hold none (see the class comment). */
+    readonly reserved = 0,
   ) {
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError('capacity must be an integer >= 1');
     if (!(Number.isInteger(per_key_max) && per_key_max >= 1)) throw new RangeError('per_key_max must be an integer >= 1');
     if (!(Number.isInteger(per_key_held_max) && per_key_held_max >= 1)) throw new RangeError('per_key_held_max must be an integer >= 1');
+    if (!(Number.isInteger(reserved) && reserved >= 0 && reserved < capacity)) throw new RangeError('reserved must be an integer from 0 to capacity - 1');
   }
 
   /** Slots held now. */
@@ -139,6 +147,11 @@ export class FairQueue {
     return score(state, now_ms) > mean_ms + slot_time_margin_ms ? Math.min(this.capacity, this.per_key_held_max) : this.capacity;
   }
 
+  /** The reserve: a key that holds a slot takes another only while more than `reserved` are free, unless it is the only active key. */
+  private mayTake(state: KeyState): boolean {
+    return state.held === 0 || this.keys.size <= 1 || this.capacity - this.held > this.reserved;
+  }
+
   /** The key's slot-time now (ms): what it held recently, decayed, plus what it holds. */
   slotTime(key: string): number {
     const state = this.keys.get(key);
@@ -165,7 +178,7 @@ export class FairQueue {
     const slot = new Slot(this, state);
     slot.due_ms = this.schedule(state, now_ms);
     // A free slot means nobody below their cap and due waits (dispatch fills it at once otherwise); a key's own requests keep their order.
-    if (this.held < this.capacity && state.held < this.capOf(state, now_ms) && state.waiting === 0 && slot.due_ms <= now_ms) {
+    if (this.held < this.capacity && state.held < this.capOf(state, now_ms) && this.mayTake(state) && state.waiting === 0 && slot.due_ms <= now_ms) {
       this.hold(state, slot, now_ms);
       slot.state = 'held';
     } else {
@@ -281,7 +294,7 @@ export class FairQueue {
     let compared = 0;
     this.next_due_ms = Infinity;
     for (const state of this.turns.values()) {
-      if (state.held >= this.capOf(state, now_ms)) continue;
+      if (state.held >= this.capOf(state, now_ms) || !this.mayTake(state)) continue;
       const due_ms = (state.first as Slot).due_ms;
       if (due_ms > now_ms) {
         this.next_due_ms = Math.min(this.next_due_ms, due_ms);

@@ -40,8 +40,14 @@ export class RequestAdmission {
     };
     reshare(census.replicas);
     census.onChange(reshare);
-    this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL, concurrentRequestsPerPrincipal(config), undefined, (key) =>
-      key.startsWith('principal:') ? paces.principal : paces.address,
+    this.queue = new FairQueue(
+      config.MAX_CONCURRENT_REQUESTS,
+      config.MAX_PENDING_REQUESTS_PER_PRINCIPAL,
+      concurrentRequestsPerPrincipal(config),
+      undefined,
+      (key) => (key.startsWith('principal:') ? paces.principal : paces.address),
+      undefined,
+      reservedSlots(config.MAX_CONCURRENT_REQUESTS),
     );
     watchAdmission(this.queue);
   }
@@ -78,6 +84,11 @@ export class RequestAdmission {
       retry_after_seconds: concurrency_retry_after_seconds,
     });
   }
+}
+
+/** Pure: the slots a replica keeps for principals that hold none while others are active: a quarter, rounded down (2 of the default 8). */
+export function reservedSlots(capacity: number): number {
+  return Math.floor(capacity / 4);
 }
 
 /** Pure: how a key with `budget` requests a second across `replicas` is paced on one of them: its share spread over the second after `burst` at once. */
