@@ -43,6 +43,11 @@ export const base_config_schema = z.object({
   ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(20),
   /**
+   * Pooled connections a replica opens as it starts (at most DATABASE_POOL_SIZE); like every pooled connection
+   * they are kept until idle for 5 minutes, so a burst after a quiet spell does not pay for opening them.
+   */
+  DATABASE_POOL_MIN: z.coerce.number().int().min(0).max(200).default(4),
+  /**
    * GroupCommit: transactions of its statements a replica runs at once; statements arriving while
    * that many run wait and then commit together in one (docs/ARCHITECTURE.md, "Group commit"). 0: each alone.
    */

@@ -36,8 +36,23 @@ export function dataSourceOptions(settings: ServiceDatabaseSettings): DataSource
       // statement (tens of ms when a stale estimate crosses jit_above_cost).
       options: `-c search_path=${settings.schema} -c default_transaction_isolation=read\\ committed -c jit=off`,
       connectionTimeoutMillis: 5_000,
+      // A connection is kept for minutes once opened (pg-pool's default closes an idle one after 10 s): opening one
+      // is a fork and an authentication in PostgreSQL (SCRAM hashing on both sides), tens of ms of CPU on the
+      // 2-core test machine, paid again by every burst after a quiet spell (docs/BENCHMARKS.md, Flood).
+      idleTimeoutMillis: pool_idle_timeout_ms,
     },
   };
+}
+
+/** How long an idle pooled connection is kept before it is closed. */
+export const pool_idle_timeout_ms = 300_000;
+/**
+ * Opens `count` pooled connections at once (DATABASE_POOL_MIN: each runs
+ * `SELECT 1` and goes back to the pool, kept for pool_idle_timeout_ms), so
+ * the first burst of requests does not also pay for opening them.
+ */
+export async function warmPool(dataSource: DataSource, count: number): Promise<void> {
+  await Promise.all(Array.from({ length: count }, () => dataSource.query('SELECT 1')));
 }
 
 /** Bigint columns: pg answers them as strings; money must never become a JS number. */
