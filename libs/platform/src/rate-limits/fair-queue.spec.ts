@@ -21,7 +21,7 @@ describe('fair admission (FairQueue)', () => {
 
   it('gives the next free slot to a key with one request waiting before a flood that has held the slot', () => {
     const time = clock();
-    const queue = new FairQueue(1, 100, 1, time.now);
+    const queue = new FairQueue(1, 100, 1, { now: time.now });
     const holder = queue.enter('flood') as Slot;
     const flood = Array.from({ length: 50 }, () => queue.enter('flood') as Slot);
     time.advance(10);
@@ -36,7 +36,7 @@ describe('fair admission (FairQueue)', () => {
 
   it('gives turns by slot-time, not by request: a key whose requests hold slots long waits for the quick ones', () => {
     const time = clock();
-    const queue = new FairQueue(1, 100, 1, time.now);
+    const queue = new FairQueue(1, 100, 1, { now: time.now });
     const first = queue.enter('slow') as Slot;
     const slow = [queue.enter('slow') as Slot, queue.enter('slow') as Slot];
     const quick = [queue.enter('quick') as Slot, queue.enter('quick') as Slot, queue.enter('quick') as Slot];
@@ -63,7 +63,7 @@ describe('fair admission (FairQueue)', () => {
 
   it('lets a key alone hold every slot, and caps the key above the mean slot-time once another is active, never the one below', () => {
     const time = clock();
-    const queue = new FairQueue(4, 100, 1, time.now);
+    const queue = new FairQueue(4, 100, 1, { now: time.now });
     const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
     expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'held', 'waiting', 'waiting']);
     expect(queue.cap('flood')).toBe(4);
@@ -85,7 +85,7 @@ describe('fair admission (FairQueue)', () => {
 
   it('keeps a heavy key capped while another was active within the idle memory, and lifts the cap after', () => {
     const time = clock();
-    const queue = new FairQueue(4, 100, 1, time.now);
+    const queue = new FairQueue(4, 100, 1, { now: time.now });
     const steady = queue.enter('steady') as Slot;
     const flood = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
     expect(flood.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
@@ -106,7 +106,7 @@ describe('fair admission (FairQueue)', () => {
 
   it('serves the keys below their cap, passing over a capped key without losing its place', () => {
     const time = clock();
-    const queue = new FairQueue(3, 100, 1, time.now);
+    const queue = new FairQueue(3, 100, 1, { now: time.now });
     const flood = Array.from({ length: 4 }, () => queue.enter('flood') as Slot);
     time.advance(10);
     const third = [queue.enter('third') as Slot, queue.enter('third') as Slot];
@@ -156,7 +156,7 @@ describe('fair admission (FairQueue)', () => {
 
   it('remembers at most idle_keys_max idle keys, however many come and go, and forgets them all once idle long enough', () => {
     const time = clock();
-    const queue = new FairQueue(2, 4, 1, time.now);
+    const queue = new FairQueue(2, 4, 1, { now: time.now });
     const keys = idle_keys_max + 5_000;
     for (let index = 0; index < keys; index++) {
       const slot = queue.enter(`address:${index}`) as Slot;
@@ -193,7 +193,7 @@ describe('fair admission (FairQueue)', () => {
       fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 5 }), fc.nat(3), fc.array(operation, { maxLength: 200, size: 'max' }), (capacity, per_key_max, held_max, reserve, operations) => {
         const time = clock();
         const reserved = reserve % capacity;
-        const queue = new FairQueue(capacity, per_key_max, held_max, time.now, undefined, undefined, reserved);
+        const queue = new FairQueue(capacity, per_key_max, held_max, { now: time.now, reserved });
         const live: { key: string; slot: Slot }[] = [];
         /** When each key last had nothing pending. */
         const idle_since = new Map<string, number>();
@@ -276,7 +276,7 @@ describe('fair admission (FairQueue)', () => {
  */
 function simulate(settings: { capacity: number; held_max: number; hold_ms: readonly number[]; duration_ms: number; backlog: number }) {
   const time = clock();
-  const queue = new FairQueue(settings.capacity, settings.backlog + settings.capacity, settings.held_max, time.now);
+  const queue = new FairQueue(settings.capacity, settings.backlog + settings.capacity, settings.held_max, { now: time.now });
   const running: { key: number; slot: Slot; ends_ms: number }[] = [];
   const waiting: { key: number; slot: Slot }[] = [];
   const slot_ms = settings.hold_ms.map(() => 0);
@@ -385,7 +385,7 @@ function timedClock(): { now: () => number; wakeup: Wakeup; advanceTo: (ms: numb
 describe('reserved slots (FairQueue)', () => {
   it('keeps the last slots for keys that hold none while others are active, and lets a key alone take them', () => {
     const time = clock();
-    const queue = new FairQueue(4, 100, 4, time.now, undefined, undefined, 2);
+    const queue = new FairQueue(4, 100, 4, { now: time.now, reserved: 2 });
     const steady = queue.enter('steady') as Slot;
     steady.release();
     // Two new keys of one flood (its address, then its principal): neither above the mean, both capped only by the reserve.
@@ -394,11 +394,11 @@ describe('reserved slots (FairQueue)', () => {
     expect(address.map((slot) => slot.state)).toEqual(['held', 'held']);
     expect(principal.map((slot) => slot.state)).toEqual(['held', 'waiting']);
     expect(queue.enter('steady')?.state).toBe('held');
-    expect(() => new FairQueue(2, 2, 2, time.now, undefined, undefined, 2)).toThrow(RangeError);
+    expect(() => new FairQueue(2, 2, 2, { now: time.now, reserved: 2 })).toThrow(RangeError);
   });
 
   it('reserves nothing for a key alone', () => {
-    const queue = new FairQueue(4, 100, 4, undefined, undefined, undefined, 2);
+    const queue = new FairQueue(4, 100, 4, { reserved: 2 });
     expect(Array.from({ length: 4 }, () => queue.enter('alone')?.state)).toEqual(['held', 'held', 'held', 'held']);
   });
 });
@@ -408,7 +408,7 @@ describe('pacing (FairQueue)', () => {
 
   it("starts a key's burst at once, then one request per interval, the rest waiting while slots are free", () => {
     const time = timedClock();
-    const queue = new FairQueue(100, 100, 100, time.now, paced(10, 3), time.wakeup);
+    const queue = new FairQueue(100, 100, 100, { now: time.now, pace: paced(10, 3), wakeup: time.wakeup });
     const slots = Array.from({ length: 6 }, () => queue.enter('flood') as Slot);
     expect(slots.map((slot) => slot.state)).toEqual(['held', 'held', 'held', 'waiting', 'waiting', 'waiting']);
     expect(queue.waiting).toBe(3);
@@ -423,7 +423,7 @@ describe('pacing (FairQueue)', () => {
 
   it('never holds back a key that keeps to its rate, nor another key while one is paced', () => {
     const time = timedClock();
-    const queue = new FairQueue(100, 100, 100, time.now, paced(10, 1), time.wakeup);
+    const queue = new FairQueue(100, 100, 100, { now: time.now, pace: paced(10, 1), wakeup: time.wakeup });
     for (let at_ms = 0; at_ms < 200; at_ms += 10) {
       time.advanceTo(at_ms);
       const steady = queue.enter('steady') as Slot;
@@ -438,7 +438,7 @@ describe('pacing (FairQueue)', () => {
 
   it('lets a paced waiter whose client went away leave, and the next one take its turn', async () => {
     const time = timedClock();
-    const queue = new FairQueue(100, 100, 100, time.now, paced(10, 1), time.wakeup);
+    const queue = new FairQueue(100, 100, 100, { now: time.now, pace: paced(10, 1), wakeup: time.wakeup });
     const [first, second, third] = [queue.enter('k') as Slot, queue.enter('k') as Slot, queue.enter('k') as Slot];
     const gone = second.held();
     second.release();
@@ -462,7 +462,7 @@ describe('pacing (FairQueue)', () => {
         fc.array(fc.record({ gap_ms: fc.integer({ min: 0, max: 60 }) }), { minLength: 1, maxLength: 80 }),
         (interval_ms, burst, arrivals) => {
           const time = timedClock();
-          const queue = new FairQueue(1_000, 1_000, 1_000, time.now, paced(interval_ms, burst), time.wakeup);
+          const queue = new FairQueue(1_000, 1_000, 1_000, { now: time.now, pace: paced(interval_ms, burst), wakeup: time.wakeup });
           const started: (number | undefined)[] = [];
           const expected: number[] = [];
           const slots: Slot[] = [];

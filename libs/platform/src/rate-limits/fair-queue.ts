@@ -23,6 +23,17 @@ export interface Wakeup {
   clear(handle: unknown): void;
 }
 
+/** FairQueue's optional parts: its clock, pacing, timers and reserve. */
+export interface FairQueueOptions {
+  /** Milliseconds, monotonic (default performance.now). */
+  now?: () => number;
+  /** How each key is paced; undefined for a key: not paced (default: none is). */
+  pace?: (key: string) => Pace | undefined;
+  wakeup?: Wakeup;
+  /** Slots kept, while more than one key is active, for keys that hold none (default 0). */
+  reserved?: number;
+}
+
 const node_wakeup: Wakeup = {
   set: (delay_ms, wake) => setTimeout(wake, delay_ms).unref(),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -85,18 +96,25 @@ export class FairQueue {
   private wake: unknown;
   private wake_at_ms = Infinity;
 
+  /** Milliseconds, monotonic. */
+  private readonly now: () => number;
+  /** How each key is paced (undefined: not paced). */
+  private readonly pace: (key: string) => Pace | undefined;
+  private readonly wakeup: Wakeup;
+  /** Slots kept, while more than one key is active, for keys that hold none (see the class comment). */
+  readonly reserved: number;
+
   constructor(
     readonly capacity: number,
     readonly per_key_max: number,
     readonly per_key_held_max: number = capacity,
-    /** Milliseconds, monotonic. */
-    private readonly now: () => number = () => performance.now(),
-    /** How each key is paced (undefined: not paced). */
-    private readonly pace: (key: string) => Pace | undefined = () => undefined,
-    private readonly wakeup: Wakeup = node_wakeup,
-    /** Slots kept, while more than one key is active, for keys that hold none (see the class comment). */
-    readonly reserved = 0,
+    options: FairQueueOptions = {},
   ) {
+    this.now = options.now ?? (() => performance.now());
+    this.pace = options.pace ?? (() => undefined);
+    this.wakeup = options.wakeup ?? node_wakeup;
+    this.reserved = options.reserved ?? 0;
+    const reserved = this.reserved;
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError('capacity must be an integer >= 1');
     if (!(Number.isInteger(per_key_max) && per_key_max >= 1)) throw new RangeError('per_key_max must be an integer >= 1');
     if (!(Number.isInteger(per_key_held_max) && per_key_held_max >= 1)) throw new RangeError('per_key_held_max must be an integer >= 1');

@@ -40,15 +40,10 @@ export class RequestAdmission {
     };
     reshare(census.replicas);
     census.onChange(reshare);
-    this.queue = new FairQueue(
-      config.MAX_CONCURRENT_REQUESTS,
-      config.MAX_PENDING_REQUESTS_PER_PRINCIPAL,
-      concurrentRequestsPerPrincipal(config),
-      undefined,
-      (key) => (key.startsWith('principal:') ? paces.principal : paces.address),
-      undefined,
-      reservedSlots(config.MAX_CONCURRENT_REQUESTS),
-    );
+    this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL, concurrentRequestsPerPrincipal(config), {
+      pace: (key) => (key.startsWith('principal:') ? paces.principal : paces.address),
+      reserved: reservedSlots(config.MAX_CONCURRENT_REQUESTS),
+    });
     watchAdmission(this.queue);
   }
 
