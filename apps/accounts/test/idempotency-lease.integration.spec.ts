@@ -35,7 +35,7 @@ describe('an Idempotency-Key lease', () => {
     // The deposit stops on the wallet's balance row, after it claimed its key.
     const locks = await holdRowLocks(stack.databaseUrl, 'SELECT 1 FROM accounts.balances WHERE account_id = $1 FOR UPDATE', [account.id]);
     const first = deposit(account, key);
-    await locks.untilSomeoneWaits();
+    await locks.untilSomeoneWaits({ stopping: first });
     // By the database's clock, the lease taken when the key was claimed has run out several times over.
     await waitFor(
       async () => {

@@ -147,7 +147,7 @@ describe('Idempotency-Key on payments', () => {
       let first: Promise<FetchResult<PaymentIntentObject>>;
       try {
         first = pay(payer, intent.id, 'slow-1');
-        await ledger.untilSomeoneWaits();
+        await ledger.untilSomeoneWaits({ stopping: first });
         expect(await keyStates('slow-1')).toEqual(['in_progress']);
         const during = await pay(payer, intent.id, 'slow-1');
         expect(during).toMatchObject({ status: 409, body: { error: { type: 'idempotency_error', code: 'idempotency_request_in_progress' } } });
@@ -169,7 +169,7 @@ describe('Idempotency-Key on payments', () => {
       let answers: Promise<FetchResult<PaymentIntentObject>[]>;
       try {
         const first = pay(payer, intent.id, 'queued-1');
-        await row.untilSomeoneWaits();
+        await row.untilSomeoneWaits({ stopping: first });
         answers = Promise.all([first, pay(payer, intent.id, 'queued-1')]);
         await row.untilWaiting(2);
         expect(await keyStates('queued-1')).toEqual([]);

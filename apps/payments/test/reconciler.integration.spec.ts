@@ -103,7 +103,7 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
   async function payIntoFault(intent_id: string, payer: AccountObject, key: string, fault: () => Promise<void> | void) {
     const lock = await lockBalanceOf(payer);
     const paying = pay(intent_id, payer, key);
-    await lock.untilSomeoneWaits();
+    await lock.untilSomeoneWaits({ stopping: paying });
     await fault();
     await lock.release();
     expectLedgerUnavailable(await paying);
@@ -158,7 +158,7 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
     // The void waits on the payer's balance row until the cancel has given up; then it applies, its answer lost.
     const lock = await lockBalanceOf(payer);
     const canceling = shop.request('POST', `/v1/payment-intents/${intent.id}/cancel`, undefined);
-    await lock.untilSomeoneWaits();
+    await lock.untilSomeoneWaits({ stopping: canceling });
     await sleep(request_timeout_ms + 500);
     await lock.release();
     expect((await canceling).status).toBe(503);
@@ -267,7 +267,7 @@ describe('the reconciler settles payments whose ledger answer was lost', () => {
   async function answerLost(payer: AccountObject, send: () => Promise<{ status: number }>): Promise<void> {
     const lock = await lockBalanceOf(payer);
     const sending = send();
-    await lock.untilSomeoneWaits();
+    await lock.untilSomeoneWaits({ stopping: sending });
     await sleep(request_timeout_ms + 500);
     await lock.release();
     expect((await sending).status).toBe(503);

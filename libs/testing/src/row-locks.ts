@@ -1,12 +1,23 @@
 import pg from 'pg';
+import { errorMessage } from '@paynet/devstack';
 import { waitFor } from './wait-for.js';
 
 const connect_timeout_ms = 5_000;
 const blocked_wait_timeout_ms = 10_000;
 
+export interface UntilSomeoneWaitsOptions {
+  /**
+   * The request these locks should stop. If it settles before anyone waits,
+   * nobody will: this fails at once with what it settled to (its status and
+   * body, or its error) instead of timing out without saying why.
+   */
+  stopping?: Promise<unknown>;
+  timeout_ms?: number;
+}
+
 export interface HeldRowLocks {
   /** Resolves once some other session is waiting for these locks (a service is stuck midway through its work). */
-  untilSomeoneWaits(timeout_ms?: number): Promise<void>;
+  untilSomeoneWaits(options?: UntilSomeoneWaitsOptions): Promise<void>;
   /**
    * Resolves once `count` sessions of this database wait for a lock (these or
    * each other's: the second of two waiters queues behind the first): several
@@ -35,23 +46,44 @@ export async function holdRowLocks(database_url: string, select_for_update_sql: 
   }
   const { rows } = await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const holder_pid = (rows[0] as { pid: number }).pid;
+  /**
+   * A query of pg_stat_activity as it is now. The holder asks from inside its
+   * open transaction, and PostgreSQL keeps a transaction's first view of the
+   * sessions until it ends: without clearing it, a session that connected
+   * after the first look (a pool opening a connection for the request) would
+   * never be seen waiting.
+   */
+  const currentActivity = async (sql: string, params: unknown[] = []) => {
+    await holder.query('SELECT pg_stat_clear_snapshot()');
+    return holder.query<{ count: number }>(sql, params);
+  };
   return {
-    untilSomeoneWaits: async (timeout_ms = blocked_wait_timeout_ms) => {
-      await waitFor(
+    untilSomeoneWaits: async ({ stopping, timeout_ms = blocked_wait_timeout_ms } = {}) => {
+      let settled: { value: unknown } | { error: unknown } | undefined;
+      stopping?.then(
+        (value) => (settled = { value }),
+        (error: unknown) => (settled = { error }),
+      );
+      const outcome = await waitFor(
         async () => {
-          const waiting = await holder.query<{ count: number }>(
+          const waiting = await currentActivity(
             'SELECT count(*)::int AS count FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
             [holder_pid],
           );
-          return (waiting.rows[0]?.count ?? 0) > 0;
+          if ((waiting.rows[0]?.count ?? 0) > 0) return 'waiting';
+          return settled === undefined ? false : 'settled';
         },
         { timeout_ms, description: 'a session waiting for the held row locks' },
       );
+      if (outcome === 'settled' && settled !== undefined) {
+        const what = 'error' in settled ? `failed: ${errorMessage(settled.error)}` : `answered ${JSON.stringify(settled.value)?.slice(0, 1_000)}`;
+        throw new Error(`nobody waited for the held row locks: the request they were to stop ${what}`);
+      }
     },
     untilWaiting: async (count, timeout_ms = blocked_wait_timeout_ms) => {
       await waitFor(
         async () => {
-          const waiting = await holder.query<{ count: number }>(
+          const waiting = await currentActivity(
             `SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0`,
           );
           return (waiting.rows[0]?.count ?? 0) >= count;
