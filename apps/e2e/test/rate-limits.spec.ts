@@ -228,9 +228,15 @@ it("a principal over its budget is refused at the door: 429 with Retry-After bef
     for (let tries = 0; tries < 5; tries++) if (await refusedOnce(Array.from({ length: burst }, () => read()))) return;
   };
   // Operator-only: were it ever let through, the holder's token is answered 403 and nothing changes.
-  const refused = await refusedBeforeItsBody(spend, `${stack.urls.accounts}/v1/accounts/${holder.id}/deposits`, { authorization: `Bearer ${holder.token}`, ...from(address) });
+  const refused = await refusedBeforeItsBody(spend, `${stack.urls.accounts}/v1/accounts/${holder.id}/deposits`, {
+    authorization: `Bearer ${holder.token}`,
+    'x-request-id': 'door-refusal-1',
+    ...from(address),
+  });
   expect(refused).toMatchObject({ status: 429, body: { error: { type: 'rate_limit_error', code: 'rate_limited', message: expect.any(String) } } });
   expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  // Like every answer, it names the request: the client's id when it gave one.
+  expect(refused?.headers['request-id']).toBe('door-refusal-1');
 });
 
 it('an unauthenticated flood from one address is refused at the door and leaves another address its budget', async () => {
@@ -258,6 +264,7 @@ it('an unauthenticated flood from one address is refused at the door and leaves 
     }, `${stack.urls.payments}/v1/payment-intents`, from(flooding));
     expect(refused).toMatchObject({ status: 429, body: { error: { type: 'rate_limit_error', code: 'rate_limited' } } });
     expect(Number(refused?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused?.headers['request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   } finally {
     flood_on = false;
     await flood;

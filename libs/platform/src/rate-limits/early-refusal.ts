@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
+import { acceptId } from '../observability/request-context.js';
 import { rate_limited_total } from './rate-limit.metrics.js';
 import { rate_limit_exempt_path } from './rate-limit-exempt.js';
 import { type Budget, claimedCredential, RateLimits } from './rate-limits.js';
@@ -24,8 +25,10 @@ export const refused_keys_max = 10_000;
  * this window (RateLimits.atTheDoor: the same budget beforeCheck would charge,
  * counted without charging it) or whose principal or address has its bound of
  * requests pending (FairQueue.full) is answered 429 at once, with Retry-After
- * and a body made once; nothing else runs for it, and it is counted in
- * `paynet_rate_limited_total` only (not logged, not in the HTTP metrics).
+ * a `Request-Id` (the client's `X-Request-Id` if it is a valid one, as for
+ * every answer) and a body made once; nothing else runs for it, and it is
+ * counted in `paynet_rate_limited_total` only (not logged, not in the HTTP
+ * metrics).
  * Everything else goes on to the AuthGuard, which charges and admits it as
  * before: the door only refuses early what the guard would refuse, so a
  * client that ignores Retry-After costs a header parse and a map lookup.
@@ -82,9 +85,10 @@ export class EarlyRefusal {
     }
     this.limits.atTheDoor(address, claimed).then(
       (door) => {
+        if (door.spent === undefined && !this.admission.queue.full(door.key)) return next();
+        response.setHeader('Request-Id', acceptId(request.headers['x-request-id']));
         if (door.spent !== undefined) this.refuseSpent(door.key, response, door.spent.budget, door.spent.retry_after_seconds, door.spent.window_ends_in_ms);
-        else if (this.admission.queue.full(door.key)) this.refuse(response, 'concurrency', concurrency_retry_after_seconds);
-        else next();
+        else this.refuse(response, 'concurrency', concurrency_retry_after_seconds);
       },
       () => next(),
     );
