@@ -24,7 +24,7 @@ export const refused_keys_max = 10_000;
  * guards, pipes and filters. A request whose budget is spent in
  * this window (RateLimits.atTheDoor: the same budget beforeCheck would charge,
  * counted without charging it) or whose principal or address has its bound of
- * requests pending (FairQueue.full) is answered 429 at once, with Retry-After
+ * requests pending (FairQueue.full) is answered 429 at once, with Retry-After,
  * a `Request-Id` (the client's `X-Request-Id` if it is a valid one, as for
  * every answer) and a body made once; nothing else runs for it, and it is
  * counted in `paynet_rate_limited_total` only (not logged, not in the HTTP
