@@ -120,8 +120,9 @@ async function main(): Promise<void> {
     say(`  ... while it floods over its budget: ${floodPace(flood_per_second)}`);
     const over_budget = await measure({ ...common, flood: flood(flood_per_second) });
     say(`  over budget: ${phase_line(over_budget)}`);
-    rounds.push({ alone, at_budget, over_budget });
-    const ratio = roundRatios({ alone, at_budget, over_budget });
+    const measured: Round = { alone, at_budget, over_budget };
+    rounds.push(measured);
+    const ratio = roundRatios(measured);
     say(`  p99 flooded / alone: at budget ${formatRatio(ratio.at_budget)}, over budget ${formatRatio(ratio.over_budget)}`);
   }
   const summary = summarise(rounds);

@@ -114,11 +114,10 @@ export class FairQueue {
     this.pace = options.pace ?? (() => undefined);
     this.wakeup = options.wakeup ?? node_wakeup;
     this.reserved = options.reserved ?? 0;
-    const reserved = this.reserved;
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError('capacity must be an integer >= 1');
     if (!(Number.isInteger(per_key_max) && per_key_max >= 1)) throw new RangeError('per_key_max must be an integer >= 1');
     if (!(Number.isInteger(per_key_held_max) && per_key_held_max >= 1)) throw new RangeError('per_key_held_max must be an integer >= 1');
-    if (!(Number.isInteger(reserved) && reserved >= 0 && reserved < capacity)) throw new RangeError('reserved must be an integer from 0 to capacity - 1');
+    if (!(Number.isInteger(this.reserved) && this.reserved >= 0 && this.reserved < capacity)) throw new RangeError('reserved must be an integer from 0 to capacity - 1');
   }
 
   /** Slots held now. */

@@ -33,13 +33,12 @@ export class RequestAdmission {
     @Inject(CONFIG) private readonly config: BaseConfig,
     census: ReplicaCensus,
   ) {
-    const paces = { principal: { interval_ms: 0, burst: 1 }, address: { interval_ms: 0, burst: 1 } };
-    const reshare = (replicas: number) => {
-      paces.principal = pace(config.RATE_LIMIT_PER_SECOND, replicas, config.RATE_LIMIT_BURST);
-      paces.address = pace(config.RATE_LIMIT_UNAUTHENTICATED_PER_SECOND, replicas, config.RATE_LIMIT_BURST);
-    };
-    reshare(census.replicas);
-    census.onChange(reshare);
+    const share = (replicas: number) => ({
+      principal: pace(config.RATE_LIMIT_PER_SECOND, replicas, config.RATE_LIMIT_BURST),
+      address: pace(config.RATE_LIMIT_UNAUTHENTICATED_PER_SECOND, replicas, config.RATE_LIMIT_BURST),
+    });
+    let paces = share(census.replicas);
+    census.onChange((replicas) => (paces = share(replicas)));
     this.queue = new FairQueue(config.MAX_CONCURRENT_REQUESTS, config.MAX_PENDING_REQUESTS_PER_PRINCIPAL, concurrentRequestsPerPrincipal(config), {
       pace: (key) => (key.startsWith('principal:') ? paces.principal : paces.address),
       reserved: reservedSlots(config.MAX_CONCURRENT_REQUESTS),
